@@ -1,0 +1,1 @@
+"""The HTTP edge: translate requests into use-case calls and results into responses."""

@@ -1,0 +1,66 @@
+"""What every route needs: the caller, thread hand-off, ETags, hrefs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ..config import Settings
+from ..domain.errors import BadRequest
+from ..domain.identity import Caller
+from ..service.offerings import OfferingService
+from ..service.orders import OrderService
+from ..service.parties import PartyService
+from .auth import Authenticator
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the routes call; built once by ``bootstrap``."""
+
+    settings: Settings
+    auth: Authenticator
+    orders: OrderService
+    parties: PartyService
+    offerings: OfferingService
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def caller_of(request: Request) -> Caller:
+    return services(request).auth.authenticate(request.headers.get("authorization"))
+
+
+async def blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a use case (synchronous database work) off the event loop."""
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(request: Request) -> int | None:
+    """The version an If-Match header names; None when absent or ``*``."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    text = raw.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise BadRequest(f"If-Match '{raw}' is not an ETag this service issued")
+    return int(text)
+
+
+def with_href(doc: dict[str, Any], base: str) -> dict[str, Any]:
+    out = {"id": doc["id"], "href": f"{base}/{doc['id']}"}
+    out.update((k, v) for k, v in doc.items() if k not in out)
+    return out

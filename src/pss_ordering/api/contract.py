@@ -1,0 +1,138 @@
+"""The PSI OpenAPI documents: request validation and the contract the service serves.
+
+The ICD schemas are OpenAPI 3.0 with TMF's conventions; they are converted once
+at start-up to JSON Schema and compiled with fastjsonschema (generated Python,
+far faster than interpreting the schema per request). Two TMF conventions are
+made explicit on the way:
+
+* ``@type`` may be omitted anywhere; the base type is assumed. At the top level
+  a missing ``@type`` is filled in and an unknown one is refused.
+* ``discriminator`` + ``oneOf`` becomes an ``if/then`` chain on ``@type`` so the
+  error names the branch that failed instead of "matched none of oneOf".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+
+from ..domain.errors import InvalidBody
+
+CONTRACTS = {
+    "productOrdering": "PSID622-ProductOrdering-v5.0.0.oas.json",
+    "partyManagement": "PSID632-Party_Management-v5.0.0.oas.json",
+    "productCatalogManagement": "PSID620-Product_Catalog_Management-v5.0.0.oas.json",
+    "event": "PSID688-Event-v4.0.0.oas.json",
+}
+_DROPPED = frozenset({"discriminator", "example", "examples", "xml", "externalDocs", "nullable"})
+
+
+@cache
+def load_contract(api: str) -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("contract", CONTRACTS[api]).read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def to_json_schema(node: Any) -> Any:
+    """Convert an OpenAPI 3.0 schema node to JSON Schema draft-07."""
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        return {"$ref": "#/definitions/" + ref.rsplit("/", 1)[-1]}
+    out = {k: to_json_schema(v) for k, v in node.items() if k not in _DROPPED}
+    if node.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if isinstance(out.get("required"), list):
+        out["required"] = [name for name in out["required"] if name != "@type"]
+        if not out["required"]:
+            del out["required"]
+    mapping = (node.get("discriminator") or {}).get("mapping")
+    if "oneOf" in out:
+        branches = out.pop("oneOf")
+        out.update(_discriminated(mapping, branches) if mapping else {"anyOf": branches})
+    return out
+
+
+def _discriminated(mapping: Mapping[str, str], branches: list[Any]) -> dict[str, Any]:
+    chain: dict[str, Any] = {"anyOf": branches}
+    for name, target in reversed(list(mapping.items())):
+        chain = {
+            "if": {"properties": {"@type": {"const": name}}, "required": ["@type"]},
+            "then": {"$ref": "#/definitions/" + target.rsplit("/", 1)[-1]},
+            "else": chain,
+        }
+    return chain
+
+
+def _properties(schemas: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Top-level properties of a schema, following ``allOf`` references."""
+    schema = schemas[name]
+    found: dict[str, Any] = {}
+    for part in schema.get("allOf", [schema]):
+        if "$ref" in part:
+            found.update(_properties(schemas, part["$ref"].rsplit("/", 1)[-1]))
+        else:
+            found.update(part.get("properties") or {})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class BodySchema:
+    """A compiled request schema with TMF's top-level conventions applied."""
+
+    base_type: str
+    allowed_types: frozenset[str]
+    fields: frozenset[str]
+    check: Callable[[Any], Any]
+
+    def validate(self, body: Any, *, fill_type: bool = True) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise InvalidBody("the request body must be a JSON object")
+        if fill_type and "@type" not in body:
+            body["@type"] = self.base_type
+        if "@type" in body and body["@type"] not in self.allowed_types:
+            raise InvalidBody(
+                f"@type: unknown type '{body['@type']}', expected one of "
+                + ", ".join(sorted(self.allowed_types))
+            )
+        unknown = sorted(set(body) - self.fields)
+        if unknown:
+            raise InvalidBody("unknown field(s): " + ", ".join(unknown))
+        try:
+            self.check(body)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise InvalidBody(_describe(exc)) from None
+        return body
+
+
+def _describe(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    path = exc.name[len("data") :].lstrip(".") if exc.name.startswith("data") else exc.name
+    message = exc.message
+    if message.startswith(exc.name):
+        message = message[len(exc.name) :].strip()
+    return f"{path or '(body)'}: {message}"
+
+
+@cache
+def body_schema(api: str, name: str, base_type: str) -> BodySchema:
+    schemas = load_contract(api)["components"]["schemas"]
+    definitions = {key: to_json_schema(value) for key, value in schemas.items()}
+    root = {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": definitions}
+    root.update(copy.deepcopy(definitions[name]))
+    mapping = (schemas[name].get("discriminator") or {}).get("mapping") or {base_type: name}
+    return BodySchema(
+        base_type=base_type,
+        allowed_types=frozenset(mapping),
+        fields=frozenset(_properties(schemas, name)),
+        check=fastjsonschema.compile(root, use_default=False),
+    )

@@ -1,0 +1,55 @@
+"""The one place that renders errors as TMF ``Error`` bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..domain.errors import PssError
+from .jsonio import json_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    404: ("NOT_FOUND", "Resource not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+}
+
+
+def error_body(status: int, code: str, reason: str, message: str) -> dict[str, str]:
+    return {
+        "@type": "Error",
+        "code": code,
+        "reason": reason,
+        "message": message,
+        "status": str(status),
+    }
+
+
+async def pss_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PssError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return json_response(
+        error_body(exc.status, exc.code, exc.reason, exc.message), exc.status, headers
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code, reason = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "Request failed"))
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return json_response(error_body(exc.status_code, code, reason, message), exc.status_code)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response(
+        error_body(500, "INTERNAL", "Internal error", "the server could not complete the request"),
+        500,
+    )
+
+
+HANDLERS = {PssError: pss_error, HTTPException: http_error, Exception: unexpected_error}

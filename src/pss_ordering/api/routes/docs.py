@@ -1,0 +1,94 @@
+"""The contract the service serves: one OpenAPI document per API, and interactive docs.
+
+Each document is the PSI file with what this service adds: the bearer-token
+security scheme, the error statuses it can answer with, and only the paths it
+implements.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ..contract import load_contract
+from ..jsonio import json_response
+
+SERVED = {
+    "productOrdering": ("/psi-api/productOrdering/v2", {"/productOrder", "/productOrder/{id}"}),
+    "partyManagement": (
+        "/psi-api/partyManagement/v2",
+        {"/organization", "/organization/{id}", "/individual", "/individual/{id}"},
+    ),
+    "productCatalogManagement": (
+        "/psi-api/productCatalogManagement/v2",
+        {"/productOffering", "/productOffering/{id}"},
+    ),
+}
+ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "412", "413", "415", "422", "500")
+_ERROR_RESPONSE = {
+    "description": "Error (TMF Error body)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+@cache
+def served_contract(api: str) -> dict[str, Any]:
+    base, paths = SERVED[api]
+    doc = copy.deepcopy(load_contract(api))
+    doc["servers"] = [{"url": base}]
+    doc["paths"] = {path: ops for path, ops in doc["paths"].items() if path in paths}
+    components = doc.setdefault("components", {})
+    components["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    doc["security"] = [{"bearerAuth": []}]
+    components.setdefault("responses", {})["PssError"] = _ERROR_RESPONSE
+    for operations in doc["paths"].values():
+        for method, operation in operations.items():
+            if method == "parameters" or not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in ERROR_STATUSES:
+                responses.setdefault(status, {"$ref": "#/components/responses/PssError"})
+    return doc
+
+
+async def openapi(request: Request) -> Response:
+    api = request.url.path.split("/")[2]
+    return json_response(served_contract(api))
+
+
+_SWAGGER = """<!doctype html>
+<html><head><title>pss-ordering API</title><meta charset="utf-8">
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-standalone-preset.js"></script>
+<script>
+SwaggerUIBundle({dom_id: "#ui", layout: "StandaloneLayout",
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  urls: [URLS]});
+</script></body></html>"""
+
+
+async def interactive(_request: Request) -> Response:
+    urls = ",".join(
+        f'{{url: "{base}/openapi.json", name: "{api}"}}' for api, (base, _) in SERVED.items()
+    )
+    return HTMLResponse(_SWAGGER.replace("URLS", urls))
+
+
+async def health(_request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+routes = [
+    *(Route(f"{base}/openapi.json", openapi, methods=["GET"]) for base, _ in SERVED.values()),
+    Route("/docs", interactive, methods=["GET"]),
+    Route("/health", health, methods=["GET"]),
+]

@@ -1,0 +1,74 @@
+"""``/psi-api/productCatalogManagement/v2/productOffering`` (PSID620 subset)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..common import blocking, caller_of, services, with_href
+from ..contract import BodySchema, body_schema
+from ..jsonio import JSON, json_response, read_json
+from ..patching import PATCH_TYPES, make_patcher, result_validator
+
+BASE = "/psi-api/productCatalogManagement/v2"
+PATH = BASE + "/productOffering"
+
+
+def _schema(variant: str) -> BodySchema:
+    return body_schema("productCatalogManagement", f"ProductOffering_{variant}", "ProductOffering")
+
+
+def _base(request: Request) -> str:
+    return services(request).settings.base_url.rstrip("/") + PATH
+
+
+async def publish(request: Request) -> Response:
+    caller = caller_of(request)
+    svc = services(request)
+    body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
+    body = _schema("FVO").validate(body)
+    doc = with_href(await blocking(svc.offerings.publish, caller, body), _base(request))
+    return json_response(doc, 201, {"Location": doc["href"]})
+
+
+async def retrieve(request: Request) -> Response:
+    caller_of(request)
+    doc = await blocking(services(request).offerings.get, request.path_params["id"])
+    return json_response(with_href(doc, _base(request)))
+
+
+async def list_offerings(request: Request) -> Response:
+    caller_of(request)
+    provider = request.query_params.get("relatedParty.partyOrPartyRole.id")
+    docs = await blocking(services(request).offerings.list, provider)
+    body = [with_href(doc, _base(request)) for doc in docs]
+    headers = {"X-Total-Count": str(len(body)), "X-Result-Count": str(len(body))}
+    return json_response(body, 200, headers)
+
+
+async def update(request: Request) -> Response:
+    caller = caller_of(request)
+    svc = services(request)
+    body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
+    schema = _schema("MVO")
+    patcher = make_patcher(body, media, schema)
+    doc = await blocking(
+        svc.offerings.update, caller, request.path_params["id"], patcher, result_validator(schema)
+    )
+    return json_response(with_href(doc, _base(request)))
+
+
+async def withdraw(request: Request) -> Response:
+    caller = caller_of(request)
+    await blocking(services(request).offerings.withdraw, caller, request.path_params["id"])
+    return Response(status_code=204)
+
+
+routes = [
+    Route(PATH, publish, methods=["POST"]),
+    Route(PATH, list_offerings, methods=["GET"]),
+    Route(PATH + "/{id}", retrieve, methods=["GET"]),
+    Route(PATH + "/{id}", update, methods=["PATCH"]),
+    Route(PATH + "/{id}", withdraw, methods=["DELETE"]),
+]

@@ -1,0 +1,114 @@
+"""``/psi-api/productOrdering/v2/productOrder`` (PSID622, TMF622 v5)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...domain.query import parse_query, select_fields
+from ..common import blocking, caller_of, etag, if_match, services, with_href
+from ..contract import BodySchema, body_schema, load_contract
+from ..jsonio import JSON, json_response, read_json
+from ..patching import PATCH_TYPES, make_patcher, result_validator
+
+BASE = "/psi-api/productOrdering/v2"
+PATH = BASE + "/productOrder"
+ORDER_ATTRIBUTES = frozenset(
+    load_contract("productOrdering")["components"]["schemas"]["ProductOrder"]["allOf"][1][
+        "properties"
+    ]
+) | {"id", "href", "@type", "@baseType", "@schemaLocation"}
+
+
+def _create_schema() -> BodySchema:
+    return body_schema("productOrdering", "ProductOrder_FVO", "ProductOrder")
+
+
+def _patch_schema() -> BodySchema:
+    return body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
+
+
+def _href_base(request: Request) -> str:
+    return services(request).settings.base_url.rstrip("/") + PATH
+
+
+def _fields(request: Request) -> tuple[str, ...] | None:
+    raw = request.query_params.get("fields")
+    if raw is None:
+        return None
+    return parse_query(
+        [("fields", raw)], attributes=ORDER_ATTRIBUTES, default_limit=1, max_limit=1
+    ).fields
+
+
+async def create(request: Request) -> Response:
+    caller = caller_of(request)
+    svc = services(request)
+    body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
+    fields = _fields(request)
+    body = _create_schema().validate(body)
+    result = await blocking(svc.orders.create, caller, body)
+    doc = with_href(result.doc, _href_base(request))
+    return json_response(
+        select_fields(doc, fields), 201, {"Location": doc["href"], "ETag": etag(result.version)}
+    )
+
+
+async def retrieve(request: Request) -> Response:
+    caller = caller_of(request)
+    fields = _fields(request)
+    result = await blocking(services(request).orders.get, caller, request.path_params["id"])
+    doc = with_href(result.doc, _href_base(request))
+    return json_response(select_fields(doc, fields), 200, {"ETag": etag(result.version)})
+
+
+async def list_orders(request: Request) -> Response:
+    caller = caller_of(request)
+    settings = services(request).settings
+    query = parse_query(
+        request.query_params.multi_items(),
+        attributes=ORDER_ATTRIBUTES,
+        default_limit=settings.default_page_limit,
+        max_limit=settings.max_page_limit,
+    )
+    page = await blocking(services(request).orders.list, caller, query)
+    base = _href_base(request)
+    docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]
+    headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(docs))}
+    return json_response(docs, 200, headers)
+
+
+async def patch(request: Request) -> Response:
+    caller = caller_of(request)
+    svc = services(request)
+    expected = if_match(request)
+    body, kind = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
+    fields = _fields(request)
+    schema = _patch_schema()
+    patcher = make_patcher(body, kind, schema)
+    result = await blocking(
+        svc.orders.patch,
+        caller,
+        request.path_params["id"],
+        patcher,
+        result_validator(schema),
+        expected,
+    )
+    doc = with_href(result.doc, _href_base(request))
+    return json_response(select_fields(doc, fields), 200, {"ETag": etag(result.version)})
+
+
+async def delete(request: Request) -> Response:
+    caller = caller_of(request)
+    await blocking(services(request).orders.delete, caller, request.path_params["id"])
+    return Response(status_code=204)
+
+
+routes = [
+    Route(PATH, create, methods=["POST"]),
+    Route(PATH, list_orders, methods=["GET"]),
+    Route(PATH + "/{id}", retrieve, methods=["GET"]),
+    Route(PATH + "/{id}", patch, methods=["PATCH"]),
+    Route(PATH + "/{id}", delete, methods=["DELETE"]),
+]

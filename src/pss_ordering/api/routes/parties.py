@@ -1,0 +1,89 @@
+"""``/psi-api/partyManagement/v2/{organization,individual}`` (PSID632 subset)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..common import blocking, caller_of, services, with_href
+from ..contract import BodySchema, body_schema
+from ..jsonio import JSON, json_response, read_json
+from ..patching import PATCH_TYPES, make_patcher, result_validator
+
+BASE = "/psi-api/partyManagement/v2"
+KINDS = {"organization": "Organization", "individual": "Individual"}
+
+
+def _schema(kind: str, variant: str) -> BodySchema:
+    name = KINDS[kind]
+    return body_schema("partyManagement", f"{name}_{variant}", name)
+
+
+def _kind(request: Request) -> str:
+    return request.url.path[len(BASE) + 1 :].split("/", 1)[0]
+
+
+def _base(request: Request, kind: str) -> str:
+    return f"{services(request).settings.base_url.rstrip('/')}{BASE}/{kind}"
+
+
+async def register(request: Request) -> Response:
+    caller = caller_of(request)
+    svc = services(request)
+    kind = _kind(request)
+    body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
+    body = _schema(kind, "FVO").validate(body)
+    doc = with_href(await blocking(svc.parties.register, caller, kind, body), _base(request, kind))
+    return json_response(doc, 201, {"Location": doc["href"]})
+
+
+async def retrieve(request: Request) -> Response:
+    caller = caller_of(request)
+    kind = _kind(request)
+    doc = await blocking(services(request).parties.get, caller, kind, request.path_params["id"])
+    return json_response(with_href(doc, _base(request, kind)))
+
+
+async def list_parties(request: Request) -> Response:
+    caller = caller_of(request)
+    kind = _kind(request)
+    docs = await blocking(services(request).parties.list, caller, kind)
+    base = _base(request, kind)
+    body = [with_href(doc, base) for doc in docs]
+    headers = {"X-Total-Count": str(len(body)), "X-Result-Count": str(len(body))}
+    return json_response(body, 200, headers)
+
+
+async def update(request: Request) -> Response:
+    caller = caller_of(request)
+    svc = services(request)
+    kind = _kind(request)
+    body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
+    schema = _schema(kind, "MVO")
+    patcher = make_patcher(body, media, schema)
+    doc = await blocking(
+        svc.parties.update, caller, kind, request.path_params["id"], patcher,
+        result_validator(schema),
+    )
+    return json_response(with_href(doc, _base(request, kind)))
+
+
+async def remove(request: Request) -> Response:
+    caller = caller_of(request)
+    kind = _kind(request)
+    await blocking(services(request).parties.remove, caller, kind, request.path_params["id"])
+    return Response(status_code=204)
+
+
+routes = [
+    route
+    for kind in KINDS
+    for route in (
+        Route(f"{BASE}/{kind}", register, methods=["POST"]),
+        Route(f"{BASE}/{kind}", list_parties, methods=["GET"]),
+        Route(f"{BASE}/{kind}/{{id}}", retrieve, methods=["GET"]),
+        Route(f"{BASE}/{kind}/{{id}}", update, methods=["PATCH"]),
+        Route(f"{BASE}/{kind}/{{id}}", remove, methods=["DELETE"]),
+    )
+]

@@ -1,0 +1,77 @@
+"""The composition root: settings in, a wired application out. Tests pass their own parts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from .api.app import create_app
+from .api.auth import Authenticator
+from .api.common import Services
+from .clock import Clock, SystemClock
+from .config import Settings
+from .service.offerings import OfferingService
+from .service.orders import OrderService
+from .service.parties import PartyService
+from .service.unit_of_work import Database
+from .store import migrate
+from .store.database import make_engine
+
+log = logging.getLogger(__name__)
+SECRET_FILE = Path(".pss-ordering.secret")
+
+
+def development_secret(settings: Settings) -> str | None:
+    """The HS256 secret: configured, or (with no asymmetric key either) a local random one.
+
+    The generated secret lives in ``.pss-ordering.secret`` (mode 0600) in the
+    working directory, so ``serve`` and ``token`` agree with no setup at all.
+    """
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.jwt_public_key or settings.jwt_jwks_url:
+        return None
+    if not SECRET_FILE.exists():
+        fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        log.warning("no PSS_JWT_SECRET set: generated a development secret in %s", SECRET_FILE)
+    return SECRET_FILE.read_text().strip()
+
+
+def build_engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    migrate.upgrade(engine)
+    return engine
+
+
+def build_services(
+    settings: Settings, engine: Engine | None = None, clock: Clock | None = None
+) -> Services:
+    database = Database(engine or build_engine(settings))
+    clock = clock or SystemClock()
+    return Services(
+        settings=settings,
+        auth=Authenticator(
+            secret=development_secret(settings),
+            public_key=settings.jwt_public_key,
+            jwks_url=settings.jwt_jwks_url,
+            algorithms=settings.jwt_algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        ),
+        orders=OrderService(database, clock),
+        parties=PartyService(database),
+        offerings=OfferingService(database),
+    )
+
+
+def build_app(
+    settings: Settings | None = None, engine: Engine | None = None, clock: Clock | None = None
+) -> Starlette:
+    return create_app(build_services(settings or Settings(), engine, clock))

@@ -1,0 +1,1 @@
+"""The console commands (``pss-ordering ...``): thin wrappers over bootstrap and services."""

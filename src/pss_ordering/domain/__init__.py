@@ -1,0 +1,1 @@
+"""The rules of ordering: pure Python, standard library only, no I/O."""

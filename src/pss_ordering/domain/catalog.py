@@ -1,0 +1,60 @@
+"""Product offerings as ordering needs them: who provides it, what it requires."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BusinessRuleViolation, Forbidden
+from .identity import Caller, Role
+
+NOT_ORDERABLE = frozenset({"retired", "obsolete", "rejected"})
+
+
+@dataclass(frozen=True, slots=True)
+class Offering:
+    id: str
+    provider_id: str
+    doc: Mapping[str, Any]
+
+    @property
+    def orderable(self) -> bool:
+        status = str(self.doc.get("lifecycleStatus") or "").lower()
+        return status not in NOT_ORDERABLE and self.doc.get("isSellable", True) is not False
+
+    @property
+    def required_characteristics(self) -> tuple[tuple[str, str | None], ...]:
+        """(name, valueType) of every characteristic with minCardinality >= 1."""
+        return tuple(
+            (use["name"], use.get("valueType"))
+            for use in self.doc.get("prodSpecCharValueUse") or []
+            if isinstance(use, Mapping)
+            and isinstance(use.get("name"), str)
+            and int(use.get("minCardinality") or 0) >= 1
+        )
+
+
+def offering_provider(caller: Caller, doc: Mapping[str, Any]) -> str:
+    """The provider named by an offering; a provider publishes only its own offerings."""
+    if not (caller.is_governance or caller.has(Role.PROVIDER)):
+        raise Forbidden("only providers and governance publish offerings")
+    named = [
+        ref.get("id")
+        for related in doc.get("relatedParty") or []
+        if isinstance(related, Mapping) and related.get("role") == "provider"
+        for ref in [related.get("partyOrPartyRole") or {}]
+        if isinstance(ref, Mapping)
+    ]
+    if not named:
+        if caller.is_governance:
+            raise BusinessRuleViolation(
+                "relatedParty with role 'provider' is required to name the offering's provider"
+            )
+        return caller.party_id
+    provider = named[0]
+    if not isinstance(provider, str) or len(set(named)) != 1:
+        raise BusinessRuleViolation("an offering names exactly one provider")
+    if not caller.is_governance and provider != caller.party_id:
+        raise Forbidden("a provider may only publish its own offerings")
+    return provider

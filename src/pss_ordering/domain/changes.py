@@ -1,0 +1,110 @@
+"""Who may change what in an existing order (PATCH, and later provider events).
+
+A change is judged by comparing the order as the caller saw it with the order
+as the caller wants it: every differing field must be one the caller's role
+owns. The accepted differences are then written into the full document, so a
+provider that only sees its own items can never touch another provider's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import BusinessRuleViolation, Conflict, Forbidden
+from .events import DomainEvent, OrderValuesChanged
+from .identity import Role
+from .orders import FINAL_STATES, ProductOrder, check_priority
+from .parties import Party
+from .visibility import Access, Viewer, access
+
+CUSTOMER_FIELDS = frozenset(
+    {
+        "billingAccount",
+        "note",
+        "notificationContact",
+        "requestedStartDate",
+        "requestedCompletionDate",
+        "description",
+        "externalId",
+        "priority",
+    }
+)
+PROVIDER_FIELDS = frozenset(
+    {"expectedCompletionDate", "productOrderErrorMessage", "productOrderMilestone", "note"}
+)
+APPEND_ONLY = frozenset({"note"})
+REPLACEMENT_FIELDS = frozenset({"product", "productOffering", "action", "quantity"})
+IGNORED = frozenset({"href"})
+
+
+def apply_changes(
+    viewer: Viewer,
+    order: ProductOrder,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    customer: Party | None,
+    now: str,
+) -> bool:
+    """Write the caller's permitted changes into ``order``; return whether anything changed."""
+    level = access(viewer, order)
+    caller = viewer.caller
+    as_owner = level is Access.FULL and (caller.has(Role.CUSTOMER) or caller.has(Role.PSS))
+    if level is Access.FULL and not as_owner:
+        raise Forbidden("governance may read and delete orders but not update them")
+    if order.state in FINAL_STATES:
+        raise Conflict(
+            f"order '{order.id}' is {order.state}, a final state; it can no longer be updated"
+        )
+    allowed = CUSTOMER_FIELDS if as_owner else PROVIDER_FIELDS
+    changed = sorted(
+        key
+        for key in set(before) | set(after)
+        if key not in IGNORED and key != "productOrderItem" and before.get(key) != after.get(key)
+    )
+    for key in changed:
+        if key not in allowed:
+            raise Forbidden(f"field '{key}' cannot be changed by this caller")
+        if key in APPEND_ONLY:
+            _check_appended(key, before.get(key), after.get(key))
+    if "priority" in changed:
+        check_priority(after, customer)
+    _check_items(before.get("productOrderItem") or [], after.get("productOrderItem") or [])
+    if not changed:
+        return False
+    for key in changed:
+        if key in after:
+            order.doc[key] = after[key]
+        else:
+            order.doc.pop(key, None)
+    order.events.append(
+        OrderValuesChanged(order_id=order.id, occurred_at=now, details={"fields": changed})
+    )
+    return True
+
+
+def _check_appended(key: str, old: Any, new: Any) -> None:
+    old_list = list(old or [])
+    new_list = list(new or [])
+    if new_list[: len(old_list)] != old_list:
+        raise Forbidden(f"field '{key}' is append-only: existing entries cannot change")
+
+
+def _check_items(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    old = {item.get("id"): item for item in before}
+    new = {item.get("id"): item for item in after}
+    if old.keys() != new.keys():
+        raise BusinessRuleViolation(
+            "order items cannot be added or removed; create a new order that replaces this one"
+        )
+    for item_id, item in new.items():
+        previous = old[item_id]
+        for key in sorted(set(item) | set(previous)):
+            if key in IGNORED or item.get(key) == previous.get(key):
+                continue
+            if key in REPLACEMENT_FIELDS:
+                raise BusinessRuleViolation(
+                    f"productOrderItem '{item_id}'.{key} cannot be changed; "
+                    "create a new order that replaces this one"
+                )
+            raise Forbidden(f"field 'productOrderItem.{key}' cannot be changed by this caller")

@@ -1,0 +1,71 @@
+"""Errors the domain raises; each carries the HTTP status and TMF code it maps to.
+
+One handler at the HTTP edge renders them as TMF ``Error`` bodies, so no route
+builds an error by hand and the status a rule implies is decided where the rule is.
+"""
+
+from __future__ import annotations
+
+
+class PssError(Exception):
+    """Base of every client-visible error."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    reason: str = "Bad request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(PssError):
+    status, code, reason = 400, "BAD_REQUEST", "Malformed request"
+
+
+class InvalidBody(PssError):
+    """The body does not match the contract's schema (names the field path)."""
+
+    status, code, reason = 400, "INVALID_BODY", "Request body does not match the schema"
+
+
+class InvalidQuery(PssError):
+    status, code, reason = 400, "INVALID_QUERY", "Query parameters are not valid"
+
+
+class Unauthorized(PssError):
+    status, code, reason = 401, "UNAUTHORIZED", "Authentication required"
+
+
+class Forbidden(PssError):
+    status, code, reason = 403, "FORBIDDEN", "Operation not allowed for this caller"
+
+
+class NotFound(PssError):
+    status, code, reason = 404, "NOT_FOUND", "Resource not found"
+
+
+class MethodNotAllowed(PssError):
+    status, code, reason = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
+
+
+class Conflict(PssError):
+    status, code, reason = 409, "CONFLICT", "Conflict with the resource's current state"
+
+
+class PreconditionFailed(PssError):
+    status, code, reason = 412, "PRECONDITION_FAILED", "The resource has changed (If-Match)"
+
+
+class PayloadTooLarge(PssError):
+    status, code, reason = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+
+
+class UnsupportedMediaType(PssError):
+    status, code, reason = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported content type"
+
+
+class BusinessRuleViolation(PssError):
+    """Valid JSON and schema, but a business rule refuses it."""
+
+    status, code, reason = 422, "BUSINESS_RULE", "Business rule violated"

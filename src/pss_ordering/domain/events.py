@@ -1,0 +1,38 @@
+"""Domain events an order change records; the service stores them with the change.
+
+They are facts in the past tense. The event hub (a later layer) turns each into
+the PSI notification types (orderCreationNotification, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    order_id: str
+    occurred_at: str
+    notification: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCreated(DomainEvent):
+    notification: str = "orderCreationNotification"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderValuesChanged(DomainEvent):
+    notification: str = "orderValueChangeNotification"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStateChanged(DomainEvent):
+    notification: str = "orderStateChangeNotification"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRemoved(DomainEvent):
+    notification: str = "orderRemoveNotification"

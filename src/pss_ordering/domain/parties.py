@@ -1,0 +1,97 @@
+"""Party profiles: who may write which profile, and the characteristics ordering reads.
+
+Governance alone sets ``responseTime`` (a provider's order response time, an
+ISO-8601 duration; PSI-01-01-02-08) and ``maxPriority`` (a customer's most
+urgent allowed priority, 0-4; PSI-01-01-02-09).
+
+An organisation's community is declared from the member's side: a
+sub-organisation names its parent in ``organizationParentRelationship``, an
+individual names its organisation in a ``relatedParty`` entry with role
+``organization``. So an organisation can never claim someone else's orders by
+listing them as members.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BusinessRuleViolation, Forbidden
+from .identity import Caller
+
+GOVERNED_CHARACTERISTICS = frozenset({"responseTime", "maxPriority"})
+PARTY_KINDS = {"organization": "Organization", "individual": "Individual"}
+
+_DURATION = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    id: str
+    kind: str
+    parents: tuple[str, ...]
+    doc: Mapping[str, Any]
+
+    def characteristic(self, name: str) -> Any:
+        return characteristics(self.doc).get(name)
+
+    @property
+    def max_priority(self) -> int | None:
+        value = self.characteristic("maxPriority")
+        return None if value is None else int(value)
+
+
+def characteristics(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        c.get("name"): c.get("value")
+        for c in doc.get("partyCharacteristic") or []
+        if isinstance(c, Mapping)
+    }
+
+
+def declared_parents(kind: str, doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The organisations this party says it belongs to (member-side declaration)."""
+    parents: list[str] = []
+    if kind == "organization":
+        rel = doc.get("organizationParentRelationship")
+        if isinstance(rel, Mapping):
+            org = rel.get("organization")
+            if isinstance(org, Mapping) and isinstance(org.get("id"), str):
+                parents.append(org["id"])
+    for related in doc.get("relatedParty") or []:
+        if isinstance(related, Mapping) and related.get("role") == "organization":
+            ref = related.get("partyOrPartyRole")
+            if isinstance(ref, Mapping) and isinstance(ref.get("id"), str):
+                parents.append(ref["id"])
+    return tuple(dict.fromkeys(parents))
+
+
+def check_governed_characteristics(
+    caller: Caller, old: Mapping[str, Any] | None, new: Mapping[str, Any]
+) -> None:
+    """Only governance may set or change responseTime / maxPriority, and values must be valid."""
+    before = characteristics(old or {})
+    after = characteristics(new)
+    for name in GOVERNED_CHARACTERISTICS:
+        if before.get(name) != after.get(name) and not caller.is_governance:
+            raise Forbidden(f"partyCharacteristic '{name}' can only be set by governance")
+    response_time = after.get("responseTime")
+    if response_time is not None and (
+        not isinstance(response_time, str) or not _DURATION.match(response_time)
+    ):
+        raise BusinessRuleViolation(
+            "partyCharacteristic 'responseTime' must be an ISO-8601 duration such as PT4H"
+        )
+    max_priority = after.get("maxPriority")
+    if max_priority is not None and str(max_priority) not in {"0", "1", "2", "3", "4"}:
+        raise BusinessRuleViolation("partyCharacteristic 'maxPriority' must be 0-4")
+
+
+def check_may_write(caller: Caller, party_id: str) -> None:
+    """A party writes only its own profile; governance writes all (PSI-01-01-02-02/-04/-07)."""
+    if not caller.is_governance and caller.party_id != party_id:
+        raise Forbidden("a party may only register or update its own profile")

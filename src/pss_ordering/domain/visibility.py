@@ -1,0 +1,86 @@
+"""Need-to-know: who sees an order, and what of it (PSI-03-02-02-04, -03-01/-02, -04-01).
+
+A party that may not see an order gets the same answer as for an order that
+does not exist. A provider sees only orders holding at least one of its items,
+and then only its own items; it never sees a draft.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .identity import Caller, Role
+from .orders import ProductOrder
+
+
+class Access(Enum):
+    NONE = 0
+    PROVIDER = 1
+    FULL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """A caller together with the customers it represents (itself and its members)."""
+
+    caller: Caller
+    represented: frozenset[str]
+
+    @property
+    def party_id(self) -> str:
+        return self.caller.party_id
+
+
+def access(viewer: Viewer, order: ProductOrder) -> Access:
+    caller = viewer.caller
+    if caller.is_governance:
+        return Access.FULL
+    if caller.has(Role.CUSTOMER) and order.customer_id in viewer.represented:
+        return Access.FULL
+    if caller.has(Role.PSS) and order.creator_id == caller.party_id:
+        return Access.FULL
+    if (
+        caller.has(Role.PROVIDER)
+        and order.state != "draft"
+        and caller.party_id in order.provider_ids
+    ):
+        return Access.PROVIDER
+    return Access.NONE
+
+
+def view(viewer: Viewer, order: ProductOrder) -> dict[str, Any] | None:
+    """The order as this viewer may see it, or None when it may not see it at all."""
+    level = access(viewer, order)
+    if level is Access.NONE:
+        return None
+    if level is Access.FULL:
+        return order.doc
+    return provider_view(order, viewer.party_id)
+
+
+def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
+    """Only the provider's items; no order totals; no other provider's references."""
+    mine = {item_id for item_id, owner in order.item_providers.items() if owner == provider_id}
+    doc = {k: v for k, v in order.doc.items() if k != "orderTotalPrice"}
+    items = []
+    for item in order.doc.get("productOrderItem") or []:
+        if item.get("id") not in mine:
+            continue
+        relationships = item.get("productOrderItemRelationship")
+        if relationships:
+            item = dict(item)
+            item["productOrderItemRelationship"] = [
+                rel for rel in relationships if rel.get("id") in mine
+            ]
+        items.append(item)
+    doc["productOrderItem"] = items
+    others = order.provider_ids - {provider_id}
+    if others and doc.get("relatedParty"):
+        doc["relatedParty"] = [
+            rel
+            for rel in doc["relatedParty"]
+            if (rel.get("partyOrPartyRole") or {}).get("id") not in others
+        ]
+    return doc

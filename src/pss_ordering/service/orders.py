@@ -1,0 +1,140 @@
+"""Product order use cases: create, read, list, update, delete."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from ..domain import changes, orders, query, visibility
+from ..domain.errors import Forbidden, NotFound, PreconditionFailed
+from ..domain.events import OrderRemoved
+from ..domain.identity import Caller
+from ..domain.timestamps import format_instant
+from ..store.order_filters import plan
+from .unit_of_work import Database, UnitOfWork
+
+Patcher = Callable[[dict[str, Any]], dict[str, Any]]
+MAX_PATCH_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as one caller may see it, with the version its ETag is made from."""
+
+    doc: dict[str, Any]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    total: int
+    docs: list[dict[str, Any]]
+
+
+class OrderService:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+
+    def _now(self) -> str:
+        return format_instant(self._clock.now())
+
+    def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:
+        with self._db.writing() as uow:
+            viewer = uow.viewer(caller)
+            customer_id = orders.requested_customer_id(caller, body)
+            ctx = orders.OrderingContext(
+                caller=caller,
+                represented=viewer.represented,
+                offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
+                customer=uow.parties.get(customer_id),
+            )
+            order = orders.create_order(ctx, body, str(uuid.uuid4()), self._now())
+            uow.orders.add(order)
+            uow.commit()
+        return OrderView(order.doc, order.version)
+
+    def get(self, caller: Caller, order_id: str) -> OrderView:
+        with self._db.reading() as uow:
+            _, order, doc = _visible(uow, caller, order_id)
+        return OrderView(doc, order.version)
+
+    def list(self, caller: Caller, q: query.Query) -> OrderPage:
+        with self._db.reading() as uow:
+            viewer = uow.viewer(caller)
+            sql = plan(viewer, q)
+            if sql.exact:
+                total = uow.orders.count(sql)
+                found = uow.orders.find(sql, q.offset, q.limit)
+                docs = [doc for o in found if (doc := visibility.view(viewer, o)) is not None]
+                return OrderPage(total, docs)
+            docs = [
+                doc
+                for o in uow.orders.find(sql, None, None)
+                if (doc := visibility.view(viewer, o)) is not None
+                and all(query.matches(doc, c) for c in sql.residual)
+            ]
+        if sql.residual_sort:
+            docs = query.sort_documents(docs, sql.residual_sort)
+        return OrderPage(len(docs), docs[q.offset : q.offset + q.limit])
+
+    def patch(
+        self,
+        caller: Caller,
+        order_id: str,
+        patcher: Patcher,
+        validate: Callable[[dict[str, Any]], None],
+        if_match: int | None,
+    ) -> OrderView:
+        """Apply a patch to the caller's view of the current version, atomically.
+
+        Without ``If-Match`` a lost race is retried on the new version, so a
+        customer's and a provider's concurrent changes both land.
+        """
+        for _ in range(MAX_PATCH_ATTEMPTS):
+            with self._db.writing() as uow:
+                viewer, order, before = _visible(uow, caller, order_id)
+                if if_match is not None and if_match != order.version:
+                    raise PreconditionFailed(
+                        f"productOrder '{order_id}' is at version {order.version}, not {if_match}"
+                    )
+                after = patcher(copy.deepcopy(before))
+                validate(after)
+                customer = uow.parties.get(order.customer_id)
+                if not changes.apply_changes(viewer, order, before, after, customer, self._now()):
+                    return OrderView(before, order.version)
+                previous = order.version
+                order.version += 1
+                if uow.orders.update(order, previous):
+                    uow.commit()
+                    result = visibility.view(viewer, order)
+                    assert result is not None
+                    return OrderView(result, order.version)
+            if if_match is not None:
+                raise PreconditionFailed(f"productOrder '{order_id}' changed concurrently")
+        raise PreconditionFailed(f"productOrder '{order_id}' is too busy; retry the update")
+
+    def delete(self, caller: Caller, order_id: str) -> None:
+        with self._db.writing() as uow:
+            _, order, _ = _visible(uow, caller, order_id)
+            if not caller.is_governance:
+                raise Forbidden("only governance may delete product orders")
+            order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
+            uow.orders.remove(order)
+            uow.commit()
+
+
+def _visible(
+    uow: UnitOfWork, caller: Caller, order_id: str
+) -> tuple[visibility.Viewer, orders.ProductOrder, dict[str, Any]]:
+    """The order and the caller's view of it; 404 alike for missing and not visible."""
+    order = uow.orders.get(order_id)
+    viewer = uow.viewer(caller)
+    doc = None if order is None else visibility.view(viewer, order)
+    if order is None or doc is None:
+        raise NotFound(f"productOrder '{order_id}' not found")
+    return viewer, order, doc

@@ -1,0 +1,1 @@
+"""Persistence: schema, migrations, repositories. The only code that speaks SQL."""

@@ -1,0 +1,166 @@
+"""The order repository: documents plus the index rows that make queries cheap."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from ..domain.orders import ProductOrder
+from ..domain.timestamps import normalise_instant
+from .codec import dumps, loads
+from .order_filters import SqlPlan
+from .schema import order_external_ids, order_items, order_parties, orders, outbox
+
+_DATE_COLUMNS = {
+    "requested_start_date": "requestedStartDate",
+    "requested_completion_date": "requestedCompletionDate",
+    "expected_completion_date": "expectedCompletionDate",
+    "completion_date": "completionDate",
+}
+_ROW = (
+    orders.c.id,
+    orders.c.customer_id,
+    orders.c.creator_id,
+    orders.c.version,
+    orders.c.item_providers,
+    orders.c.doc,
+)
+
+
+class SqlOrders:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get(self, order_id: str) -> ProductOrder | None:
+        row = self._db.execute(select(*_ROW).where(orders.c.id == order_id)).first()
+        return None if row is None else _order(row)
+
+    def add(self, order: ProductOrder) -> None:
+        self._db.execute(insert(orders).values(id=order.id, **_columns(order)))
+        self._insert_index_rows(order)
+        self._record_events(order)
+
+    def update(self, order: ProductOrder, expected_version: int) -> bool:
+        """Compare-and-set on ``version``: False when someone else changed it first."""
+        result = self._db.execute(
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.version == expected_version)
+            .values(**_columns(order))
+        )
+        if result.rowcount != 1:
+            return False
+        for table in (order_items, order_parties, order_external_ids):
+            self._db.execute(delete(table).where(table.c.order_id == order.id))
+        self._insert_index_rows(order)
+        self._record_events(order)
+        return True
+
+    def remove(self, order: ProductOrder) -> None:
+        self._record_events(order)
+        for table in (order_items, order_parties, order_external_ids):
+            self._db.execute(delete(table).where(table.c.order_id == order.id))
+        self._db.execute(delete(orders).where(orders.c.id == order.id))
+
+    def count(self, plan: SqlPlan) -> int:
+        query = select(func.count()).select_from(orders).where(*plan.where)
+        return int(self._db.execute(query).scalar_one())
+
+    def find(self, plan: SqlPlan, offset: int | None, limit: int | None) -> Iterator[ProductOrder]:
+        query = select(*_ROW).where(*plan.where).order_by(*plan.order_by)
+        if offset:
+            query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        for row in self._db.execute(query):
+            yield _order(row)
+
+    def _insert_index_rows(self, order: ProductOrder) -> None:
+        items = [
+            {
+                "order_id": order.id,
+                "item_id": item["id"],
+                "provider_id": order.item_providers.get(item["id"], ""),
+                "offering_id": (item.get("productOffering") or {}).get("id", ""),
+                "state": item.get("state"),
+            }
+            for item in order.doc.get("productOrderItem") or []
+        ]
+        if items:
+            self._db.execute(insert(order_items), items)
+        party_ids = sorted(
+            {
+                ref["id"]
+                for rel in order.doc.get("relatedParty") or []
+                for ref in [rel.get("partyOrPartyRole") or {}]
+                if isinstance(ref.get("id"), str)
+            }
+        )
+        if party_ids:
+            self._db.execute(
+                insert(order_parties), [{"order_id": order.id, "party_id": p} for p in party_ids]
+            )
+        external = sorted(
+            {e["id"] for e in order.doc.get("externalId") or [] if isinstance(e.get("id"), str)}
+        )
+        if external:
+            self._db.execute(
+                insert(order_external_ids),
+                [{"order_id": order.id, "external_id": e} for e in external],
+            )
+
+    def _record_events(self, order: ProductOrder) -> None:
+        if not order.events:
+            return
+        self._db.execute(
+            insert(outbox),
+            [
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "order_id": event.order_id,
+                    "notification": event.notification,
+                    "occurred_at": event.occurred_at,
+                    "details": dumps(event.details),
+                }
+                for event in order.events
+            ],
+        )
+        order.events.clear()
+
+    def recorded_events(self, order_id: str) -> Sequence[tuple[str, dict[str, Any]]]:
+        rows = self._db.execute(
+            select(outbox.c.notification, outbox.c.details)
+            .where(outbox.c.order_id == order_id)
+            .order_by(outbox.c.seq)
+        ).all()
+        return [(row.notification, loads(row.details)) for row in rows]
+
+
+def _order(row: Row[Any]) -> ProductOrder:
+    return ProductOrder(
+        id=row.id,
+        customer_id=row.customer_id,
+        creator_id=row.creator_id,
+        item_providers=loads(row.item_providers),
+        doc=loads(row.doc),
+        version=row.version,
+    )
+
+
+def _columns(order: ProductOrder) -> dict[str, Any]:
+    doc = order.doc
+    values: dict[str, Any] = {
+        "customer_id": order.customer_id,
+        "creator_id": order.creator_id,
+        "state": order.state,
+        "creation_date": doc["creationDate"],
+        "version": order.version,
+        "item_providers": dumps(order.item_providers),
+        "doc": dumps(doc),
+    }
+    for column, attribute in _DATE_COLUMNS.items():
+        raw = doc.get(attribute)
+        values[column] = normalise_instant(raw) if isinstance(raw, str) else None
+    return values

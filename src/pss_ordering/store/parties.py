@@ -1,0 +1,97 @@
+"""Party and offering repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, delete, insert, literal, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..domain.catalog import Offering
+from ..domain.parties import Party
+from .codec import dumps, loads
+from .schema import offerings, parties, party_parents
+
+
+class SqlParties:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get(self, party_id: str) -> Party | None:
+        row = self._db.execute(
+            select(parties.c.kind, parties.c.doc).where(parties.c.id == party_id)
+        ).first()
+        if row is None:
+            return None
+        parents = self._db.execute(
+            select(party_parents.c.parent_id).where(party_parents.c.party_id == party_id)
+        ).scalars()
+        return Party(party_id, row.kind, tuple(parents), loads(row.doc))
+
+    def list(self, kind: str, party_ids: Iterable[str] | None) -> list[Party]:
+        query = select(parties.c.id, parties.c.doc).where(parties.c.kind == kind)
+        if party_ids is not None:
+            query = query.where(parties.c.id.in_(list(party_ids)))
+        rows = self._db.execute(query.order_by(parties.c.id)).all()
+        return [Party(row.id, kind, (), loads(row.doc)) for row in rows]
+
+    def save(self, party: Party, *, new: bool) -> None:
+        values = {"kind": party.kind, "doc": dumps(dict(party.doc))}
+        if new:
+            self._db.execute(insert(parties).values(id=party.id, **values))
+        else:
+            self._db.execute(update(parties).where(parties.c.id == party.id).values(**values))
+            self._db.execute(delete(party_parents).where(party_parents.c.party_id == party.id))
+        if party.parents:
+            self._db.execute(
+                insert(party_parents),
+                [{"party_id": party.id, "parent_id": parent} for parent in party.parents],
+            )
+
+    def delete(self, party_id: str) -> None:
+        self._db.execute(delete(party_parents).where(party_parents.c.party_id == party_id))
+        self._db.execute(delete(parties).where(parties.c.id == party_id))
+
+    def community(self, party_id: str) -> frozenset[str]:
+        """The party itself and every party that (transitively) declares it as parent."""
+        seed = select(literal(party_id).label("id"))
+        tree = seed.cte("community", recursive=True)
+        tree = tree.union(
+            select(party_parents.c.party_id).where(party_parents.c.parent_id == tree.c.id)
+        )
+        return frozenset(self._db.execute(select(tree.c.id)).scalars())
+
+
+class SqlOfferings:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get_many(self, offering_ids: Iterable[str]) -> dict[str, Offering]:
+        ids = list(offering_ids)
+        if not ids:
+            return {}
+        rows = self._db.execute(
+            select(offerings.c.id, offerings.c.provider_id, offerings.c.doc).where(
+                offerings.c.id.in_(ids)
+            )
+        ).all()
+        return {row.id: Offering(row.id, row.provider_id, loads(row.doc)) for row in rows}
+
+    def list(self, provider_id: str | None) -> list[Offering]:
+        query = select(offerings.c.id, offerings.c.provider_id, offerings.c.doc)
+        if provider_id is not None:
+            query = query.where(offerings.c.provider_id == provider_id)
+        rows = self._db.execute(query.order_by(offerings.c.id)).all()
+        return [Offering(row.id, row.provider_id, loads(row.doc)) for row in rows]
+
+    def save(self, offering: Offering, *, new: bool) -> None:
+        values = {"provider_id": offering.provider_id, "doc": dumps(dict(offering.doc))}
+        if new:
+            self._db.execute(insert(offerings).values(id=offering.id, **values))
+        else:
+            self._db.execute(
+                update(offerings).where(offerings.c.id == offering.id).values(**values)
+            )
+
+    def delete(self, offering_id: str) -> None:
+        self._db.execute(delete(offerings).where(offerings.c.id == offering_id))

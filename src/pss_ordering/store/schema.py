@@ -1,0 +1,113 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations create and evolve it.
+
+Each resource is stored as its TMF JSON document (``doc``) next to the
+columns that visibility, routing and indexed queries need, so a read is one
+row and a filter on an indexed attribute never scans all orders.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+ID = String(64)
+INSTANT = String(32)
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("doc", Text, nullable=False),
+)
+
+party_parents = Table(
+    "party_parents",
+    metadata,
+    Column("party_id", ID, ForeignKey("parties.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", ID, primary_key=True),
+    Index("ix_party_parents_parent", "parent_id"),
+)
+
+offerings = Table(
+    "offerings",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("provider_id", ID, nullable=False, index=True),
+    Column("doc", Text, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, nullable=False),
+    Column("creator_id", ID, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("creation_date", INSTANT, nullable=False),
+    Column("requested_start_date", INSTANT),
+    Column("requested_completion_date", INSTANT),
+    Column("expected_completion_date", INSTANT),
+    Column("completion_date", INSTANT),
+    Column("version", Integer, nullable=False),
+    Column("item_providers", Text, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("ix_orders_customer_created", "customer_id", "creation_date"),
+    Index("ix_orders_creator_created", "creator_id", "creation_date"),
+    Index("ix_orders_state_created", "state", "creation_date"),
+    Index("ix_orders_created", "creation_date"),
+    Index("ix_orders_requested_start", "requested_start_date"),
+    Index("ix_orders_requested_completion", "requested_completion_date"),
+    Index("ix_orders_expected_completion", "expected_completion_date"),
+    Index("ix_orders_completion", "completion_date"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("order_id", ID, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", ID, primary_key=True),
+    Column("provider_id", ID, nullable=False),
+    Column("offering_id", ID, nullable=False),
+    Column("state", String(32)),
+    Index("ix_order_items_provider", "provider_id", "order_id"),
+    Index("ix_order_items_offering", "offering_id", "order_id"),
+)
+
+order_parties = Table(
+    "order_parties",
+    metadata,
+    Column("order_id", ID, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("party_id", ID, primary_key=True),
+    Index("ix_order_parties_party", "party_id", "order_id"),
+)
+
+order_external_ids = Table(
+    "order_external_ids",
+    metadata,
+    Column("order_id", ID, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Index("ix_order_external_ids_value", "external_id", "order_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("order_id", ID, nullable=False, index=True),
+    Column("notification", String(64), nullable=False),
+    Column("occurred_at", INSTANT, nullable=False),
+    Column("details", Text, nullable=False),
+)
