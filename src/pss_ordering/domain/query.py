@@ -19,7 +19,7 @@ from .timestamps import parse_instant
 
 RESERVED = frozenset({"fields", "offset", "limit", "sort"})
 OPERATORS = frozenset({"eq", "gt", "gte", "lt", "lte"})
-ALWAYS_KEPT = ("id", "href")
+ALWAYS_KEPT = ("id", "href", "@type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ def sort_documents(docs: list[dict[str, Any]], keys: Sequence[SortKey]) -> list[
 
 
 def select_fields(doc: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
-    """Keep only the requested attributes (``id`` and ``href`` always)."""
+    """Keep only the requested attributes (``id``, ``href`` and ``@type`` always)."""
     if fields is None:
         return dict(doc)
     out: dict[str, Any] = {k: doc[k] for k in ALWAYS_KEPT if k in doc}
