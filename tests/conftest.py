@@ -25,6 +25,8 @@ from pss_ordering.store import migrate
 from pss_ordering.store.database import make_engine
 from pss_ordering.store.schema import metadata
 
+pytest_plugins = ["tests.world"]
+
 SECRET = "test-secret-which-is-long-enough-for-hs256"
 BASE_URL = "http://pss.test"
 ADMIN_URL = os.environ.get("PSS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
-    jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["HS256", "RS256", "ES256"]
+    )
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 

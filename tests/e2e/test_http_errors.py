@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import SECRET, Auth
-from tests.e2e.conftest import ORDERS, World, order_body
+from tests.world import ORDERS, World, order_body
 
 
 def _assert_error(response: object, status: int) -> dict[str, str]:
@@ -39,12 +39,27 @@ def _token(**claims: object) -> dict[str, str]:
         _token(sub=None),
         _token(roles=None),
         _token(roles=["emperor"]),
-        {"Authorization": "Bearer " + jwt.encode(
-            {"sub": "dave", "roles": ["customer"], "exp": int(time.time()) + 60},
-            "another-secret-that-is-also-long-enough", algorithm="HS256")},
+        {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"sub": "dave", "roles": ["customer"], "exp": int(time.time()) + 60},
+                "another-secret-that-is-also-long-enough",
+                algorithm="HS256",
+            )
+        },
     ],
-    ids=["none", "basic", "empty", "garbage", "expired", "no-exp", "no-sub", "no-roles",
-         "unknown-role", "wrong-key"],
+    ids=[
+        "none",
+        "basic",
+        "empty",
+        "garbage",
+        "expired",
+        "no-exp",
+        "no-sub",
+        "no-roles",
+        "unknown-role",
+        "wrong-key",
+    ],
 )
 def test_401_for_every_bad_token(world: World, client: TestClient, headers: dict[str, str]) -> None:
     for response in (
@@ -59,8 +74,9 @@ def test_401_for_every_bad_token(world: World, client: TestClient, headers: dict
 
 def test_400_malformed_json(world: World, client: TestClient, auth: Auth) -> None:
     response = client.post(
-        ORDERS, content=b'{"productOrderItem": [', headers={**auth("dave"),
-                                                            "Content-Type": "application/json"}
+        ORDERS,
+        content=b'{"productOrderItem": [',
+        headers={**auth("dave"), "Content-Type": "application/json"},
     )
     _assert_error(response, 400)
 
@@ -98,7 +114,8 @@ def test_404_and_405(world: World, client: TestClient, auth: Auth) -> None:
 def test_412_bad_if_match(world: World, client: TestClient, auth: Auth) -> None:
     order = world.create(auth("dave"))
     response = client.patch(
-        f"{ORDERS}/{order['id']}", json={"description": "x"},
+        f"{ORDERS}/{order['id']}",
+        json={"description": "x"},
         headers={**auth("dave"), "If-Match": "garbage"},
     )
     _assert_error(response, 400)

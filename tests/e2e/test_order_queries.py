@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from pss_ordering.clock import ManualClock
 from tests.conftest import Auth
-from tests.e2e.conftest import ORDERS, World, order_body
+from tests.world import ORDERS, World, order_body
 
 
 @pytest.fixture
@@ -104,8 +104,18 @@ def test_residual_filter_pages_and_counts(
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=abc", "offset=-1", "limit=100000", "colour=red", "sort=colour",
-     "fields=colour", "creationDate.gt=tomorrow", "creationDate=yesterday", "state.gt=x"],
+    [
+        "limit=0",
+        "limit=abc",
+        "offset=-1",
+        "limit=100000",
+        "colour=red",
+        "sort=colour",
+        "fields=colour",
+        "creationDate.gt=tomorrow",
+        "creationDate=yesterday",
+        "state.gt=x",
+    ],
 )
 def test_bad_queries_are_400(world: World, client: TestClient, auth: Auth, query: str) -> None:
     response = client.get(f"{ORDERS}?{query}", headers=auth("dave"))

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import Auth
-from tests.e2e.conftest import ORDERS, World, customer_ref, order_body
+from tests.world import ORDERS, World, customer_ref, order_body
 
 ITEM = {"id": "1", "action": "add", "productOffering": {"id": "off-a"}}
 
@@ -26,47 +26,76 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("not an object", [1, 2], 400, "JSON object"),
     ("unknown field", {**order_body(), "colour": "red"}, 400, "colour"),
     ("unknown @type", {**order_body(), "@type": "Pizza"}, 400, "@type"),
-    ("bad action", {"productOrderItem": [_item(action="upgrade")]}, 400,
-     "productOrderItem[0].action"),
+    (
+        "bad action",
+        {"productOrderItem": [_item(action="upgrade")]},
+        400,
+        "productOrderItem[0].action",
+    ),
     ("item id not string", {"productOrderItem": [_item(id=1)]}, 400, "productOrderItem[0].id"),
     ("bad date", {**order_body(), "requestedStartDate": "soon"}, 400, "requestedStartDate"),
     ("server-set id", {**order_body(), "id": "mine"}, 400, "id"),
     ("server-set state", {**order_body(), "state": "completed"}, 400, "state"),
-    ("unknown offering", {"productOrderItem": [_item(productOffering={"id": "nope"})]}, 422,
-     "productOrderItem[0].productOffering.id"),
-    ("modify without product", {"productOrderItem": [_item(action="modify")]}, 422,
-     "productOrderItem[0].product.id"),
-    ("delete without product", {"productOrderItem": [_item(action="delete")]}, 422,
-     "productOrderItem[0].product.id"),
+    (
+        "unknown offering",
+        {"productOrderItem": [_item(productOffering={"id": "nope"})]},
+        422,
+        "productOrderItem[0].productOffering.id",
+    ),
+    (
+        "modify without product",
+        {"productOrderItem": [_item(action="modify")]},
+        422,
+        "productOrderItem[0].product.id",
+    ),
+    (
+        "delete without product",
+        {"productOrderItem": [_item(action="delete")]},
+        422,
+        "productOrderItem[0].product.id",
+    ),
     ("duplicate item id", {"productOrderItem": [ITEM, ITEM]}, 422, "productOrderItem[1].id"),
     (
         "relationship to missing item",
-        {"productOrderItem": [_item(productOrderItemRelationship=[
-            {"id": "9", "relationshipType": "reliesOn"}])]},
+        {
+            "productOrderItem": [
+                _item(productOrderItemRelationship=[{"id": "9", "relationshipType": "reliesOn"}])
+            ]
+        },
         422,
         "productOrderItem[0].productOrderItemRelationship[0].id",
     ),
     (
         "relationship cycle",
-        {"productOrderItem": [
-            _item(productOrderItemRelationship=[{"id": "2", "relationshipType": "reliesOn"}]),
-            _item(id="2", productOrderItemRelationship=[
-                {"id": "1", "relationshipType": "reliesOn"}]),
-        ]},
+        {
+            "productOrderItem": [
+                _item(productOrderItemRelationship=[{"id": "2", "relationshipType": "reliesOn"}]),
+                _item(
+                    id="2",
+                    productOrderItemRelationship=[{"id": "1", "relationshipType": "reliesOn"}],
+                ),
+            ]
+        },
         422,
         "cycle",
     ),
     (
         "start after completion",
-        {**order_body(), "requestedStartDate": "2027-02-01T00:00:00Z",
-         "requestedCompletionDate": "2027-01-01T00:00:00Z"},
+        {
+            **order_body(),
+            "requestedStartDate": "2027-02-01T00:00:00Z",
+            "requestedCompletionDate": "2027-01-01T00:00:00Z",
+        },
         422,
         "requestedStartDate",
     ),
     ("priority out of range", {**order_body(), "priority": "7"}, 422, "priority"),
-    ("two customers", {**order_body(), "relatedParty": [customer_ref("dave"),
-                                                        customer_ref("erin")]}, 422,
-     "customer"),
+    (
+        "two customers",
+        {**order_body(), "relatedParty": [customer_ref("dave"), customer_ref("erin")]},
+        422,
+        "customer",
+    ),
 ]
 
 
@@ -93,8 +122,11 @@ def test_priority_within_max_priority_PSI_01_01_02_09(
     """Governance caps a customer's priority; more urgent (lower) values are refused."""
     capped = client.patch(
         "/psi-api/partyManagement/v2/individual/dave",
-        json={"partyCharacteristic": [{"@type": "StringCharacteristic", "name": "maxPriority",
-                                       "value": "2"}]},
+        json={
+            "partyCharacteristic": [
+                {"@type": "StringCharacteristic", "name": "maxPriority", "value": "2"}
+            ]
+        },
         headers=world.gov,
     )
     assert capped.status_code == 200, capped.text
@@ -143,8 +175,11 @@ def test_patch_refusals(world: World, client: TestClient, auth: Auth) -> None:
     dave = auth("dave")
     changed_offering = client.patch(
         url,
-        json={"productOrderItem": [{**order["productOrderItem"][0],
-                                    "productOffering": {"id": "off-b"}}]},
+        json={
+            "productOrderItem": [
+                {**order["productOrderItem"][0], "productOffering": {"id": "off-b"}}
+            ]
+        },
         headers=dave,
     )
     assert changed_offering.status_code == 422
@@ -163,12 +198,14 @@ def test_patch_refusals(world: World, client: TestClient, auth: Auth) -> None:
     assert edited.status_code == 403
     assert "append-only" in edited.json()["message"]
     bad_patch = client.patch(
-        url, content=b'[{"op": "remove", "path": "/nothing/here"}]',
+        url,
+        content=b'[{"op": "remove", "path": "/nothing/here"}]',
         headers={**dave, "Content-Type": "application/json-patch+json"},
     )
     assert bad_patch.status_code == 400
     not_ops = client.patch(
-        url, content=b'{"op": "remove"}',
+        url,
+        content=b'{"op": "remove"}',
         headers={**dave, "Content-Type": "application/json-patch+json"},
     )
     assert not_ops.status_code == 400

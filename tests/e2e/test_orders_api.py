@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, Auth
-from tests.e2e.conftest import ORDERS, World, customer_ref, order_body
+from tests.world import ORDERS, World, customer_ref, order_body
 
 
 def test_create_order_PSI_03_02_01_01(world: World, client: TestClient, auth: Auth) -> None:
@@ -124,12 +124,14 @@ def test_organisation_creates_for_its_member_PSI_03_02_01_04(
 ) -> None:
     """A user organisation submits on behalf of its community, not for outsiders."""
     for_member = client.post(
-        ORDERS, json=order_body("off-a", relatedParty=[customer_ref("carol")]),
+        ORDERS,
+        json=order_body("off-a", relatedParty=[customer_ref("carol")]),
         headers=auth("org-c"),
     )
     assert for_member.status_code == 201
     for_outsider = client.post(
-        ORDERS, json=order_body("off-a", relatedParty=[customer_ref("dave")]),
+        ORDERS,
+        json=order_body("off-a", relatedParty=[customer_ref("dave")]),
         headers=auth("org-c"),
     )
     assert for_outsider.status_code == 403

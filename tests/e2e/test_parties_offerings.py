@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 
 from tests.conftest import Auth
-from tests.e2e.conftest import OFFERINGS, PARTIES, World, provider_ref
+from tests.world import OFFERINGS, PARTIES, World, provider_ref
 
 RESPONSE_TIME = {"@type": "StringCharacteristic", "name": "responseTime", "value": "PT4H"}
 
@@ -81,8 +81,11 @@ def test_only_governance_sets_response_time_PSI_01_01_02_08(
 def test_only_governance_sets_max_priority_PSI_01_01_02_09(
     world: World, client: TestClient, auth: Auth
 ) -> None:
-    body = {"partyCharacteristic": [
-        {"@type": "StringCharacteristic", "name": "maxPriority", "value": "0"}]}
+    body = {
+        "partyCharacteristic": [
+            {"@type": "StringCharacteristic", "name": "maxPriority", "value": "0"}
+        ]
+    }
     url = f"{PARTIES}/individual/dave"
     assert client.patch(url, json=body, headers=auth("dave")).status_code == 403
     assert client.patch(url, json=body, headers=world.gov).status_code == 200
@@ -100,15 +103,24 @@ def test_sub_organisation_members_orders_visible_to_parent_PSI_01_01_02_05(
     """A sub-organisation names its parent; the parent sees its members' orders."""
     sub = client.post(
         f"{PARTIES}/organization",
-        json={"name": "Sub", "organizationParentRelationship": {
-            "@type": "OrganizationParentRelationship", "relationshipType": "parent",
-            "organization": {"@type": "OrganizationRef", "id": "org-c"}}},
+        json={
+            "name": "Sub",
+            "organizationParentRelationship": {
+                "@type": "OrganizationParentRelationship",
+                "relationshipType": "parent",
+                "organization": {"@type": "OrganizationRef", "id": "org-c"},
+            },
+        },
         headers=auth("sub-org"),
     )
     assert sub.status_code == 201, sub.text
     world.create(auth("sub-org"))
-    assert client.get("/psi-api/productOrdering/v2/productOrder",
-                      headers=auth("org-c")).headers["x-total-count"] == "1"
+    assert (
+        client.get("/psi-api/productOrdering/v2/productOrder", headers=auth("org-c")).headers[
+            "x-total-count"
+        ]
+        == "1"
+    )
 
 
 def test_offerings_published_by_providers_read_by_all(
@@ -146,8 +158,14 @@ def test_offering_declares_required_characteristics(
         "id": "off-imei",
         "name": "with IMEI",
         "lifecycleStatus": "active",
-        "prodSpecCharValueUse": [{"@type": "ProductSpecificationCharacteristicValueUse",
-                                  "name": "IMEI", "valueType": "string", "minCardinality": 1}],
+        "prodSpecCharValueUse": [
+            {
+                "@type": "ProductSpecificationCharacteristicValueUse",
+                "name": "IMEI",
+                "valueType": "string",
+                "minCardinality": 1,
+            }
+        ],
     }
     created = client.post(OFFERINGS, json=body, headers=auth("prov-a", "provider"))
     assert created.status_code == 201, created.text

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import Auth
-from tests.e2e.conftest import ORDERS, World, order_body
+from tests.world import ORDERS, World, order_body
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
@@ -142,9 +142,9 @@ def test_patch_PSI_03_02_02_04(world: World, client: TestClient, auth: Auth, who
             assert customer_write.status_code == 403
             assert "description" in customer_write.json()["message"]
             assert provider_write.status_code == 200, provider_write.text
-            assert [i["id"] for i in provider_write.json()["productOrderItem"]] == EXPECTED[
-                name
-            ][who]
+            assert [i["id"] for i in provider_write.json()["productOrderItem"]] == EXPECTED[name][
+                who
+            ]
         else:
             assert customer_write.status_code == 200, customer_write.text
             assert provider_write.status_code == 403

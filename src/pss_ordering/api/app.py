@@ -12,7 +12,7 @@ from .routes import docs, offerings, orders, parties
 def create_app(services: Services) -> Starlette:
     app = Starlette(
         routes=[*orders.routes, *parties.routes, *offerings.routes, *docs.routes],
-        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=HANDLERS,
     )
     app.state.services = services
     return app

@@ -64,7 +64,7 @@ class Authenticator:
             if algorithm not in self._algorithms:
                 raise Unauthorized(f"token algorithm '{algorithm}' is not accepted")
             key: Any = self._key(algorithm, token)
-            return jwt.decode(  # type: ignore[no-any-return]
+            return jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
@@ -101,7 +101,9 @@ def _caller(claims: dict[str, Any]) -> Caller:
         raise Unauthorized("the token must carry 'sub' and a 'roles' list")
     roles = frozenset(_ROLES[r] for r in raw_roles if isinstance(r, str) and r in _ROLES)
     if not roles:
-        raise Unauthorized("the token carries none of the roles customer, provider, pss, governance")
+        raise Unauthorized(
+            "the token carries none of the roles customer, provider, pss, governance"
+        )
     return Caller(subject, roles)
 
 

@@ -74,13 +74,13 @@ def _discriminated(mapping: Mapping[str, str], branches: list[Any]) -> dict[str,
     return chain
 
 
-def _properties(schemas: Mapping[str, Any], name: str) -> dict[str, Any]:
+def schema_properties(schemas: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Top-level properties of a schema, following ``allOf`` references."""
     schema = schemas[name]
     found: dict[str, Any] = {}
     for part in schema.get("allOf", [schema]):
         if "$ref" in part:
-            found.update(_properties(schemas, part["$ref"].rsplit("/", 1)[-1]))
+            found.update(schema_properties(schemas, part["$ref"].rsplit("/", 1)[-1]))
         else:
             found.update(part.get("properties") or {})
     return found
@@ -116,10 +116,11 @@ class BodySchema:
 
 
 def _describe(exc: fastjsonschema.JsonSchemaValueException) -> str:
-    path = exc.name[len("data") :].lstrip(".") if exc.name.startswith("data") else exc.name
-    message = exc.message
-    if message.startswith(exc.name):
-        message = message[len(exc.name) :].strip()
+    name = str(exc.name or "data")
+    path = name[len("data") :].lstrip(".") if name.startswith("data") else name
+    message = str(exc.message)
+    if message.startswith(name):
+        message = message[len(name) :].strip()
     return f"{path or '(body)'}: {message}"
 
 
@@ -133,6 +134,6 @@ def body_schema(api: str, name: str, base_type: str) -> BodySchema:
     return BodySchema(
         base_type=base_type,
         allowed_types=frozenset(mapping),
-        fields=frozenset(_properties(schemas, name)),
+        fields=frozenset(schema_properties(schemas, name)),
         check=fastjsonschema.compile(root, use_default=False),
     )

@@ -34,7 +34,9 @@ def make_patcher(body: Any, kind: str, schema: BodySchema) -> Patcher:
             raise InvalidBody("a JSON Patch body must be an array of operation objects")
         try:
             patch = jsonpatch.JsonPatch(body)
-        except (jsonpatch.InvalidJsonPatch, TypeError, KeyError) as exc:
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise InvalidBody(f"invalid JSON Patch: {exc}") from None
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise InvalidBody(f"invalid JSON Patch: {exc}") from None
 
         def apply_json_patch(doc: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def make_patcher(body: Any, kind: str, schema: BodySchema) -> Patcher:
     if not isinstance(body, dict):
         raise InvalidBody("a merge-patch body must be a JSON object")
     schema.validate({k: v for k, v in body.items() if v is not None}, fill_type=False)
-    return lambda doc: merge_patch(doc, body)  # type: ignore[no-any-return]
+    return lambda doc: merge_patch(doc, body)
 
 
 def result_validator(schema: BodySchema) -> Callable[[dict[str, Any]], None]:

@@ -18,15 +18,20 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind (default PSS_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default PSS_PORT or 8080).")
-@click.option("--seed", "seed", type=click.Path(exists=True, path_type=Path), default=None,
-              help="JSON file of parties and offerings to load at start.")
+@click.option(
+    "--seed",
+    "seed",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="JSON file of parties and offerings to load at start.",
+)
 @click.option("--demo", is_flag=True, help="Load the demo parties and offerings.")
 def serve(host: str | None, port: int | None, seed: Path | None, demo: bool) -> None:
     """Start the HTTP service (migrates the database first)."""
     import uvicorn
 
-    from ..bootstrap import build_services
     from ..api.app import create_app
+    from ..bootstrap import build_services
     from .seed import DEMO_SEED, load_seed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -45,8 +50,13 @@ def serve(host: str | None, port: int | None, seed: Path | None, demo: bool) -> 
 
 @cli.command()
 @click.option("--party", required=True, help="The party id (becomes the token's sub).")
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(["customer", "provider", "pss", "governance"]))
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["customer", "provider", "pss", "governance"]),
+)
 @click.option("--ttl", default=3600, show_default=True, help="Lifetime in seconds.")
 def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
     """Print a development HS256 token signed with the service's secret."""
@@ -58,8 +68,14 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
     if secret is None:
         raise click.ClickException("tokens are verified with a public key here; no secret to sign")
     click.echo(
-        mint_token(secret, party, roles, lifetime_seconds=ttl,
-                   issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        mint_token(
+            secret,
+            party,
+            roles,
+            lifetime_seconds=ttl,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import BusinessRuleViolation, Conflict, Forbidden
-from .events import DomainEvent, OrderValuesChanged
+from .events import OrderValuesChanged
 from .identity import Role
 from .orders import FINAL_STATES, ProductOrder, check_priority
 from .parties import Party

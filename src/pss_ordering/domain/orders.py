@@ -85,7 +85,7 @@ def requested_customer_id(caller: Caller, body: Mapping[str, Any]) -> str:
     if len(named) > 1:
         raise BusinessRuleViolation("relatedParty names more than one customer")
     if named:
-        return named.pop()
+        return str(named.pop())
     if not caller.has(Role.CUSTOMER):
         raise BusinessRuleViolation(
             "relatedParty with role 'customer' is required when a PSS creates an order"
@@ -175,9 +175,7 @@ def _check_items(items: list[dict[str, Any]], offerings: Mapping[str, Offering])
         if action in ("modify", "delete") and not isinstance(
             (item.get("product") or {}).get("id"), str
         ):
-            raise BusinessRuleViolation(
-                f"{where}.product.id is required for action '{action}'"
-            )
+            raise BusinessRuleViolation(f"{where}.product.id is required for action '{action}'")
         _check_dates(item, "requestedStartDate", "requestedEndDate", f"{where}.")
         providers[item_id] = offering.provider_id
     _check_relationships(items)
@@ -217,7 +215,7 @@ def _reject_cycles(edges: Mapping[str, list[str]]) -> None:
                 stack.append((node, next_child + 1))
                 child = children[next_child]
                 if child in on_path:
-                    cycle = [*path[path.index(child):], child]
+                    cycle = [*path[path.index(child) :], child]
                     raise BusinessRuleViolation(
                         "productOrderItemRelationship forms a cycle: " + " -> ".join(cycle)
                     )

@@ -47,9 +47,9 @@ class Party:
 
 def characteristics(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        c.get("name"): c.get("value")
+        c["name"]: c.get("value")
         for c in doc.get("partyCharacteristic") or []
-        if isinstance(c, Mapping)
+        if isinstance(c, Mapping) and isinstance(c.get("name"), str)
     }
 
 

@@ -199,6 +199,20 @@ def sort_documents(docs: list[dict[str, Any]], keys: Sequence[SortKey]) -> list[
     return docs
 
 
+def evaluate(
+    docs: Iterable[dict[str, Any]],
+    conditions: Sequence[Condition],
+    sort: Sequence[SortKey],
+    offset: int,
+    limit: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Filter, count, sort and page documents in memory: (total, page)."""
+    kept = [d for d in docs if all(matches(d, c) for c in conditions)]
+    if sort:
+        kept = sort_documents(kept, sort)
+    return len(kept), kept[offset : offset + limit]
+
+
 def select_fields(doc: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
     """Keep only the requested attributes (``id``, ``href`` and ``@type`` always)."""
     if fields is None:

@@ -18,7 +18,8 @@ def parse_instant(value: str) -> datetime:
 
 def format_instant(moment: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: ``2026-11-24T14:30:00.000Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def normalise_instant(value: str) -> str:

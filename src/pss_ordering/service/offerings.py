@@ -35,9 +35,9 @@ class OfferingService:
         with self._db.reading() as uow:
             return dict(_existing(uow, offering_id).doc)
 
-    def list(self, provider_id: str | None = None) -> list[dict[str, Any]]:
+    def list(self) -> list[dict[str, Any]]:
         with self._db.reading() as uow:
-            return [dict(o.doc) for o in uow.offerings.list(provider_id)]
+            return [dict(o.doc) for o in uow.offerings.list()]
 
     def update(
         self,

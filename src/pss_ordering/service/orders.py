@@ -72,15 +72,13 @@ class OrderService:
                 found = uow.orders.find(sql, q.offset, q.limit)
                 docs = [doc for o in found if (doc := visibility.view(viewer, o)) is not None]
                 return OrderPage(total, docs)
-            docs = [
+            visible = [
                 doc
                 for o in uow.orders.find(sql, None, None)
                 if (doc := visibility.view(viewer, o)) is not None
-                and all(query.matches(doc, c) for c in sql.residual)
             ]
-        if sql.residual_sort:
-            docs = query.sort_documents(docs, sql.residual_sort)
-        return OrderPage(len(docs), docs[q.offset : q.offset + q.limit])
+        total, docs = query.evaluate(visible, sql.residual, sql.residual_sort, q.offset, q.limit)
+        return OrderPage(total, docs)
 
     def patch(
         self,
@@ -92,12 +90,14 @@ class OrderService:
     ) -> OrderView:
         """Apply a patch to the caller's view of the current version, atomically.
 
-        Without ``If-Match`` a lost race is retried on the new version, so a
-        customer's and a provider's concurrent changes both land.
+        The order's row is locked while the patch is applied, so a customer's and
+        a provider's concurrent changes queue and both land. The versioned update
+        is a second guard: should it ever lose, the patch is re-applied to the
+        new version (or refused with 412 when the caller named a version).
         """
         for _ in range(MAX_PATCH_ATTEMPTS):
             with self._db.writing() as uow:
-                viewer, order, before = _visible(uow, caller, order_id)
+                viewer, order, before = _visible(uow, caller, order_id, lock=True)
                 if if_match is not None and if_match != order.version:
                     raise PreconditionFailed(
                         f"productOrder '{order_id}' is at version {order.version}, not {if_match}"
@@ -120,7 +120,7 @@ class OrderService:
 
     def delete(self, caller: Caller, order_id: str) -> None:
         with self._db.writing() as uow:
-            _, order, _ = _visible(uow, caller, order_id)
+            _, order, _ = _visible(uow, caller, order_id, lock=True)
             if not caller.is_governance:
                 raise Forbidden("only governance may delete product orders")
             order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
@@ -129,10 +129,10 @@ class OrderService:
 
 
 def _visible(
-    uow: UnitOfWork, caller: Caller, order_id: str
+    uow: UnitOfWork, caller: Caller, order_id: str, *, lock: bool = False
 ) -> tuple[visibility.Viewer, orders.ProductOrder, dict[str, Any]]:
     """The order and the caller's view of it; 404 alike for missing and not visible."""
-    order = uow.orders.get(order_id)
+    order = uow.orders.get(order_id, lock=lock)
     viewer = uow.viewer(caller)
     doc = None if order is None else visibility.view(viewer, order)
     if order is None or doc is None:

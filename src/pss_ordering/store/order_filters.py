@@ -77,8 +77,10 @@ def visible_to(viewer: Viewer) -> ColumnElement[bool]:
 
 def plan(viewer: Viewer, query: Query) -> SqlPlan:
     """SQL for what the index can answer; the rest is left for document evaluation."""
-    mixed_views = viewer.caller.has(Role.PROVIDER) and not viewer.caller.is_governance and (
-        viewer.caller.has(Role.CUSTOMER) or viewer.caller.has(Role.PSS)
+    mixed_views = (
+        viewer.caller.has(Role.PROVIDER)
+        and not viewer.caller.is_governance
+        and (viewer.caller.has(Role.CUSTOMER) or viewer.caller.has(Role.PSS))
     )
     provider_only = viewer.caller.provider_only
     result = SqlPlan(where=[visible_to(viewer)])

@@ -34,8 +34,12 @@ class SqlOrders:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
-    def get(self, order_id: str) -> ProductOrder | None:
-        row = self._db.execute(select(*_ROW).where(orders.c.id == order_id)).first()
+    def get(self, order_id: str, *, lock: bool = False) -> ProductOrder | None:
+        """One order; ``lock`` holds its row until commit (PostgreSQL; SQLite locks the file)."""
+        query = select(*_ROW).where(orders.c.id == order_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._db.execute(query).first()
         return None if row is None else _order(row)
 
     def add(self, order: ProductOrder) -> None:
@@ -138,7 +142,7 @@ class SqlOrders:
         return [(row.notification, loads(row.details)) for row in rows]
 
 
-def _order(row: Row[Any]) -> ProductOrder:
+def _order(row: Row[Any, Any, Any, Any, Any, Any]) -> ProductOrder:
     return ProductOrder(
         id=row.id,
         customer_id=row.customer_id,

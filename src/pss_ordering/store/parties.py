@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, literal, select, union, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, literal, select, update
 
 from ..domain.catalog import Offering
 from ..domain.parties import Party
@@ -77,10 +76,8 @@ class SqlOfferings:
         ).all()
         return {row.id: Offering(row.id, row.provider_id, loads(row.doc)) for row in rows}
 
-    def list(self, provider_id: str | None) -> list[Offering]:
+    def list(self) -> list[Offering]:
         query = select(offerings.c.id, offerings.c.provider_id, offerings.c.doc)
-        if provider_id is not None:
-            query = query.where(offerings.c.provider_id == provider_id)
         rows = self._db.execute(query.order_by(offerings.c.id)).all()
         return [Offering(row.id, row.provider_id, loads(row.doc)) for row in rows]
 

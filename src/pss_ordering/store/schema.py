@@ -104,7 +104,9 @@ order_external_ids = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("event_id", String(64), nullable=False, unique=True),
     Column("order_id", ID, nullable=False, index=True),
     Column("notification", String(64), nullable=False),

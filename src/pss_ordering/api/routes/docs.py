@@ -1,8 +1,9 @@
 """The contract the service serves: one OpenAPI document per API, and interactive docs.
 
 Each document is the PSI file with what this service adds: the bearer-token
-security scheme, the error statuses it can answer with, and only the paths it
-implements.
+security scheme, the error statuses it can answer with, the leniency of its
+validator (see :func:`_as_accepted`),
+and only the paths it implements.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def served_contract(api: str) -> dict[str, Any]:
     }
     doc["security"] = [{"bearerAuth": []}]
     components.setdefault("responses", {})["PssError"] = _ERROR_RESPONSE
+    _as_accepted(components.get("schemas", {}))
     for operations in doc["paths"].values():
         for method, operation in operations.items():
             if method == "parameters" or not isinstance(operation, dict):
@@ -56,6 +58,27 @@ def served_contract(api: str) -> dict[str, Any]:
             for status in ERROR_STATUSES:
                 responses.setdefault(status, {"$ref": "#/components/responses/PssError"})
     return doc
+
+
+def _as_accepted(node: Any) -> None:
+    """Say what the service accepts: ``@type`` optional, ``oneOf`` read as ``anyOf``.
+
+    Without ``@type``, TMF's alternatives (``PartyRef`` or ``PartyRoleRef``, ...)
+    overlap, so an object can match two of them; the validator accepts that.
+    """
+    if isinstance(node, dict):
+        if "oneOf" in node:
+            node["anyOf"] = node.pop("oneOf")
+        required = node.get("required")
+        if isinstance(required, list) and "@type" in required:
+            node["required"] = [name for name in required if name != "@type"] or None
+            if node["required"] is None:
+                del node["required"]
+        for value in node.values():
+            _as_accepted(value)
+    elif isinstance(node, list):
+        for value in node:
+            _as_accepted(value)
 
 
 async def openapi(request: Request) -> Response:

@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...domain.query import select_fields
+from ..collections import attributes, collection_response, requested_fields
 from ..common import blocking, caller_of, services, with_href
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
@@ -19,6 +21,10 @@ def _schema(variant: str) -> BodySchema:
     return body_schema("productCatalogManagement", f"ProductOffering_{variant}", "ProductOffering")
 
 
+def _fields(request: Request) -> tuple[str, ...] | None:
+    return requested_fields(request, attributes("productCatalogManagement", "ProductOffering"))
+
+
 def _base(request: Request) -> str:
     return services(request).settings.base_url.rstrip("/") + PATH
 
@@ -26,41 +32,43 @@ def _base(request: Request) -> str:
 async def publish(request: Request) -> Response:
     caller = caller_of(request)
     svc = services(request)
+    fields = _fields(request)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     body = _schema("FVO").validate(body)
     doc = with_href(await blocking(svc.offerings.publish, caller, body), _base(request))
-    return json_response(doc, 201, {"Location": doc["href"]})
+    return json_response(select_fields(doc, fields), 201, {"Location": doc["href"]})
 
 
 async def retrieve(request: Request) -> Response:
     caller_of(request)
+    fields = _fields(request)
     doc = await blocking(services(request).offerings.get, request.path_params["id"])
-    return json_response(with_href(doc, _base(request)))
+    return json_response(select_fields(with_href(doc, _base(request)), fields))
 
 
 async def list_offerings(request: Request) -> Response:
     caller_of(request)
-    provider = request.query_params.get("relatedParty.partyOrPartyRole.id")
-    docs = await blocking(services(request).offerings.list, provider)
-    body = [with_href(doc, _base(request)) for doc in docs]
-    headers = {"X-Total-Count": str(len(body)), "X-Result-Count": str(len(body))}
-    return json_response(body, 200, headers)
+    docs = await blocking(services(request).offerings.list)
+    known = attributes("productCatalogManagement", "ProductOffering")
+    return collection_response(request, docs, known, _base(request))
 
 
 async def update(request: Request) -> Response:
     caller = caller_of(request)
     svc = services(request)
+    fields = _fields(request)
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema("MVO")
     patcher = make_patcher(body, media, schema)
     doc = await blocking(
         svc.offerings.update, caller, request.path_params["id"], patcher, result_validator(schema)
     )
-    return json_response(with_href(doc, _base(request)))
+    return json_response(select_fields(with_href(doc, _base(request)), fields))
 
 
 async def withdraw(request: Request) -> Response:
     caller = caller_of(request)
+    _fields(request)
     await blocking(services(request).offerings.withdraw, caller, request.path_params["id"])
     return Response(status_code=204)
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...domain.query import parse_query, select_fields
+from ..collections import requested_fields
 from ..common import blocking, caller_of, etag, if_match, services, with_href
 from ..contract import BodySchema, body_schema, load_contract
 from ..jsonio import JSON, json_response, read_json
@@ -34,12 +35,7 @@ def _href_base(request: Request) -> str:
 
 
 def _fields(request: Request) -> tuple[str, ...] | None:
-    raw = request.query_params.get("fields")
-    if raw is None:
-        return None
-    return parse_query(
-        [("fields", raw)], attributes=ORDER_ATTRIBUTES, default_limit=1, max_limit=1
-    ).fields
+    return requested_fields(request, ORDER_ATTRIBUTES)
 
 
 async def create(request: Request) -> Response:
@@ -101,6 +97,7 @@ async def patch(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     caller = caller_of(request)
+    _fields(request)
     await blocking(services(request).orders.delete, caller, request.path_params["id"])
     return Response(status_code=204)
 

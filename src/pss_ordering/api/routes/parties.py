@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...domain.query import select_fields
+from ..collections import attributes, collection_response, requested_fields
 from ..common import blocking, caller_of, services, with_href
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
@@ -24,6 +26,10 @@ def _kind(request: Request) -> str:
     return request.url.path[len(BASE) + 1 :].split("/", 1)[0]
 
 
+def _fields(request: Request, kind: str) -> tuple[str, ...] | None:
+    return requested_fields(request, attributes("partyManagement", KINDS[kind]))
+
+
 def _base(request: Request, kind: str) -> str:
     return f"{services(request).settings.base_url.rstrip('/')}{BASE}/{kind}"
 
@@ -32,46 +38,52 @@ async def register(request: Request) -> Response:
     caller = caller_of(request)
     svc = services(request)
     kind = _kind(request)
+    fields = _fields(request, kind)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     body = _schema(kind, "FVO").validate(body)
     doc = with_href(await blocking(svc.parties.register, caller, kind, body), _base(request, kind))
-    return json_response(doc, 201, {"Location": doc["href"]})
+    return json_response(select_fields(doc, fields), 201, {"Location": doc["href"]})
 
 
 async def retrieve(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
+    fields = _fields(request, kind)
     doc = await blocking(services(request).parties.get, caller, kind, request.path_params["id"])
-    return json_response(with_href(doc, _base(request, kind)))
+    return json_response(select_fields(with_href(doc, _base(request, kind)), fields))
 
 
 async def list_parties(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
     docs = await blocking(services(request).parties.list, caller, kind)
-    base = _base(request, kind)
-    body = [with_href(doc, base) for doc in docs]
-    headers = {"X-Total-Count": str(len(body)), "X-Result-Count": str(len(body))}
-    return json_response(body, 200, headers)
+    known = attributes("partyManagement", KINDS[kind])
+    return collection_response(request, docs, known, _base(request, kind))
 
 
 async def update(request: Request) -> Response:
     caller = caller_of(request)
     svc = services(request)
     kind = _kind(request)
+    fields = _fields(request, kind)
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema(kind, "MVO")
     patcher = make_patcher(body, media, schema)
     doc = await blocking(
-        svc.parties.update, caller, kind, request.path_params["id"], patcher,
+        svc.parties.update,
+        caller,
+        kind,
+        request.path_params["id"],
+        patcher,
         result_validator(schema),
     )
-    return json_response(with_href(doc, _base(request, kind)))
+    return json_response(select_fields(with_href(doc, _base(request, kind)), fields))
 
 
 async def remove(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
+    _fields(request, kind)
     await blocking(services(request).parties.remove, caller, kind, request.path_params["id"])
     return Response(status_code=204)
 

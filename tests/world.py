@@ -1,4 +1,7 @@
-"""A small marketplace registered through the API: two providers, customers, a PSS."""
+"""A small marketplace registered through the API: two providers, customers, a PSS.
+
+Loaded as a pytest plugin by the root conftest, so every test level can use ``world``.
+"""
 
 from __future__ import annotations
 
@@ -81,11 +84,11 @@ def world(client: TestClient, auth: Auth) -> World:
         response = client.post(
             OFFERINGS,
             json={
-                    "id": offering,
-                    "name": offering,
-                    "lifecycleStatus": "active",
-                    "relatedParty": [provider_ref(provider)],
-                },
+                "id": offering,
+                "name": offering,
+                "lifecycleStatus": "active",
+                "relatedParty": [provider_ref(provider)],
+            },
             headers=auth(provider, "provider"),
         )
         assert response.status_code == 201, response.text

@@ -1,0 +1,548 @@
+"""One command: baseline vs. service (SQLite, then PostgreSQL) under the same wrk load.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--skip-postgres]
+
+See bench/README.md for what is measured and how the targets are judged.
+Everything runs on 127.0.0.1; every child process and wrk run has a time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "results"
+LOAD_LUA = BENCH / "load.lua"
+HOST = "127.0.0.1"
+ORDERS_PATH = "/psi-api/productOrdering/v2/productOrder"
+SECRET = "bench-secret-" + "0123456789abcdef" * 2  # >= 32 bytes: no PyJWT key warning
+CREATE_BODY = {
+    "productOrderItem": [
+        {"id": "1", "action": "add", "productOffering": {"id": "leo-broadband"}},
+        {"id": "2", "action": "add", "productOffering": {"id": "geo-backup"}},
+    ]
+}
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+# Targets from the issue (judged on the SQLite backend; shown for PostgreSQL as information).
+CREATE_MIN_RATIO = 0.15  # create req/s >= 15% of baseline POST req/s
+GET_MIN_RATIO = 0.25  # get-by-id req/s >= 25% of baseline GET req/s
+LIST_MAX_P99_MS = 50.0  # filtered list on 100k orders: p99 < 50 ms
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_wrk(allow_install: bool) -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if allow_install and apt and os.geteuid() == 0:
+        log("wrk not found: installing it with apt-get (Debian package 'wrk')")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "wrk"]):
+            subprocess.run(cmd, env=env, check=False, timeout=600,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit(
+        "bench: the load generator 'wrk' is not installed. Install it with "
+        "'apt-get install -y wrk' (Debian/Ubuntu) or 'brew install wrk', then re-run."
+    )
+
+
+def http_get(url: str, token: str | None = None, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def http_post(url: str, body: bytes, token: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """A child process serving HTTP on 127.0.0.1:port; always stopped on exit."""
+
+    def __init__(self, name: str, argv: list[str], port: int, env: dict[str, str], cwd: Path,
+                 log_dir: Path) -> None:
+        self.name, self.argv, self.port, self.env, self.cwd = name, argv, port, env, cwd
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def __enter__(self) -> Server:
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            with contextlib.suppress(OSError):
+                if http_get(self.url + "/health", timeout=2)[0] == 200:
+                    log(f"{self.name} is up on {self.url} (pid {self.pid})")
+                    return self
+            time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"{self.name} did not become healthy in 120 s; see {self.log_path}")
+
+    def __exit__(self, *_exc: object) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)  # our own child's process group
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+        self._log.close()
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Scenario:
+    name: str  # create | get | list-...
+    method: str
+    path: str  # full path, or prefix when ids_file is set
+    token: str
+    body_file: Path | None = None
+    ids_file: Path | None = None
+    connections: int | None = None  # None: the run's --connections
+    expect_status: int = 200
+    note: str = ""
+
+
+@dataclass
+class Result:
+    backend: str
+    scenario: str
+    connections: int
+    duration_s: float
+    requests: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+    server_cpu_pct: float
+    wrk_cpu_pct: float
+    note: str = ""
+    baseline: str | None = None
+    ratio: float | None = None
+    target: str | None = None
+    target_met: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_wrk(wrk: str, url: str, scenario: Scenario, *, duration: float, connections: int,
+            threads: int) -> dict[str, Any]:
+    argv = [
+        wrk, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
+        "-s", str(LOAD_LUA), url, "--",
+        scenario.method, scenario.path,
+        str(scenario.body_file) if scenario.body_file else "-",
+        scenario.token or "-",
+        str(scenario.ids_file) if scenario.ids_file else "-",
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            raw: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
+            raw["wrk_cpu_pct"] = 100 * wrk_cpu / (raw["duration_us"] / 1e6)
+            return raw
+    raise RuntimeError(f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+class Profiler:
+    """py-spy attached to the server for the measured window (only with --profile)."""
+
+    def __init__(self, pid: int, out: Path, seconds: float, gil: bool) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.argv = [exe, "record", "-p", str(pid), "-d", str(int(seconds) + 1), "-r", "200",
+                     "-f", "raw", "-o", str(out), "--nonblocking"]
+        if gil:
+            self.argv.append("--gil")
+        self.out = out
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Profiler:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=15)
+
+
+def wait_idle(pid: int, limit: float = 120.0) -> float:
+    """Wait until the server has no work left (requests wrk gave up on still run to the end).
+
+    Idle means under 5% of a core over 0.5 s. Returns the seconds waited.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.025:
+            break
+    return time.monotonic() - started
+
+
+def measure(wrk: str, server: Server, backend: str, scenario: Scenario, args: argparse.Namespace,
+            profile_dir: Path | None) -> Result:
+    connections = scenario.connections or args.connections
+    if args.warmup > 0:
+        run_wrk(wrk, server.url, scenario, duration=args.warmup, connections=connections,
+                threads=args.threads)
+    wait_idle(server.pid)
+    cpu_before = cpu_seconds(server.pid)
+    wall_before = time.monotonic()
+    profiler: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if profile_dir is not None:
+        profiler = Profiler(server.pid, profile_dir / f"{backend}-{scenario.name}.txt",
+                            args.duration, args.profile_gil)
+    with profiler:
+        raw = run_wrk(wrk, server.url, scenario, duration=args.duration, connections=connections,
+                      threads=args.threads)
+        cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
+    drained = wait_idle(server.pid)
+    seconds = raw["duration_us"] / 1e6
+    lat = raw["latency_us"]
+    result = Result(
+        backend=backend, scenario=scenario.name, connections=connections,
+        duration_s=round(seconds, 2), requests=raw["requests"],
+        rps=raw["requests"] / seconds, p50_ms=lat["p50"] / 1000, p90_ms=lat["p90"] / 1000,
+        p99_ms=lat["p99"] / 1000, max_ms=lat["max"] / 1000, errors=raw["errors"],
+        server_cpu_pct=cpu, wrk_cpu_pct=raw["wrk_cpu_pct"], note=scenario.note,
+    )
+    result.extra["drain_s"] = round(drained, 1)
+    bad = sum(raw["errors"].values())
+    log(f"{backend:10s} {scenario.name:16s} c={connections:<3d} {result.rps:9.1f} req/s  "
+        f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
+        f"cpu server {cpu:3.0f}% wrk {result.wrk_cpu_pct:3.0f}%"
+        + (f"  ERRORS {raw['errors']}" if bad else ""))
+    return result
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def mint(party: str, roles: list[str]) -> str:
+    from pss_ordering.api.auth import mint_token
+
+    return mint_token(SECRET, party, roles, lifetime_seconds=6 * 3600)
+
+
+def service_scenarios(work: Path, ids_file: Path, body_file: Path) -> list[Scenario]:
+    alice = mint("alice", ["customer"])
+    governance = mint("pss-operator", ["governance"])
+    since = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return [
+        Scenario("get", "GET", ORDERS_PATH + "/", alice, ids_file=ids_file,
+                 note="customer alice, 1000 of her order ids in rotation"),
+        Scenario("list-state", "GET", ORDERS_PATH + "?state=pending&limit=20", alice,
+                 note="customer alice: state=pending"),
+        Scenario("list-offering", "GET",
+                 ORDERS_PATH + "?productOrderItem.productOffering.id=geo-backup&limit=20", alice,
+                 note="customer alice: item offering=geo-backup"),
+        Scenario("list-since", "GET", ORDERS_PATH + f"?creationDate.gte={since}&limit=20", alice,
+                 note="customer alice: created in the last 30 days"),
+        Scenario("list-gov-state", "GET", ORDERS_PATH + "?state=pending&limit=20", governance,
+                 note="governance (sees all orders): state=pending"),
+        Scenario("list-state@c1", "GET", ORDERS_PATH + "?state=pending&limit=20", alice,
+                 connections=1, note="as list-state, one connection: latency without queueing"),
+        Scenario("create", "POST", ORDERS_PATH, alice, body_file=body_file, expect_status=201,
+                 note="customer alice, 2-item order"),
+    ]
+
+
+def check_scenario(server: Server, scenario: Scenario) -> dict[str, Any]:
+    """One request by hand before the load: fail loudly on a wrong status, note the totals."""
+    if scenario.method == "POST":
+        assert scenario.body_file is not None
+        status, _ = http_post(server.url + scenario.path, scenario.body_file.read_bytes(), scenario.token)
+        headers: dict[str, str] = {}
+    else:
+        path = scenario.path
+        if scenario.ids_file is not None:
+            path += scenario.ids_file.read_text().split()[0]
+        status, headers, _ = http_get(server.url + path, scenario.token)
+    if status != scenario.expect_status:
+        raise RuntimeError(f"{server.name} {scenario.name}: expected {scenario.expect_status}, got {status}")
+    total = {k.lower(): v for k, v in headers.items()}.get("x-total-count")
+    return {"x_total_count": int(total)} if total is not None else {}
+
+
+def run_backend(wrk: str, backend: str, database_url: str, args: argparse.Namespace, work: Path,
+                body_file: Path, log_dir: Path, profile_dir: Path | None) -> list[Result]:
+    import seed_orders
+
+    workers = 1 if database_url.startswith("sqlite") else 2
+    log(f"{backend}: storing {args.orders} orders through the repository ({workers} process(es))")
+    stats = seed_orders.seed(database_url, args.orders, workers=workers)
+    log(f"{backend}: {stats['orders']} orders stored in {stats['seconds']} s")
+    ids_file = work / f"{backend}-ids.txt"
+    ids_file.write_text("\n".join(seed_orders.sample_ids(database_url, "alice", 1000)) + "\n")
+    env = {**os.environ, "PSS_DATABASE_URL": database_url, "PSS_JWT_SECRET": SECRET}
+    port = free_port()
+    argv = [sys.executable, "-c", "from pss_ordering.cli.main import cli; cli()",
+            "serve", "--host", HOST, "--port", str(port), "--demo"]
+    results = []
+    with Server(backend, argv, port, env, work, log_dir) as server:
+        for scenario in service_scenarios(work, ids_file, body_file):
+            extra = check_scenario(server, scenario)
+            result = measure(wrk, server, backend, scenario, args, profile_dir)
+            result.extra.update(extra, orders_stored=stats["orders"])
+            results.append(result)
+    return results
+
+
+def run_baseline(wrk: str, args: argparse.Namespace, work: Path, body_file: Path,
+                 log_dir: Path) -> list[Result]:
+    ids_file = work / "baseline-ids.txt"
+    ids_file.write_text("\n".join(str(uuid.uuid4()) for _ in range(1000)) + "\n")
+    token = mint("alice", ["customer"])
+    port = free_port()
+    argv = [sys.executable, str(BENCH / "baseline_app.py"), "--host", HOST, "--port", str(port)]
+    scenarios = [
+        Scenario("POST", "POST", ORDERS_PATH, token, body_file=body_file, expect_status=201,
+                 note="parse + echo the create body"),
+        Scenario("GET", "GET", ORDERS_PATH + "/", token, ids_file=ids_file,
+                 note="fixed ~0.6 kB order document"),
+    ]
+    results = []
+    with Server("baseline", argv, port, dict(os.environ), work, log_dir) as server:
+        for scenario in scenarios:
+            check_scenario(server, scenario)
+            results.append(measure(wrk, server, "baseline", scenario, args, None))
+    return results
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str, name: str) -> Iterator[str]:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        log(f"dropped PostgreSQL database {name}")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def judge(results: list[Result]) -> None:
+    base = {r.scenario: r for r in results if r.backend == "baseline"}
+    for r in results:
+        if r.backend == "baseline":
+            continue
+        if r.scenario == "create" and "POST" in base:
+            r.baseline, r.ratio = "POST", r.rps / base["POST"].rps
+            r.target, r.target_met = f">= {CREATE_MIN_RATIO:.0%} of POST", r.ratio >= CREATE_MIN_RATIO
+        elif "GET" in base and r.connections == base["GET"].connections:
+            r.baseline, r.ratio = "GET", r.rps / base["GET"].rps
+        if r.scenario == "get" and r.ratio is not None:
+            r.target, r.target_met = f">= {GET_MIN_RATIO:.0%} of GET", r.ratio >= GET_MIN_RATIO
+        if r.scenario.startswith("list-"):
+            r.target, r.target_met = f"p99 < {LIST_MAX_P99_MS:g} ms", r.p99_ms < LIST_MAX_P99_MS
+        if sum(r.errors.values()):
+            r.target_met = False
+
+
+def table(results: list[Result]) -> str:
+    header = ["scenario", "backend", "conn", "req/s", "p50 ms", "p99 ms", "ratio", "vs",
+              "srv cpu", "wrk cpu", "errors", "target", "met"]
+    rows = []
+    for r in results:
+        met = "-" if r.target_met is None else ("yes" if r.target_met else "NO")
+        if r.backend == "postgresql" and r.target_met is not None:
+            met = f"({met})"  # the targets are defined for SQLite
+        rows.append([
+            r.scenario, r.backend, str(r.connections), f"{r.rps:,.0f}", f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}", "-" if r.ratio is None else f"{r.ratio:.1%}", r.baseline or "-",
+            f"{r.server_cpu_pct:.0f}%", f"{r.wrk_cpu_pct:.0f}%", str(sum(r.errors.values())), r.target or "-", met,
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    right = {2, 3, 4, 5, 6, 8, 9, 10}
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    lines = [fmt(header), fmt(["-" * w for w in widths])]
+    lines += [fmt(row) for row in rows]
+    return "\n".join(lines)
+
+
+def environment(wrk: str, args: argparse.Namespace) -> dict[str, Any]:
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False, timeout=10).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
+                           capture_output=True, text=True, check=False, timeout=10).stdout.strip()
+    versions = {}
+    from importlib.metadata import PackageNotFoundError, version
+    for name in ("pss-ordering", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy",
+                 "psycopg", "orjson"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[name] = version(name)
+    wrk_version = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False,
+                                 timeout=10).stdout.splitlines()[:1]
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit + ("+dirty-src" if dirty else ""),
+        "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+        "wrk": wrk_version[0] if wrk_version else "", "packages": versions,
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the service against a bare ASGI baseline.")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (10)")
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each (2)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1: the server keeps a core)")
+    parser.add_argument("--orders", type=int, default=100_000, help="orders stored before the run (100000)")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL),
+                        help="PostgreSQL URL used to create and drop the bench database")
+    parser.add_argument("--pg-database", default="bench_pss", help="database created for the run")
+    parser.add_argument("--profile", action="store_true",
+                        help="attach py-spy to the service during each measurement (perturbs figures)")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: only sample threads holding the GIL")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a SQLite target is missed")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    args = parser.parse_args()
+
+    wrk = ensure_wrk(not args.no_install)
+    sys.path.insert(0, str(BENCH))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_dir = RESULTS / f"logs-{stamp}"
+    log_dir.mkdir()
+    profile_dir = None
+    if args.profile:
+        profile_dir = RESULTS / f"profile-{stamp}"
+        profile_dir.mkdir()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="pss-bench-") as tmp:
+        work = Path(tmp)
+        body_file = work / "create.json"
+        body_file.write_text(json.dumps(CREATE_BODY, separators=(",", ":")))
+        results += run_baseline(wrk, args, work, body_file, log_dir)
+        if not args.skip_sqlite:
+            url = f"sqlite:///{work / 'bench.db'}"
+            results += run_backend(wrk, "sqlite", url, args, work, body_file, log_dir, profile_dir)
+        if not args.skip_postgres:
+            with postgres_database(args.pg_admin_url, args.pg_database) as url:
+                results += run_backend(wrk, "postgresql", url, args, work, body_file, log_dir,
+                                       profile_dir)
+    judge(results)
+    env = environment(wrk, args)
+    print()
+    print(f"pss-ordering benchmark  commit {env['commit']}  python {env['python']}  "
+          f"{env['cpus']} cpus  wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+          f"(+{args.warmup:g}s warm-up)  {args.orders:,} orders stored")
+    print(table(results))
+    print("ratio: service req/s / baseline req/s at the same connections (create vs POST, "
+          "get and lists vs GET). Targets are defined for SQLite; PostgreSQL's are in ( ).")
+    totals = {(r.backend, r.scenario): r.extra["x_total_count"] for r in results if "x_total_count" in r.extra}
+    if totals:
+        print("rows matching each list filter (X-Total-Count): " + ", ".join(
+            f"{b}/{s}={n}" for (b, s), n in totals.items()))
+    out = {"environment": env, "results": [asdict(r) for r in results]}
+    path = RESULTS / f"bench-{stamp}.json"
+    path.write_text(json.dumps(out, indent=2))
+    (RESULTS / "latest.json").write_text(json.dumps(out, indent=2))
+    print(f"results: {path}")
+    if profile_dir is not None:
+        print(f"py-spy profiles (collapsed stacks): {profile_dir}; summarise with "
+              f"'python bench/profile_summary.py {profile_dir}/<file>.txt'")
+    failed = [r for r in results if r.backend == "sqlite" and r.target_met is False]
+    if args.check and failed:
+        sys.exit("bench: SQLite targets missed: " + ", ".join(r.scenario for r in failed))
+
+
+if __name__ == "__main__":
+    main()
