@@ -31,28 +31,36 @@ FIXED_ORDER: dict[str, Any] = {
     "id": _ORDER_ID,
     "href": "http://127.0.0.1:8080/psi-api/productOrdering/v2/productOrder/" + _ORDER_ID,
     "productOrderItem": [
-        {"id": "1", "action": "add", "productOffering": {"id": "leo-broadband"},
-         "state": "pending"},
-        {"id": "2", "action": "add", "productOffering": {"id": "geo-backup"},
-         "state": "pending"},
+        {
+            "id": "1",
+            "action": "add",
+            "productOffering": {"id": "leo-broadband"},
+            "state": "pending",
+        },
+        {"id": "2", "action": "add", "productOffering": {"id": "geo-backup"}, "state": "pending"},
     ],
     "@type": "ProductOrder",
     "creationDate": "2026-11-24T14:13:06.674Z",
     "state": "pending",
     "relatedParty": [
-        {"@type": "RelatedPartyRefOrPartyRoleRef", "role": "customer",
-         "partyOrPartyRole": {"@type": "PartyRef", "id": "alice"}},
+        {
+            "@type": "RelatedPartyRefOrPartyRoleRef",
+            "role": "customer",
+            "partyOrPartyRole": {"@type": "PartyRef", "id": "alice"},
+        },
     ],
 }
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -73,8 +73,14 @@ def ensure_wrk(allow_install: bool) -> str:
         log("wrk not found: installing it with apt-get (Debian package 'wrk')")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "wrk"]):
-            subprocess.run(cmd, env=env, check=False, timeout=600,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                cmd,
+                env=env,
+                check=False,
+                timeout=600,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         found = shutil.which("wrk")
         if found:
             return found
@@ -84,22 +90,28 @@ def ensure_wrk(allow_install: bool) -> str:
     )
 
 
-def http_get(url: str, token: str | None = None, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+def http_get(
+    url: str, token: str | None = None, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
 
 
 def http_post(url: str, body: bytes, token: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -111,11 +123,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (from /proc/stat)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """A child process serving HTTP on 127.0.0.1:port; always stopped on exit."""
 
-    def __init__(self, name: str, argv: list[str], port: int, env: dict[str, str], cwd: Path,
-                 log_dir: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], port: int, env: dict[str, str], cwd: Path, log_dir: Path
+    ) -> None:
         self.name, self.argv, self.port, self.env, self.cwd = name, argv, port, env, cwd
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -131,12 +151,20 @@ class Server:
 
     def __enter__(self) -> Server:
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; see {self.log_path}"
+                )
             with contextlib.suppress(OSError):
                 if http_get(self.url + "/health", timeout=2)[0] == 200:
                     log(f"{self.name} is up on {self.url} (pid {self.pid})")
@@ -190,6 +218,7 @@ class Result:
     errors: dict[str, int]
     server_cpu_pct: float
     wrk_cpu_pct: float
+    other_cpu_pct: float = 0.0
     note: str = ""
     baseline: str | None = None
     ratio: float | None = None
@@ -198,12 +227,22 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_wrk(wrk: str, url: str, scenario: Scenario, *, duration: float, connections: int,
-            threads: int) -> dict[str, Any]:
+def run_wrk(
+    wrk: str, url: str, scenario: Scenario, *, duration: float, connections: int, threads: int
+) -> dict[str, Any]:
     argv = [
-        wrk, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
-        "-s", str(LOAD_LUA), url, "--",
-        scenario.method, scenario.path,
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LOAD_LUA),
+        url,
+        "--",
+        scenario.method,
+        scenario.path,
         str(scenario.body_file) if scenario.body_file else "-",
         scenario.token or "-",
         str(scenario.ids_file) if scenario.ids_file else "-",
@@ -217,7 +256,9 @@ def run_wrk(wrk: str, url: str, scenario: Scenario, *, duration: float, connecti
             raw: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
             raw["wrk_cpu_pct"] = 100 * wrk_cpu / (raw["duration_us"] / 1e6)
             return raw
-    raise RuntimeError(f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    raise RuntimeError(
+        f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+    )
 
 
 class Profiler:
@@ -225,15 +266,30 @@ class Profiler:
 
     def __init__(self, pid: int, out: Path, seconds: float, gil: bool) -> None:
         exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        self.argv = [exe, "record", "-p", str(pid), "-d", str(int(seconds) + 1), "-r", "200",
-                     "-f", "raw", "-o", str(out), "--nonblocking"]
+        self.argv = [
+            exe,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds) + 1),
+            "-r",
+            "200",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ]
         if gil:
             self.argv.append("--gil")
         self.out = out
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Profiler:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(0.5)
         return self
 
@@ -260,39 +316,77 @@ def wait_idle(pid: int, limit: float = 120.0) -> float:
     return time.monotonic() - started
 
 
-def measure(wrk: str, server: Server, backend: str, scenario: Scenario, args: argparse.Namespace,
-            profile_dir: Path | None) -> Result:
+def measure(
+    wrk: str,
+    server: Server,
+    backend: str,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    profile_dir: Path | None,
+) -> Result:
     connections = scenario.connections or args.connections
     if args.warmup > 0:
-        run_wrk(wrk, server.url, scenario, duration=args.warmup, connections=connections,
-                threads=args.threads)
+        run_wrk(
+            wrk,
+            server.url,
+            scenario,
+            duration=args.warmup,
+            connections=connections,
+            threads=args.threads,
+        )
     wait_idle(server.pid)
     cpu_before = cpu_seconds(server.pid)
+    busy_before = machine_busy_seconds()
     wall_before = time.monotonic()
     profiler: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if profile_dir is not None:
-        profiler = Profiler(server.pid, profile_dir / f"{backend}-{scenario.name}.txt",
-                            args.duration, args.profile_gil)
+        profiler = Profiler(
+            server.pid,
+            profile_dir / f"{backend}-{scenario.name}.txt",
+            args.duration,
+            args.profile_gil,
+        )
     with profiler:
-        raw = run_wrk(wrk, server.url, scenario, duration=args.duration, connections=connections,
-                      threads=args.threads)
-        cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
+        raw = run_wrk(
+            wrk,
+            server.url,
+            scenario,
+            duration=args.duration,
+            connections=connections,
+            threads=args.threads,
+        )
+        wall = time.monotonic() - wall_before
+        cpu = (cpu_seconds(server.pid) - cpu_before) / wall * 100
+        busy = (machine_busy_seconds() - busy_before) / wall * 100
     drained = wait_idle(server.pid)
     seconds = raw["duration_us"] / 1e6
     lat = raw["latency_us"]
     result = Result(
-        backend=backend, scenario=scenario.name, connections=connections,
-        duration_s=round(seconds, 2), requests=raw["requests"],
-        rps=raw["requests"] / seconds, p50_ms=lat["p50"] / 1000, p90_ms=lat["p90"] / 1000,
-        p99_ms=lat["p99"] / 1000, max_ms=lat["max"] / 1000, errors=raw["errors"],
-        server_cpu_pct=cpu, wrk_cpu_pct=raw["wrk_cpu_pct"], note=scenario.note,
+        backend=backend,
+        scenario=scenario.name,
+        connections=connections,
+        duration_s=round(seconds, 2),
+        requests=raw["requests"],
+        rps=raw["requests"] / seconds,
+        p50_ms=lat["p50"] / 1000,
+        p90_ms=lat["p90"] / 1000,
+        p99_ms=lat["p99"] / 1000,
+        max_ms=lat["max"] / 1000,
+        errors=raw["errors"],
+        server_cpu_pct=cpu,
+        wrk_cpu_pct=raw["wrk_cpu_pct"],
+        note=scenario.note,
     )
+    # CPU used by anything but the server and wrk (other processes: noise in the figures).
+    result.other_cpu_pct = max(0.0, busy - cpu - result.wrk_cpu_pct)
     result.extra["drain_s"] = round(drained, 1)
     bad = sum(raw["errors"].values())
-    log(f"{backend:10s} {scenario.name:16s} c={connections:<3d} {result.rps:9.1f} req/s  "
+    log(
+        f"{backend:10s} {scenario.name:16s} c={connections:<3d} {result.rps:9.1f} req/s  "
         f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-        f"cpu server {cpu:3.0f}% wrk {result.wrk_cpu_pct:3.0f}%"
-        + (f"  ERRORS {raw['errors']}" if bad else ""))
+        f"cpu server {cpu:3.0f}% wrk {result.wrk_cpu_pct:3.0f}% other {result.other_cpu_pct:3.0f}%"
+        + (f"  ERRORS {raw['errors']}" if bad else "")
+    )
     return result
 
 
@@ -310,21 +404,59 @@ def service_scenarios(work: Path, ids_file: Path, body_file: Path) -> list[Scena
     governance = mint("pss-operator", ["governance"])
     since = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return [
-        Scenario("get", "GET", ORDERS_PATH + "/", alice, ids_file=ids_file,
-                 note="customer alice, 1000 of her order ids in rotation"),
-        Scenario("list-state", "GET", ORDERS_PATH + "?state=pending&limit=20", alice,
-                 note="customer alice: state=pending"),
-        Scenario("list-offering", "GET",
-                 ORDERS_PATH + "?productOrderItem.productOffering.id=geo-backup&limit=20", alice,
-                 note="customer alice: item offering=geo-backup"),
-        Scenario("list-since", "GET", ORDERS_PATH + f"?creationDate.gte={since}&limit=20", alice,
-                 note="customer alice: created in the last 30 days"),
-        Scenario("list-gov-state", "GET", ORDERS_PATH + "?state=pending&limit=20", governance,
-                 note="governance (sees all orders): state=pending"),
-        Scenario("list-state@c1", "GET", ORDERS_PATH + "?state=pending&limit=20", alice,
-                 connections=1, note="as list-state, one connection: latency without queueing"),
-        Scenario("create", "POST", ORDERS_PATH, alice, body_file=body_file, expect_status=201,
-                 note="customer alice, 2-item order"),
+        Scenario(
+            "get",
+            "GET",
+            ORDERS_PATH + "/",
+            alice,
+            ids_file=ids_file,
+            note="customer alice, 1000 of her order ids in rotation",
+        ),
+        Scenario(
+            "list-state",
+            "GET",
+            ORDERS_PATH + "?state=pending&limit=20",
+            alice,
+            note="customer alice: state=pending",
+        ),
+        Scenario(
+            "list-offering",
+            "GET",
+            ORDERS_PATH + "?productOrderItem.productOffering.id=geo-backup&limit=20",
+            alice,
+            note="customer alice: item offering=geo-backup",
+        ),
+        Scenario(
+            "list-since",
+            "GET",
+            ORDERS_PATH + f"?creationDate.gte={since}&limit=20",
+            alice,
+            note="customer alice: created in the last 30 days",
+        ),
+        Scenario(
+            "list-gov-state",
+            "GET",
+            ORDERS_PATH + "?state=pending&limit=20",
+            governance,
+            note="governance (sees all orders): state=pending",
+        ),
+        Scenario(
+            "list-state@c1",
+            "GET",
+            ORDERS_PATH + "?state=pending&limit=20",
+            alice,
+            connections=1,
+            note="as list-state, one connection: latency without queueing",
+        ),
+        Scenario(
+            "create",
+            "POST",
+            ORDERS_PATH,
+            alice,
+            body_file=body_file,
+            expect_status=201,
+            note="customer alice, 2-item order",
+        ),
     ]
 
 
@@ -332,7 +464,9 @@ def check_scenario(server: Server, scenario: Scenario) -> dict[str, Any]:
     """One request by hand before the load: fail loudly on a wrong status, note the totals."""
     if scenario.method == "POST":
         assert scenario.body_file is not None
-        status, _ = http_post(server.url + scenario.path, scenario.body_file.read_bytes(), scenario.token)
+        status, _ = http_post(
+            server.url + scenario.path, scenario.body_file.read_bytes(), scenario.token
+        )
         headers: dict[str, str] = {}
     else:
         path = scenario.path
@@ -340,13 +474,23 @@ def check_scenario(server: Server, scenario: Scenario) -> dict[str, Any]:
             path += scenario.ids_file.read_text().split()[0]
         status, headers, _ = http_get(server.url + path, scenario.token)
     if status != scenario.expect_status:
-        raise RuntimeError(f"{server.name} {scenario.name}: expected {scenario.expect_status}, got {status}")
+        raise RuntimeError(
+            f"{server.name} {scenario.name}: expected {scenario.expect_status}, got {status}"
+        )
     total = {k.lower(): v for k, v in headers.items()}.get("x-total-count")
     return {"x_total_count": int(total)} if total is not None else {}
 
 
-def run_backend(wrk: str, backend: str, database_url: str, args: argparse.Namespace, work: Path,
-                body_file: Path, log_dir: Path, profile_dir: Path | None) -> list[Result]:
+def run_backend(
+    wrk: str,
+    backend: str,
+    database_url: str,
+    args: argparse.Namespace,
+    work: Path,
+    body_file: Path,
+    log_dir: Path,
+    profile_dir: Path | None,
+) -> list[Result]:
     import seed_orders
 
     workers = 1 if database_url.startswith("sqlite") else 2
@@ -357,8 +501,17 @@ def run_backend(wrk: str, backend: str, database_url: str, args: argparse.Namesp
     ids_file.write_text("\n".join(seed_orders.sample_ids(database_url, "alice", 1000)) + "\n")
     env = {**os.environ, "PSS_DATABASE_URL": database_url, "PSS_JWT_SECRET": SECRET}
     port = free_port()
-    argv = [sys.executable, "-c", "from pss_ordering.cli.main import cli; cli()",
-            "serve", "--host", HOST, "--port", str(port), "--demo"]
+    argv = [
+        sys.executable,
+        "-c",
+        "from pss_ordering.cli.main import cli; cli()",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--demo",
+    ]
     results = []
     with Server(backend, argv, port, env, work, log_dir) as server:
         for scenario in service_scenarios(work, ids_file, body_file):
@@ -369,18 +522,32 @@ def run_backend(wrk: str, backend: str, database_url: str, args: argparse.Namesp
     return results
 
 
-def run_baseline(wrk: str, args: argparse.Namespace, work: Path, body_file: Path,
-                 log_dir: Path) -> list[Result]:
+def run_baseline(
+    wrk: str, args: argparse.Namespace, work: Path, body_file: Path, log_dir: Path
+) -> list[Result]:
     ids_file = work / "baseline-ids.txt"
     ids_file.write_text("\n".join(str(uuid.uuid4()) for _ in range(1000)) + "\n")
     token = mint("alice", ["customer"])
     port = free_port()
     argv = [sys.executable, str(BENCH / "baseline_app.py"), "--host", HOST, "--port", str(port)]
     scenarios = [
-        Scenario("POST", "POST", ORDERS_PATH, token, body_file=body_file, expect_status=201,
-                 note="parse + echo the create body"),
-        Scenario("GET", "GET", ORDERS_PATH + "/", token, ids_file=ids_file,
-                 note="fixed ~0.6 kB order document"),
+        Scenario(
+            "POST",
+            "POST",
+            ORDERS_PATH,
+            token,
+            body_file=body_file,
+            expect_status=201,
+            note="parse + echo the create body",
+        ),
+        Scenario(
+            "GET",
+            "GET",
+            ORDERS_PATH + "/",
+            token,
+            ids_file=ids_file,
+            note="fixed ~0.6 kB order document",
+        ),
     ]
     results = []
     with Server("baseline", argv, port, dict(os.environ), work, log_dir) as server:
@@ -416,7 +583,10 @@ def judge(results: list[Result]) -> None:
             continue
         if r.scenario == "create" and "POST" in base:
             r.baseline, r.ratio = "POST", r.rps / base["POST"].rps
-            r.target, r.target_met = f">= {CREATE_MIN_RATIO:.0%} of POST", r.ratio >= CREATE_MIN_RATIO
+            r.target, r.target_met = (
+                f">= {CREATE_MIN_RATIO:.0%} of POST",
+                r.ratio >= CREATE_MIN_RATIO,
+            )
         elif "GET" in base and r.connections == base["GET"].connections:
             r.baseline, r.ratio = "GET", r.rps / base["GET"].rps
         if r.scenario == "get" and r.ratio is not None:
@@ -428,45 +598,100 @@ def judge(results: list[Result]) -> None:
 
 
 def table(results: list[Result]) -> str:
-    header = ["scenario", "backend", "conn", "req/s", "p50 ms", "p99 ms", "ratio", "vs",
-              "srv cpu", "wrk cpu", "errors", "target", "met"]
+    header = [
+        "scenario",
+        "backend",
+        "conn",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio",
+        "vs",
+        "srv cpu",
+        "wrk cpu",
+        "other",
+        "errors",
+        "target",
+        "met",
+    ]
     rows = []
     for r in results:
         met = "-" if r.target_met is None else ("yes" if r.target_met else "NO")
         if r.backend == "postgresql" and r.target_met is not None:
             met = f"({met})"  # the targets are defined for SQLite
-        rows.append([
-            r.scenario, r.backend, str(r.connections), f"{r.rps:,.0f}", f"{r.p50_ms:.2f}",
-            f"{r.p99_ms:.2f}", "-" if r.ratio is None else f"{r.ratio:.1%}", r.baseline or "-",
-            f"{r.server_cpu_pct:.0f}%", f"{r.wrk_cpu_pct:.0f}%", str(sum(r.errors.values())), r.target or "-", met,
-        ])
+        rows.append(
+            [
+                r.scenario,
+                r.backend,
+                str(r.connections),
+                f"{r.rps:,.0f}",
+                f"{r.p50_ms:.2f}",
+                f"{r.p99_ms:.2f}",
+                "-" if r.ratio is None else f"{r.ratio:.1%}",
+                r.baseline or "-",
+                f"{r.server_cpu_pct:.0f}%",
+                f"{r.wrk_cpu_pct:.0f}%",
+                f"{r.other_cpu_pct:.0f}%",
+                str(sum(r.errors.values())),
+                r.target or "-",
+                met,
+            ]
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    right = {2, 3, 4, 5, 6, 8, 9, 10}
+    right = {2, 3, 4, 5, 6, 8, 9, 10, 11}
+
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     lines = [fmt(header), fmt(["-" * w for w in widths])]
     lines += [fmt(row) for row in rows]
     return "\n".join(lines)
 
 
 def environment(wrk: str, args: argparse.Namespace) -> dict[str, Any]:
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True, check=False, timeout=10).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
-                           capture_output=True, text=True, check=False, timeout=10).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    ).stdout.strip()
     versions = {}
     from importlib.metadata import PackageNotFoundError, version
-    for name in ("pss-ordering", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy",
-                 "psycopg", "orjson"):
+
+    for name in (
+        "pss-ordering",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "sqlalchemy",
+        "psycopg",
+        "orjson",
+    ):
         with contextlib.suppress(PackageNotFoundError):
             versions[name] = version(name)
-    wrk_version = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False,
-                                 timeout=10).stdout.splitlines()[:1]
+    wrk_version = subprocess.run(
+        [wrk, "-v"], capture_output=True, text=True, check=False, timeout=10
+    ).stdout.splitlines()[:1]
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit + ("+dirty-src" if dirty else ""),
-        "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-        "wrk": wrk_version[0] if wrk_version else "", "packages": versions,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "wrk": wrk_version[0] if wrk_version else "",
+        "packages": versions,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
 
@@ -475,23 +700,41 @@ def environment(wrk: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Benchmark the service against a bare ASGI baseline.")
+    parser = argparse.ArgumentParser(
+        description="Benchmark the service against a bare ASGI baseline."
+    )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (10)")
-    parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each (2)")
+    parser.add_argument(
+        "--warmup", type=float, default=2, help="unmeasured seconds before each (2)"
+    )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1: the server keeps a core)")
-    parser.add_argument("--orders", type=int, default=100_000, help="orders stored before the run (100000)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="wrk threads (1: the server keeps a core)"
+    )
+    parser.add_argument(
+        "--orders", type=int, default=100_000, help="orders stored before the run (100000)"
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL),
-                        help="PostgreSQL URL used to create and drop the bench database")
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL),
+        help="PostgreSQL URL used to create and drop the bench database",
+    )
     parser.add_argument("--pg-database", default="bench_pss", help="database created for the run")
-    parser.add_argument("--profile", action="store_true",
-                        help="attach py-spy to the service during each measurement (perturbs figures)")
-    parser.add_argument("--profile-gil", action="store_true",
-                        help="with --profile: only sample threads holding the GIL")
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when a SQLite target is missed")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="attach py-spy to the service during each measurement (perturbs figures)",
+    )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: only sample threads holding the GIL",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a SQLite target is missed"
+    )
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     args = parser.parse_args()
 
@@ -516,29 +759,49 @@ def main() -> None:
             results += run_backend(wrk, "sqlite", url, args, work, body_file, log_dir, profile_dir)
         if not args.skip_postgres:
             with postgres_database(args.pg_admin_url, args.pg_database) as url:
-                results += run_backend(wrk, "postgresql", url, args, work, body_file, log_dir,
-                                       profile_dir)
+                results += run_backend(
+                    wrk, "postgresql", url, args, work, body_file, log_dir, profile_dir
+                )
     judge(results)
     env = environment(wrk, args)
     print()
-    print(f"pss-ordering benchmark  commit {env['commit']}  python {env['python']}  "
-          f"{env['cpus']} cpus  wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
-          f"(+{args.warmup:g}s warm-up)  {args.orders:,} orders stored")
+    print(
+        f"pss-ordering benchmark  commit {env['commit']}  python {env['python']}  "
+        f"{env['cpus']} cpus  wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+        f"(+{args.warmup:g}s warm-up)  {args.orders:,} orders stored"
+    )
     print(table(results))
-    print("ratio: service req/s / baseline req/s at the same connections (create vs POST, "
-          "get and lists vs GET). Targets are defined for SQLite; PostgreSQL's are in ( ).")
-    totals = {(r.backend, r.scenario): r.extra["x_total_count"] for r in results if "x_total_count" in r.extra}
+    print(
+        "ratio: service req/s / baseline req/s at the same connections (create vs POST, "
+        "get and lists vs GET). Targets are defined for SQLite; PostgreSQL's are in ( )."
+    )
+    totals = {
+        (r.backend, r.scenario): r.extra["x_total_count"]
+        for r in results
+        if "x_total_count" in r.extra
+    }
     if totals:
-        print("rows matching each list filter (X-Total-Count): " + ", ".join(
-            f"{b}/{s}={n}" for (b, s), n in totals.items()))
+        print(
+            "rows matching each list filter (X-Total-Count): "
+            + ", ".join(f"{b}/{s}={n}" for (b, s), n in totals.items())
+        )
     out = {"environment": env, "results": [asdict(r) for r in results]}
     path = RESULTS / f"bench-{stamp}.json"
     path.write_text(json.dumps(out, indent=2))
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2))
+    noisy = [r for r in results if r.other_cpu_pct > 15]
+    if noisy:
+        print(
+            "warning: other processes used > 15% CPU during "
+            + ", ".join(f"{r.backend}/{r.scenario}" for r in noisy)
+            + "; those figures are perturbed"
+        )
     print(f"results: {path}")
     if profile_dir is not None:
-        print(f"py-spy profiles (collapsed stacks): {profile_dir}; summarise with "
-              f"'python bench/profile_summary.py {profile_dir}/<file>.txt'")
+        print(
+            f"py-spy profiles (collapsed stacks): {profile_dir}; summarise with "
+            f"'python bench/profile_summary.py {profile_dir}/<file>.txt'"
+        )
     failed = [r for r in results if r.backend == "sqlite" and r.target_met is False]
     if args.check and failed:
         sys.exit("bench: SQLite targets missed: " + ", ".join(r.scenario for r in failed))

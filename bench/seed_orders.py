@@ -42,12 +42,23 @@ from pss_ordering.store.schema import orders as orders_table
 EXTRA_CUSTOMERS = [f"bench-customer-{n}" for n in range(1, 7)]
 CUSTOMER_WEIGHTS = [("alice", 30), ("harbour-authority", 10), *((c, 10) for c in EXTRA_CUSTOMERS)]
 STATES = [
-    ("completed", 35), ("inProgress", 15), ("acknowledged", 10), ("pending", 10),
-    ("held", 5), ("cancelled", 10), ("failed", 5), ("rejected", 10),
+    ("completed", 35),
+    ("inProgress", 15),
+    ("acknowledged", 10),
+    ("pending", 10),
+    ("held", 5),
+    ("cancelled", 10),
+    ("failed", 5),
+    ("rejected", 10),
 ]
 ITEM_STATE = {  # the item state that goes with an order state
-    "completed": "completed", "inProgress": "inProgress", "acknowledged": "acknowledged",
-    "pending": "pending", "held": "held", "cancelled": "cancelled", "failed": "failed",
+    "completed": "completed",
+    "inProgress": "inProgress",
+    "acknowledged": "acknowledged",
+    "pending": "pending",
+    "held": "held",
+    "cancelled": "cancelled",
+    "failed": "failed",
     "rejected": "rejected",
 }
 OFFERINGS = {"leo-broadband": "acme-satcom", "geo-backup": "orbit-links"}
@@ -81,13 +92,15 @@ def make_order(rng: random.Random, now: datetime) -> ProductOrder:
     for index in range(1, n_items + 1):
         offering = rng.choice(list(OFFERINGS))
         item_id = str(index)
-        items.append({
-            "id": item_id,
-            "action": "add",
-            "quantity": 1,
-            "productOffering": {"id": offering},
-            "state": ITEM_STATE[state],
-        })
+        items.append(
+            {
+                "id": item_id,
+                "action": "add",
+                "quantity": 1,
+                "productOffering": {"id": offering},
+                "state": ITEM_STATE[state],
+            }
+        )
         providers[item_id] = OFFERINGS[offering]
     doc: dict[str, Any] = {
         "productOrderItem": items,
@@ -95,11 +108,13 @@ def make_order(rng: random.Random, now: datetime) -> ProductOrder:
         "id": order_id,
         "creationDate": format_instant(created),
         "state": state,
-        "relatedParty": [{
-            "@type": "RelatedPartyRefOrPartyRoleRef",
-            "role": "customer",
-            "partyOrPartyRole": {"@type": "PartyRef", "id": customer},
-        }],
+        "relatedParty": [
+            {
+                "@type": "RelatedPartyRefOrPartyRoleRef",
+                "role": "customer",
+                "partyOrPartyRole": {"@type": "PartyRef", "id": customer},
+            }
+        ],
     }
     if rng.random() < 0.5:
         doc["description"] = f"Connectivity for vessel {rng.randint(1000, 9999)}"
@@ -151,7 +166,9 @@ def insert_orders(database_url: str, count: int, seed_value: int) -> int:
     return done
 
 
-def seed(database_url: str, count: int, *, workers: int = 1, seed_value: int = 622) -> dict[str, Any]:
+def seed(
+    database_url: str, count: int, *, workers: int = 1, seed_value: int = 622
+) -> dict[str, Any]:
     """Prepare the database and store ``count`` orders, in ``workers`` processes.
 
     Several workers only pay off on PostgreSQL; SQLite has one writer at a time.

@@ -168,9 +168,28 @@ def test_provider_may_change_expected_completion_date_PSI_03_02_02_04() -> None:
 
 @pytest.mark.parametrize("key", ["productOrderMilestone", "productOrderErrorMessage"])
 def test_provider_may_report_milestones_and_errors(key: str) -> None:
+    """A provider reports about its own items (prov-a owns item 1)."""
     order = two_provider_order()
+    entry = {"message": "m", "productOrderItem": [{"productOrderItemId": "1"}]}
 
-    assert patch(viewer(PROV_A), order, setter(key, [{"message": "m"}])) is True
+    assert patch(viewer(PROV_A), order, setter(key, [entry])) is True
+    assert order.doc[key] == [entry]
+
+
+@pytest.mark.parametrize(
+    "refs", [[], [{"productOrderItemId": "2"}], [{"productOrderItemId": "1"}, {}]]
+)
+def test_provider_reports_only_about_its_own_items(refs: list[dict[str, str]]) -> None:
+    """No order-level entries from a provider (other providers would see them), none about
+    another provider's item."""
+    entry = {"message": "m", "productOrderItem": refs}
+    refused(
+        viewer(PROV_A),
+        two_provider_order(),
+        setter("productOrderErrorMessage", [entry]),
+        Forbidden,
+        "own items",
+    )
 
 
 @pytest.mark.parametrize(
@@ -333,15 +352,9 @@ def test_provider_cannot_reach_items_it_does_not_see() -> None:
     )
 
 
-# --- suspected bugs ---------------------------------------------------------------------------
+# --- regressions: bugs found by these tests and fixed ---------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: apply_changes (changes.py:70-71) re-checks priority but not "
-    "requestedStartDate <= requestedCompletionDate, so PATCH can create an order "
-    "create_order would refuse",
-    strict=True,
-)
 def test_patch_cannot_put_start_after_completion() -> None:
     order = two_provider_order()
     order.doc["requestedCompletionDate"] = "2026-12-01T00:00:00Z"
@@ -350,12 +363,6 @@ def test_patch_cannot_put_start_after_completion() -> None:
         patch(viewer(ALICE), order, setter("requestedStartDate", "2026-12-02T00:00:00Z"))
 
 
-@pytest.mark.xfail(
-    reason="BUG (latent): apply_changes (changes.py:50-59) treats Access.NONE like "
-    "Access.PROVIDER; only the service's prior visibility check keeps a stranger from "
-    "writing provider fields",
-    strict=True,
-)
 def test_caller_without_access_cannot_change_anything() -> None:
     order = two_provider_order()
     before = deep(order.doc)
@@ -366,29 +373,19 @@ def test_caller_without_access_cannot_change_anything() -> None:
         apply_changes(viewer(BOB), order, before, after, None, LATER)
 
 
-@pytest.mark.xfail(
-    reason="BUG: productOrderErrorMessage / productOrderMilestone are order-level and "
-    "whole-list replaced (changes.py:33-35,75-79), so one provider can erase another "
-    "provider's entries about the other provider's items",
-    strict=True,
-)
 def test_provider_cannot_erase_another_providers_error_message() -> None:
     order = two_provider_order()
     order.doc["productOrderErrorMessage"] = [
         {"message": "b failed", "productOrderItem": [{"productOrderItemId": "2"}]}
     ]
 
-    with pytest.raises(Forbidden):
-        patch(viewer(PROV_A), order, setter("productOrderErrorMessage", []))
-    assert order.doc["productOrderErrorMessage"]
+    # prov-a does not even see prov-b's entry, so clearing its view changes nothing.
+    assert patch(viewer(PROV_A), order, setter("productOrderErrorMessage", [])) is False
+    assert order.doc["productOrderErrorMessage"] == [
+        {"message": "b failed", "productOrderItem": [{"productOrderItemId": "2"}]}
+    ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: as_owner (changes.py:52) only checks roles, and governance access is FULL "
-    "for every order, so a token with governance+customer (or +pss) roles may update any "
-    "customer's order as if it owned it",
-    strict=True,
-)
 @pytest.mark.parametrize("extra", [Role.CUSTOMER, Role.PSS])
 def test_governance_with_an_owner_role_cannot_update_others_orders(extra: Role) -> None:
     refused(

@@ -441,25 +441,14 @@ def test_select_does_not_mutate_source() -> None:
     assert before == DOC
 
 
-# --- suspected bugs ---------------------------------------------------------------------------
+# --- regressions: bugs found by these tests and fixed ---------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: matches() compares eq on date-time attributes as text (query.py:150-151) "
-    "while the SQL path normalises them (order_filters.py:113); for mixed-role viewers the "
-    "residual check then drops orders SQL matched",
-    strict=True,
-)
 @pytest.mark.parametrize("wanted", ["2026-11-24T12:00:00Z", "2026-11-24T13:00:00+01:00"])
 def test_equality_on_dates_is_instant_based(wanted: str) -> None:
     assert matches(ORDER, Condition("creationDate", "eq", (wanted,)))
 
 
-@pytest.mark.xfail(
-    reason="BUG: sort_documents sorts by str() (query.py:197), so client-supplied dates with "
-    "offsets sort wrongly on the residual path (SQL sorts normalised columns)",
-    strict=True,
-)
 def test_sort_dates_by_instant() -> None:
     docs = [
         {"id": "nine-utc", "requestedStartDate": "2026-11-24T09:00:00Z"},
@@ -472,10 +461,6 @@ def test_sort_dates_by_instant() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: sort_documents sorts numbers as text (query.py:197): 10 sorts before 9",
-    strict=True,
-)
 def test_sort_numbers_numerically() -> None:
     docs = [
         {"id": "ten", "productOrderItem": [{"quantity": 10}]},

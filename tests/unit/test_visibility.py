@@ -183,15 +183,9 @@ def test_provider_and_pss_roles_combine_to_the_widest_access() -> None:
     assert access(viewer(both), order) is Access.FULL
 
 
-# --- suspected bugs ---------------------------------------------------------------------------
+# --- regressions: bugs found by these tests and fixed ---------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: provider_view (visibility.py:63-86) passes productOrderErrorMessage / "
-    "productOrderMilestone / productOrderJeopardyAlert through unfiltered, so a provider "
-    "sees entries about another provider's items (their item ids and texts)",
-    strict=True,
-)
 def test_provider_view_hides_error_messages_about_other_providers_items() -> None:
     order = two_provider_order()
     order.doc["productOrderErrorMessage"] = [

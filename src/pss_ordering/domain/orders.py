@@ -110,7 +110,7 @@ def create_order(
         raise Forbidden(f"the caller may not create orders on behalf of party '{customer_id}'")
     items = body["productOrderItem"]
     item_providers = _check_items(items, ctx.offerings)
-    _check_dates(body, "requestedStartDate", "requestedCompletionDate", "")
+    check_dates(body, "requestedStartDate", "requestedCompletionDate", "")
     check_priority(body, ctx.customer)
 
     doc = dict(body)
@@ -155,6 +155,13 @@ def _check_items(items: list[dict[str, Any]], offerings: Mapping[str, Offering])
         item_id = item["id"]
         if item_id in providers:
             raise BusinessRuleViolation(f"{where}.id: item id '{item_id}' is not unique")
+        if "state" in item:
+            raise InvalidBody(f"'{where}.state' is set by the server and cannot be supplied")
+        if "productOrderItem" in item:
+            raise BusinessRuleViolation(
+                f"{where}.productOrderItem: nested order items are not supported; list every "
+                "item at the top level and link them with productOrderItemRelationship"
+            )
         action = item["action"]
         if action not in ITEM_ACTIONS:
             raise BusinessRuleViolation(f"{where}.action must be one of {', '.join(ITEM_ACTIONS)}")
@@ -176,15 +183,15 @@ def _check_items(items: list[dict[str, Any]], offerings: Mapping[str, Offering])
             (item.get("product") or {}).get("id"), str
         ):
             raise BusinessRuleViolation(f"{where}.product.id is required for action '{action}'")
-        _check_dates(item, "requestedStartDate", "requestedEndDate", f"{where}.")
+        check_dates(item, "requestedStartDate", "requestedEndDate", f"{where}.")
         providers[item_id] = offering.provider_id
     _check_relationships(items)
     return providers
 
 
 def _check_relationships(items: list[dict[str, Any]]) -> None:
-    ids = {item["id"] for item in items}
-    edges: dict[str, list[str]] = {item_id: [] for item_id in ids}
+    edges: dict[str, list[str]] = {item["id"]: [] for item in items}
+    ids = edges.keys()
     for index, item in enumerate(items):
         for rel_index, rel in enumerate(item.get("productOrderItemRelationship") or []):
             target = rel.get("id")
@@ -227,7 +234,8 @@ def _reject_cycles(edges: Mapping[str, list[str]]) -> None:
                 done.add(node)
 
 
-def _check_dates(obj: Mapping[str, Any], start: str, end: str, where: str) -> None:
+def check_dates(obj: Mapping[str, Any], start: str, end: str, where: str = "") -> None:
+    """``start`` must not be after ``end`` when both are given."""
     if obj.get(start) is None or obj.get(end) is None:
         return
     try:

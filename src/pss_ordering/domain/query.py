@@ -148,7 +148,10 @@ def _compare(value: Any, op: str, wanted: str) -> bool:
         return False
     text = _text(value)
     if op == "eq":
-        return text == wanted
+        if text == wanted:
+            return True
+        instants = _as_instant(text), _as_instant(wanted)
+        return instants[0] is not None and instants[0] == instants[1]
     left, right = _ordered(text, wanted)
     if left is None or right is None:
         return False
@@ -194,7 +197,7 @@ def sort_documents(docs: list[dict[str, Any]], keys: Sequence[SortKey]) -> list[
         parts = tuple(key.path.split("."))
         present = [d for d in docs if next(values_at(d, parts), None) is not None]
         missing = [d for d in docs if next(values_at(d, parts), None) is None]
-        present.sort(key=lambda d: _text(next(values_at(d, parts))), reverse=key.descending)
+        present.sort(key=lambda d: _sort_key(next(values_at(d, parts))), reverse=key.descending)
         docs = present + missing
     return docs
 
@@ -211,6 +214,18 @@ def evaluate(
     if sort:
         kept = sort_documents(kept, sort)
     return len(kept), kept[offset : offset + limit]
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers by value, then instants by time, then everything else as text."""
+    text = _text(value)
+    number = _as_number(text)
+    if number is not None:
+        return (0, number)
+    instant = _as_instant(text)
+    if instant is not None:
+        return (1, instant)
+    return (2, text)
 
 
 def select_fields(doc: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:

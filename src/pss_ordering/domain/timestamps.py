@@ -18,8 +18,11 @@ def parse_instant(value: str) -> datetime:
 
 def format_instant(moment: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: ``2026-11-24T14:30:00.000Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    u = moment.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond // 1000:03d}Z"
+    )
 
 
 def normalise_instant(value: str) -> str:

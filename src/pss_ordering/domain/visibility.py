@@ -60,6 +60,21 @@ def view(viewer: Viewer, order: ProductOrder) -> dict[str, Any] | None:
     return provider_view(order, viewer.party_id)
 
 
+ITEM_REFERENCING_LISTS = (
+    "productOrderErrorMessage",
+    "productOrderMilestone",
+    "productOrderJeopardyAlert",
+)
+
+
+def _concerns_only(entry: Any, mine: set[str]) -> bool:
+    """An order-level entry, or one whose item references are all the provider's."""
+    refs = entry.get("productOrderItem") if isinstance(entry, dict) else None
+    return not refs or all(
+        isinstance(ref, dict) and ref.get("productOrderItemId") in mine for ref in refs
+    )
+
+
 def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
     """Only the provider's items; no order totals; no other provider's references."""
     mine = {item_id for item_id, owner in order.item_providers.items() if owner == provider_id}
@@ -76,6 +91,9 @@ def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
             ]
         items.append(item)
     doc["productOrderItem"] = items
+    for key in ITEM_REFERENCING_LISTS:
+        if doc.get(key):
+            doc[key] = [entry for entry in doc[key] if _concerns_only(entry, mine)]
     others = order.provider_ids - {provider_id}
     if others and doc.get("relatedParty"):
         doc["relatedParty"] = [
