@@ -54,7 +54,9 @@ def test_if_match_loser_gets_412(world: World, client: TestClient, auth: Auth) -
     """With If-Match, the second writer on the same version is told, not silently merged."""
     order = world.create(auth("dave"))
     url = f"{ORDERS}/{order['id']}"
-    first = client.patch(url, json={"description": "a"}, headers={**auth("dave"), "If-Match": '"1"'})
+    first = client.patch(
+        url, json={"description": "a"}, headers={**auth("dave"), "If-Match": '"1"'}
+    )
     second = client.patch(
         url, json={"description": "b"}, headers={**auth("dave"), "If-Match": '"1"'}
     )
