@@ -124,10 +124,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy since boot (from /proc/stat)."""
+    """CPU seconds all processes used since boot: user + nice + system + steal (/proc/stat).
+
+    Interrupt and softirq time (the loopback network) belongs to no process and is left out.
+    """
     ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, steal = ticks[0], ticks[1], ticks[2], ticks[7] if len(ticks) > 7 else 0
+    return (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
