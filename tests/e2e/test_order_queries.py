@@ -123,12 +123,14 @@ def test_bad_queries_are_400(world: World, client: TestClient, auth: Auth, query
     assert response.json()["code"] == "INVALID_QUERY"
 
 
-def test_indexed_filters_use_indexes(world: World, client: TestClient, engine: Any) -> None:
-    """The filters the issue names as indexed are answered by an index, never a full scan."""
-    from sqlalchemy import text
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_indexed_filters_use_indexes(engine: Any) -> None:
+    """The filters the issue names as indexed are answered by an index, never a full scan.
 
-    if engine.dialect.name != "sqlite":
-        pytest.skip("query plans are checked on SQLite")
+    Checked on SQLite, whose planner answers the same way for an empty table as
+    for a full one; PostgreSQL's planner rightly prefers a scan of a tiny table.
+    """
+    from sqlalchemy import text
     checks = {
         "state": "SELECT id FROM orders WHERE state = 'x' ORDER BY creation_date DESC LIMIT 20",
         "customer": "SELECT id FROM orders WHERE customer_id IN ('a') ORDER BY creation_date",
