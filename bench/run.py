@@ -123,6 +123,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the processes named ``postgres`` (the local PostgreSQL server)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
+                fields = text.rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all processes used since boot: user + nice + system + steal (/proc/stat).
 
@@ -221,6 +233,7 @@ class Result:
     errors: dict[str, int]
     server_cpu_pct: float
     wrk_cpu_pct: float
+    db_cpu_pct: float = 0.0
     other_cpu_pct: float = 0.0
     note: str = ""
     baseline: str | None = None
@@ -340,6 +353,7 @@ def measure(
     wait_idle(server.pid)
     cpu_before = cpu_seconds(server.pid)
     busy_before = machine_busy_seconds()
+    db_before = postgres_cpu_seconds() if backend == "postgresql" else 0.0
     wall_before = time.monotonic()
     profiler: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if profile_dir is not None:
@@ -361,6 +375,7 @@ def measure(
         wall = time.monotonic() - wall_before
         cpu = (cpu_seconds(server.pid) - cpu_before) / wall * 100
         busy = (machine_busy_seconds() - busy_before) / wall * 100
+        db = (postgres_cpu_seconds() - db_before) / wall * 100 if backend == "postgresql" else 0
     drained = wait_idle(server.pid)
     seconds = raw["duration_us"] / 1e6
     lat = raw["latency_us"]
@@ -378,17 +393,18 @@ def measure(
         errors=raw["errors"],
         server_cpu_pct=cpu,
         wrk_cpu_pct=raw["wrk_cpu_pct"],
+        db_cpu_pct=db,
         note=scenario.note,
     )
-    # CPU used by anything but the server and wrk (other processes: noise in the figures).
-    result.other_cpu_pct = max(0.0, busy - cpu - result.wrk_cpu_pct)
+    # CPU used by anything but server, database and wrk (other processes: noise in the figures).
+    result.other_cpu_pct = max(0.0, busy - cpu - db - result.wrk_cpu_pct)
     result.extra["drain_s"] = round(drained, 1)
     bad = sum(raw["errors"].values())
     log(
         f"{backend:10s} {scenario.name:16s} c={connections:<3d} {result.rps:9.1f} req/s  "
         f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-        f"cpu server {cpu:3.0f}% wrk {result.wrk_cpu_pct:3.0f}% other {result.other_cpu_pct:3.0f}%"
-        + (f"  ERRORS {raw['errors']}" if bad else "")
+        f"cpu server {cpu:3.0f}% db {db:3.0f}% wrk {result.wrk_cpu_pct:3.0f}% "
+        f"other {result.other_cpu_pct:3.0f}%" + (f"  ERRORS {raw['errors']}" if bad else "")
     )
     return result
 
@@ -611,6 +627,7 @@ def table(results: list[Result]) -> str:
         "ratio",
         "vs",
         "srv cpu",
+        "db cpu",
         "wrk cpu",
         "other",
         "errors",
@@ -633,6 +650,7 @@ def table(results: list[Result]) -> str:
                 "-" if r.ratio is None else f"{r.ratio:.1%}",
                 r.baseline or "-",
                 f"{r.server_cpu_pct:.0f}%",
+                "-" if r.backend != "postgresql" else f"{r.db_cpu_pct:.0f}%",
                 f"{r.wrk_cpu_pct:.0f}%",
                 f"{r.other_cpu_pct:.0f}%",
                 str(sum(r.errors.values())),
@@ -641,7 +659,7 @@ def table(results: list[Result]) -> str:
             ]
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    right = {2, 3, 4, 5, 6, 8, 9, 10, 11}
+    right = {2, 3, 4, 5, 6, 8, 9, 10, 11, 12}
 
     def fmt(cells: list[str]) -> str:
         return "  ".join(

@@ -102,6 +102,7 @@ def settings() -> Settings:
         max_body_bytes=64_000,
         default_page_limit=20,
         max_page_limit=100,
+        run_workers=False,
     )
 
 

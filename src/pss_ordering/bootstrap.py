@@ -16,8 +16,9 @@ from .api.common import Services
 from .clock import Clock, SystemClock
 from .config import Settings
 from .service.offerings import OfferingService
-from .service.orders import OrderService
+from .service.orders import INFO_TIMER, OrderService
 from .service.parties import PartyService
+from .service.timers import TimerService
 from .service.unit_of_work import Database
 from .store import migrate
 from .store.database import make_engine
@@ -55,6 +56,7 @@ def build_services(
 ) -> Services:
     database = Database(engine or build_engine(settings))
     clock = clock or SystemClock()
+    orders = OrderService(database, clock, settings.info_required_timeout)
     return Services(
         settings=settings,
         auth=Authenticator(
@@ -65,9 +67,10 @@ def build_services(
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         ),
-        orders=OrderService(database, clock),
+        orders=orders,
         parties=PartyService(database),
         offerings=OfferingService(database),
+        timers=TimerService(database, clock, {INFO_TIMER: orders.information_timed_out}),
     )
 
 

@@ -8,6 +8,7 @@ from the defaults below.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     max_page_limit: int = 1000
     max_body_bytes: int = 1_000_000
     sqlite_synchronous: str = "FULL"
+
+    info_required_timeout: timedelta = timedelta(days=7)
+    timer_poll_seconds: float = 0.5
+    run_workers: bool = True
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

@@ -131,6 +131,7 @@ def test_indexed_filters_use_indexes(engine: Any) -> None:
     for a full one; PostgreSQL's planner rightly prefers a scan of a tiny table.
     """
     from sqlalchemy import text
+
     checks = {
         "state": "SELECT id FROM orders WHERE state = 'x' ORDER BY creation_date DESC LIMIT 20",
         "customer": "SELECT id FROM orders WHERE customer_id IN ('a') ORDER BY creation_date",

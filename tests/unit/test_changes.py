@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pss_ordering.domain.changes import apply_changes
+from pss_ordering.domain.changes import ChangeContext, apply_changes
 from pss_ordering.domain.errors import BusinessRuleViolation, Conflict, Forbidden, PssError
 from pss_ordering.domain.events import OrderValuesChanged
 from pss_ordering.domain.identity import Role
@@ -45,7 +45,7 @@ def patch(
     before = deep(seen if seen is not None else order.doc)
     after = deep(before)
     edit(after)
-    return apply_changes(who, order, before, after, customer, LATER)
+    return apply_changes(who, order, before, after, ChangeContext(customer=customer), LATER)
 
 
 def refused(
@@ -137,10 +137,23 @@ def test_pss_creator_may_change_as_owner() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["expectedCompletionDate", "productOrderErrorMessage", "state", "relatedParty", "id"]
+    "key", ["expectedCompletionDate", "productOrderErrorMessage", "relatedParty", "id"]
 )
 def test_customer_may_not_change_other_fields_PSI_03_02_02_04(key: str) -> None:
     refused(viewer(ALICE), two_provider_order(), setter(key, ["x"]), Forbidden, f"'{key}'")
+
+
+def test_customer_state_change_outside_the_table_is_a_conflict() -> None:
+    """The customer may only ask to cancel an open order; anything else is 409."""
+    refused(
+        viewer(ALICE),
+        two_provider_order(),
+        setter("state", "completed"),
+        Conflict,
+        "inProgress",
+        "completed",
+        "allowed: cancelled",
+    )
 
 
 def test_customer_priority_change_checked_against_max_priority_PSI_01_01_02_09() -> None:
@@ -193,7 +206,7 @@ def test_provider_reports_only_about_its_own_items(refs: list[dict[str, str]]) -
 
 
 @pytest.mark.parametrize(
-    "key", ["description", "priority", "requestedCompletionDate", "state", "orderTotalPrice"]
+    "key", ["description", "priority", "requestedCompletionDate", "orderTotalPrice"]
 )
 def test_provider_may_not_change_customer_fields_PSI_03_02_02_04(key: str) -> None:
     refused(viewer(PROV_A), two_provider_order(), setter(key, "4"), Forbidden, f"'{key}'")
@@ -322,14 +335,23 @@ def test_replacement_fields_need_a_new_order(key: str, value: Any, who: Viewer) 
     )
 
 
-@pytest.mark.parametrize("who", [viewer(ALICE), viewer(PROV_A)], ids=["customer", "provider"])
-def test_other_item_fields_are_forbidden(who: Viewer) -> None:
+def test_customer_cannot_set_item_states() -> None:
     refused(
-        who,
+        viewer(ALICE),
         two_provider_order(),
         item_setter(0, "state", "completed"),
         Forbidden,
         "'productOrderItem.state'",
+    )
+
+
+def test_other_item_fields_are_forbidden_to_providers() -> None:
+    refused(
+        viewer(PROV_A),
+        two_provider_order(),
+        item_setter(0, "billingAccount", {"id": "b"}),
+        Forbidden,
+        "'productOrderItem.billingAccount'",
     )
 
 
@@ -370,7 +392,7 @@ def test_caller_without_access_cannot_change_anything() -> None:
     after["expectedCompletionDate"] = LATER
 
     with pytest.raises(PssError):
-        apply_changes(viewer(BOB), order, before, after, None, LATER)
+        apply_changes(viewer(BOB), order, before, after, ChangeContext(), LATER)
 
 
 def test_provider_cannot_erase_another_providers_error_message() -> None:

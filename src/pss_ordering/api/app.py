@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 
+from ..service.timers import TimerWorker
 from .common import Services
 from .errors import HANDLERS
 from .routes import docs, offerings, orders, parties
 
 
 def create_app(services: Services) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        """Background workers (timers) run inside ``serve`` unless turned off."""
+        worker = TimerWorker(services.timers, services.settings.timer_poll_seconds)
+        if services.settings.run_workers:
+            worker.start()
+        try:
+            yield
+        finally:
+            if services.settings.run_workers:
+                worker.stop()
+
     app = Starlette(
         routes=[*orders.routes, *parties.routes, *offerings.routes, *docs.routes],
         exception_handlers=HANDLERS,
+        lifespan=lifespan,
     )
     app.state.services = services
     return app

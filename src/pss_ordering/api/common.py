@@ -15,6 +15,7 @@ from ..domain.identity import Caller
 from ..service.offerings import OfferingService
 from ..service.orders import OrderService
 from ..service.parties import PartyService
+from ..service.timers import TimerService
 from .auth import Authenticator
 
 P = ParamSpec("P")
@@ -30,6 +31,7 @@ class Services:
     orders: OrderService
     parties: PartyService
     offerings: OfferingService
+    timers: TimerService
 
 
 def services(request: Request) -> Services:

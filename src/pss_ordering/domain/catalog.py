@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from .durations import tmf_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller, Role
 
@@ -22,6 +24,20 @@ class Offering:
     def orderable(self) -> bool:
         status = str(self.doc.get("lifecycleStatus") or "").lower()
         return status not in NOT_ORDERABLE and self.doc.get("isSellable", True) is not False
+
+    @property
+    def information_timeout(self) -> timedelta | None:
+        """Per-offering override of the information-required time frame, if any.
+
+        Declared as a ``productOfferingTerm`` named ``informationRequiredTimeout``
+        with a TMF ``duration`` (``{"amount": 2, "units": "days"}``).
+        """
+        for term in self.doc.get("productOfferingTerm") or []:
+            if isinstance(term, Mapping) and term.get("name") == "informationRequiredTimeout":
+                duration = term.get("duration")
+                if isinstance(duration, Mapping):
+                    return tmf_duration(duration)
+        return None
 
     @property
     def required_characteristics(self) -> tuple[tuple[str, str | None], ...]:

@@ -1,20 +1,26 @@
-"""Who may change what in an existing order (PATCH, and later provider events).
+"""Who may change what in an existing order (PATCH, and provider events).
 
 A change is judged by comparing the order as the caller saw it with the order
 as the caller wants it: every differing field must be one the caller's role
 owns. The accepted differences are then written into the full document, so a
 provider that only sees its own items can never touch another provider's.
+State changes go through :mod:`progress`, which applies the lifecycle tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import progress
+from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
-from .events import OrderValuesChanged
+from .events import OrderStateChanged, OrderValuesChanged
 from .identity import Role
-from .orders import FINAL_STATES, ProductOrder, check_dates, check_priority
+from .lifecycle import FINAL_STATES, check_customer_move
+from .missing import CHARACTERISTIC_PATH, Missing, reported, required_but_missing
+from .orders import ProductOrder, check_dates, check_priority, validate_items
 from .parties import Party
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
@@ -30,12 +36,31 @@ CUSTOMER_FIELDS = frozenset(
         "priority",
     }
 )
+DRAFT_FIELDS = CUSTOMER_FIELDS | {
+    "productOrderItem",
+    "category",
+    "channel",
+    "agreement",
+    "orderTotalPrice",
+    "payment",
+    "quote",
+    "productOfferingQualification",
+}
 PROVIDER_FIELDS = frozenset(
     {"expectedCompletionDate", "productOrderErrorMessage", "productOrderMilestone", "note"}
 )
 APPEND_ONLY = frozenset({"note"})
 REPLACEMENT_FIELDS = frozenset({"product", "productOffering", "action", "quantity"})
 IGNORED = frozenset({"href"})
+LIFECYCLE = frozenset({"state", "cancellationReason"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeContext:
+    """What the rules need from outside: the customer's profile, offerings named."""
+
+    customer: Party | None = None
+    offerings: Mapping[str, Offering] = field(default_factory=dict)
 
 
 def apply_changes(
@@ -43,7 +68,7 @@ def apply_changes(
     order: ProductOrder,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-    customer: Party | None,
+    ctx: ChangeContext,
     now: str,
 ) -> bool:
     """Write the caller's permitted changes into ``order``; return whether anything changed."""
@@ -56,39 +81,18 @@ def apply_changes(
         raise Conflict(
             f"order '{order.id}' is {order.state}, a final state; it can no longer be updated"
         )
-    allowed = CUSTOMER_FIELDS if as_owner else PROVIDER_FIELDS
-    append_only = APPEND_ONLY if as_owner else APPEND_ONLY | set(ITEM_REFERENCING_LISTS)
-    changed = sorted(
-        key
-        for key in set(before) | set(after)
-        if key not in IGNORED and key != "productOrderItem" and before.get(key) != after.get(key)
-    )
-    appended: dict[str, list[Any]] = {}
-    for key in changed:
-        if key not in allowed:
-            raise Forbidden(f"field '{key}' cannot be changed by this caller")
-        if key in append_only:
-            appended[key] = _appended(key, before.get(key), after.get(key))
-        if key in ITEM_REFERENCING_LISTS and not as_owner:
-            _check_own_items(key, appended[key], viewer.party_id, order)
-    if "priority" in changed:
-        check_priority(after, customer)
-    if {"requestedStartDate", "requestedCompletionDate"} & set(changed):
-        check_dates(after, "requestedStartDate", "requestedCompletionDate")
-    _check_items(before.get("productOrderItem") or [], after.get("productOrderItem") or [])
-    if not changed:
-        return False
-    for key in changed:
-        if key in appended:
-            order.doc[key] = [*(order.doc.get(key) or []), *appended[key]]
-        elif key in after:
-            order.doc[key] = after[key]
-        else:
-            order.doc.pop(key, None)
-    order.events.append(
-        OrderValuesChanged(order_id=order.id, occurred_at=now, details={"fields": changed})
-    )
-    return True
+    changed = _changed_fields(before, after)
+    if as_owner and order.state == "draft":
+        fields = _edit_draft(order, before, after, changed, ctx, now)
+    elif as_owner:
+        fields = _owner_changes(order, before, after, changed, ctx, now)
+    else:
+        fields = _provider_changes(viewer.party_id, order, before, after, changed, now)
+    if fields:
+        order.events.append(
+            OrderValuesChanged(order_id=order.id, occurred_at=now, details={"fields": fields})
+        )
+    return bool(order.events)
 
 
 def is_owner(viewer: Viewer, order: ProductOrder) -> bool:
@@ -97,6 +101,239 @@ def is_owner(viewer: Viewer, order: ProductOrder) -> bool:
     return (caller.has(Role.CUSTOMER) and order.customer_id in viewer.represented) or (
         caller.has(Role.PSS) and order.creator_id == caller.party_id
     )
+
+
+def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        key
+        for key in set(before) | set(after)
+        if key not in IGNORED and before.get(key) != after.get(key)
+    )
+
+
+def _requested_state(before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:
+    state = after.get("state")
+    return None if state == before.get("state") else str(state)
+
+
+def _edit_draft(
+    order: ProductOrder,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    changed: list[str],
+    ctx: ChangeContext,
+    now: str,
+) -> list[str]:
+    """A draft is the customer's to edit freely; submitting it validates it in full."""
+    fields = [key for key in changed if key not in LIFECYCLE]
+    for key in fields:
+        if key not in DRAFT_FIELDS:
+            raise Forbidden(f"field '{key}' cannot be changed by this caller")
+    _write(order, after, fields, {})
+    if "productOrderItem" in fields:
+        for index, item in enumerate(order.items):
+            if "state" in item:
+                raise BusinessRuleViolation(
+                    f"productOrderItem[{index}].state is set by the server and cannot be supplied"
+                )
+        order.item_providers = {
+            item["id"]: ctx.offerings[offering].provider_id
+            for item in order.items
+            if isinstance(offering := (item.get("productOffering") or {}).get("id"), str)
+            and offering in ctx.offerings
+        }
+    requested = _requested_state(before, after)
+    if requested == "acknowledged":
+        _submit(order, ctx, now)
+    elif requested == "cancelled":
+        progress.request_cancellation(order, after.get("cancellationReason"), now)
+    elif requested is not None:
+        check_customer_move(order.state, requested)
+    return fields
+
+
+def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
+    """TMF622 v5 'submit': validated as a new order, then pending for the providers."""
+    order.item_providers = validate_items(order.items, ctx.offerings)
+    check_dates(order.doc, "requestedStartDate", "requestedCompletionDate")
+    check_priority(order.doc, ctx.customer)
+    for item in order.items:
+        item["state"] = "pending"
+    order.doc["state"] = "pending"
+    order.events.append(
+        OrderStateChanged(
+            order_id=order.id, occurred_at=now, details={"from": "draft", "to": "pending"}
+        )
+    )
+    order.record_missing(required_but_missing(order.items, ctx.offerings), now)
+
+
+def _owner_changes(
+    order: ProductOrder,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    changed: list[str],
+    ctx: ChangeContext,
+    now: str,
+) -> list[str]:
+    fields = [key for key in changed if key not in LIFECYCLE and key != "productOrderItem"]
+    appended = _check_fields(fields, CUSTOMER_FIELDS, before, after)
+    if "priority" in fields:
+        check_priority(after, ctx.customer)
+    if {"requestedStartDate", "requestedCompletionDate"} & set(fields):
+        check_dates(after, "requestedStartDate", "requestedCompletionDate")
+    supplied = _supplied_items(order, before, after)
+    requested = _requested_state(before, after)
+    if "cancellationReason" in changed and requested != "cancelled":
+        raise Forbidden("field 'cancellationReason' is set when requesting a cancellation")
+    _write(order, after, fields, appended)
+    for item_id, product in supplied.items():
+        order.item(item_id)["product"] = product
+    if requested == "cancelled":
+        progress.request_cancellation(order, after.get("cancellationReason"), now)
+    elif requested is not None:
+        check_customer_move(order.state, requested)
+    progress.resolve_supplied(order, now)
+    return fields + (["productOrderItem"] if supplied else [])
+
+
+def _supplied_items(
+    order: ProductOrder, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Item changes a customer may make: the characteristics the order waits for."""
+    waiting = {
+        m.item_id
+        for m in order.missing
+        if m.item_id is not None and m.field_path.startswith(f"missing={CHARACTERISTIC_PATH}")
+    }
+    old = {item.get("id"): item for item in before.get("productOrderItem") or []}
+    new = {item.get("id"): item for item in after.get("productOrderItem") or []}
+    _same_items(old, new)
+    supplied: dict[str, Any] = {}
+    for item_id, item in new.items():
+        for key in _changed_fields(old[item_id], item):
+            if (
+                key == "product"
+                and item_id in waiting
+                and _only_characteristics(old[item_id].get("product"), item.get("product"))
+            ):
+                supplied[str(item_id)] = item["product"]
+                continue
+            _refuse_item_change(item_id, key)
+    return supplied
+
+
+def _only_characteristics(old: Any, new: Any) -> bool:
+    old_rest = {k: v for k, v in (old or {}).items() if k != "productCharacteristic"}
+    new_rest = {k: v for k, v in (new or {}).items() if k != "productCharacteristic"}
+    return isinstance(new, dict) and old_rest == new_rest
+
+
+def _provider_changes(
+    provider_id: str,
+    order: ProductOrder,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    changed: list[str],
+    now: str,
+) -> list[str]:
+    fields = [key for key in changed if key not in {"state", "productOrderItem"}]
+    appended = _check_fields(
+        fields, PROVIDER_FIELDS, before, after, append_only=set(ITEM_REFERENCING_LISTS)
+    )
+    for key in ITEM_REFERENCING_LISTS:
+        if key in appended:
+            _check_own_items(key, appended[key], provider_id, order)
+    moves = _item_moves(before, after)
+    requested = _requested_state(before, after)
+    if requested is not None:
+        for item_id in order.items_of(provider_id):
+            if order.item(item_id).get("state") not in FINAL_STATES:
+                moves.setdefault(item_id, requested)
+    try:
+        found = [
+            Missing(item_id, field_path, provider_id)
+            for entry in appended.get("productOrderErrorMessage", [])
+            if (names := reported(entry)) is not None
+            for item_id in names[0]
+            for field_path in [names[1]]
+        ]
+    except ValueError as exc:
+        raise BusinessRuleViolation(f"productOrderErrorMessage: {exc}") from None
+    for missing in found:
+        if moves.get(missing.item_id or "", order.item(missing.item_id or "").get("state")) != (
+            "pending"
+        ):
+            raise BusinessRuleViolation(
+                f"reporting missing information puts productOrderItem '{missing.item_id}' "
+                "in state pending"
+            )
+    _write(order, after, fields, appended)
+    if progress.move_items(order, provider_id, moves, now):
+        fields = [*fields, "productOrderItem"]
+    order.record_missing(found, now)
+    return fields
+
+
+def _item_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
+    old = {item.get("id"): item for item in before.get("productOrderItem") or []}
+    new = {item.get("id"): item for item in after.get("productOrderItem") or []}
+    _same_items(old, new)
+    moves: dict[str, str] = {}
+    for item_id, item in new.items():
+        for key in _changed_fields(old[item_id], item):
+            if key != "state":
+                _refuse_item_change(item_id, key)
+            moves[str(item_id)] = str(item.get("state"))
+    return moves
+
+
+def _same_items(old: Mapping[Any, Any], new: Mapping[Any, Any]) -> None:
+    if old.keys() != new.keys():
+        raise BusinessRuleViolation(
+            "order items cannot be added or removed; create a new order that replaces this one"
+        )
+
+
+def _refuse_item_change(item_id: Any, key: str) -> None:
+    if key in REPLACEMENT_FIELDS:
+        raise BusinessRuleViolation(
+            f"productOrderItem '{item_id}'.{key} cannot be changed; "
+            "create a new order that replaces this one"
+        )
+    raise Forbidden(f"field 'productOrderItem.{key}' cannot be changed by this caller")
+
+
+def _check_fields(
+    fields: list[str],
+    allowed: frozenset[str],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    append_only: set[str] | None = None,
+) -> dict[str, list[Any]]:
+    """Refuse fields outside ``allowed``; return what was appended to append-only lists."""
+    appended: dict[str, list[Any]] = {}
+    for key in fields:
+        if key not in allowed:
+            raise Forbidden(f"field '{key}' cannot be changed by this caller")
+        if key in APPEND_ONLY or key in (append_only or set()):
+            appended[key] = _appended(key, before.get(key), after.get(key))
+    return appended
+
+
+def _write(
+    order: ProductOrder,
+    after: Mapping[str, Any],
+    fields: list[str],
+    appended: Mapping[str, list[Any]],
+) -> None:
+    for key in fields:
+        if key in appended:
+            order.doc[key] = [*(order.doc.get(key) or []), *appended[key]]
+        elif key in after:
+            order.doc[key] = after[key]
+        else:
+            order.doc.pop(key, None)
 
 
 def _appended(key: str, old: Any, new: Any) -> list[Any]:
@@ -110,7 +347,7 @@ def _appended(key: str, old: Any, new: Any) -> list[Any]:
 
 def _check_own_items(key: str, entries: list[Any], provider_id: str, order: ProductOrder) -> None:
     """A provider's messages, milestones and alerts must be about its own items only."""
-    mine = {item for item, owner in order.item_providers.items() if owner == provider_id}
+    mine = set(order.items_of(provider_id))
     for entry in entries:
         refs = entry.get("productOrderItem") if isinstance(entry, dict) else None
         ids = [ref.get("productOrderItemId") for ref in refs or [] if isinstance(ref, dict)]
@@ -119,23 +356,3 @@ def _check_own_items(key: str, entries: list[Any], provider_id: str, order: Prod
                 f"'{key}' entries from a provider must reference its own items "
                 "(productOrderItem[].productOrderItemId)"
             )
-
-
-def _check_items(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
-    old = {item.get("id"): item for item in before}
-    new = {item.get("id"): item for item in after}
-    if old.keys() != new.keys():
-        raise BusinessRuleViolation(
-            "order items cannot be added or removed; create a new order that replaces this one"
-        )
-    for item_id, item in new.items():
-        previous = old[item_id]
-        for key in sorted(set(item) | set(previous)):
-            if key in IGNORED or item.get(key) == previous.get(key):
-                continue
-            if key in REPLACEMENT_FIELDS:
-                raise BusinessRuleViolation(
-                    f"productOrderItem '{item_id}'.{key} cannot be changed; "
-                    "create a new order that replaces this one"
-                )
-            raise Forbidden(f"field 'productOrderItem.{key}' cannot be changed by this caller")

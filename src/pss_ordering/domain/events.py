@@ -36,3 +36,10 @@ class OrderStateChanged(DomainEvent):
 @dataclass(frozen=True, slots=True)
 class OrderRemoved(DomainEvent):
     notification: str = "orderRemoveNotification"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInformationRequired(DomainEvent):
+    """Details carry ``resourcePath`` and ``fieldPath`` exactly as seed 001 shows them."""
+
+    notification: str = "orderInformationRequiredNotification"

@@ -13,22 +13,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import Offering
-from .errors import BusinessRuleViolation, Forbidden, InvalidBody
-from .events import DomainEvent, OrderCreated
+from .errors import BusinessRuleViolation, Conflict, Forbidden, InvalidBody
+from .events import DomainEvent, OrderCreated, OrderInformationRequired
 from .identity import Caller, Role
+from .lifecycle import FINAL_STATES
+from .missing import Missing, error_message, required_but_missing
 from .parties import Party
 from .timestamps import parse_instant
 
 ORDER_TYPE = "ProductOrder"
 ITEM_ACTIONS = ("add", "modify", "delete", "noChange")
 SERVER_SET_FIELDS = ("id", "href", "creationDate", "state", "completionDate", "cancellationDate")
-FINAL_STATES = frozenset({"completed", "cancelled", "rejected", "failed", "partial"})
 CUSTOMER_ROLE = "customer"
 
 
 @dataclass(slots=True)
 class ProductOrder:
-    """A stored order: the TMF document plus the facts visibility is decided on."""
+    """A stored order: the TMF document plus the facts the PSS decides on.
+
+    ``acknowledged`` holds when each item's provider acknowledged it, ``resume``
+    the state an item returns to after a refused cancellation or supplied
+    information, ``missing`` the information the order waits for, and
+    ``replaces`` the order this one is to replace.
+    """
 
     id: str
     customer_id: str
@@ -36,6 +43,10 @@ class ProductOrder:
     item_providers: dict[str, str]
     doc: dict[str, Any]
     version: int = 1
+    acknowledged: dict[str, str] = field(default_factory=dict)
+    resume: dict[str, str] = field(default_factory=dict)
+    missing: list[Missing] = field(default_factory=list)
+    replaces: str | None = None
     events: list[DomainEvent] = field(default_factory=list)
 
     @property
@@ -46,6 +57,51 @@ class ProductOrder:
     def provider_ids(self) -> frozenset[str]:
         return frozenset(self.item_providers.values())
 
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.doc.setdefault("productOrderItem", [])  # type: ignore[no-any-return]
+
+    def item(self, item_id: str) -> dict[str, Any]:
+        return next(i for i in self.items if i.get("id") == item_id)
+
+    def items_of(self, provider_id: str) -> list[str]:
+        return [i for i, owner in self.item_providers.items() if owner == provider_id]
+
+    def record_missing(self, found: list[Missing], now: str) -> None:
+        """Record what the order waits for, show it on the order, raise the events."""
+        known = {(m.item_id, m.field_path) for m in self.missing}
+        for missing in found:
+            if (missing.item_id, missing.field_path) in known:
+                continue
+            known.add((missing.item_id, missing.field_path))
+            self.missing.append(missing)
+            if missing.reporter == "pss":
+                self.doc.setdefault("productOrderErrorMessage", []).append(
+                    error_message(missing, now)
+                )
+            self.events.append(
+                OrderInformationRequired(
+                    order_id=self.id,
+                    occurred_at=now,
+                    details={
+                        "resourcePath": missing.resource_path(self.id),
+                        "fieldPath": missing.field_path,
+                    },
+                )
+            )
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "acknowledged": self.acknowledged,
+            "resume": self.resume,
+            "missing": [m.as_json() for m in self.missing],
+        }
+
+    def load_meta(self, meta: dict[str, Any]) -> None:
+        self.acknowledged = dict(meta.get("acknowledged") or {})
+        self.resume = dict(meta.get("resume") or {})
+        self.missing = [Missing.from_json(m) for m in meta.get("missing") or []]
+
 
 @dataclass(frozen=True, slots=True)
 class OrderingContext:
@@ -55,6 +111,8 @@ class OrderingContext:
     represented: frozenset[str]
     offerings: Mapping[str, Offering]
     customer: Party | None
+    replaced: ProductOrder | None = None
+    replacement_taken: bool = False
 
 
 def referenced_offering_ids(body: Mapping[str, Any]) -> set[str]:
@@ -109,7 +167,7 @@ def create_order(
     ):
         raise Forbidden(f"the caller may not create orders on behalf of party '{customer_id}'")
     items = body["productOrderItem"]
-    item_providers = _check_items(items, ctx.offerings)
+    item_providers = validate_items(items, ctx.offerings)
     check_dates(body, "requestedStartDate", "requestedCompletionDate", "")
     check_priority(body, ctx.customer)
 
@@ -138,8 +196,45 @@ def create_order(
         item_providers=item_providers,
         doc=doc,
     )
+    order.replaces = _replaced_order(ctx, body, customer_id)
     order.events.append(OrderCreated(order_id=order_id, occurred_at=now))
+    if not draft:
+        order.record_missing(required_but_missing(items, ctx.offerings), now)
     return order
+
+
+REPLACES = "replaces"
+
+
+def replaced_order_id(body: Mapping[str, Any]) -> str | None:
+    """The order a new order says it replaces (``orderRelationship`` of type replaces)."""
+    ids = [
+        rel.get("id")
+        for rel in body.get("orderRelationship") or []
+        if rel.get("relationshipType") == REPLACES
+    ]
+    if len(ids) > 1:
+        raise BusinessRuleViolation("an order can replace at most one order")
+    return str(ids[0]) if ids else None
+
+
+def _replaced_order(ctx: OrderingContext, body: Mapping[str, Any], customer: str) -> str | None:
+    old_id = replaced_order_id(body)
+    if old_id is None:
+        return None
+    old = ctx.replaced
+    if old is None or old.customer_id != customer:
+        raise BusinessRuleViolation(
+            f"orderRelationship: order '{old_id}' is not an order of this customer"
+        )
+    if old.state in FINAL_STATES:
+        raise BusinessRuleViolation(
+            f"orderRelationship: order '{old_id}' is {old.state}; "
+            "only an open order can be replaced"
+        )
+    if ctx.replacement_taken:
+        raise Conflict(f"orderRelationship: order '{old_id}' is already replaced by another order")
+    return old_id
 
 
 def _names_customer(body: Mapping[str, Any]) -> bool:
@@ -148,7 +243,10 @@ def _names_customer(body: Mapping[str, Any]) -> bool:
     )
 
 
-def _check_items(items: list[dict[str, Any]], offerings: Mapping[str, Offering]) -> dict[str, str]:
+def validate_items(
+    items: list[dict[str, Any]], offerings: Mapping[str, Offering]
+) -> dict[str, str]:
+    """Every create rule on the items; returns the provider of each item."""
     providers: dict[str, str] = {}
     for index, item in enumerate(items):
         where = f"productOrderItem[{index}]"

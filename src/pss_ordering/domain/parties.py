@@ -13,20 +13,16 @@ listing them as members.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .durations import is_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller
 
 GOVERNED_CHARACTERISTICS = frozenset({"responseTime", "maxPriority"})
 PARTY_KINDS = {"organization": "Organization", "individual": "Individual"}
-
-_DURATION = re.compile(
-    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +76,7 @@ def check_governed_characteristics(
         if before.get(name) != after.get(name) and not caller.is_governance:
             raise Forbidden(f"partyCharacteristic '{name}' can only be set by governance")
     response_time = after.get("responseTime")
-    if response_time is not None and (
-        not isinstance(response_time, str) or not _DURATION.match(response_time)
-    ):
+    if response_time is not None and not is_duration(response_time):
         raise BusinessRuleViolation(
             "partyCharacteristic 'responseTime' must be an ISO-8601 duration such as PT4H"
         )

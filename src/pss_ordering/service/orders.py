@@ -1,4 +1,4 @@
-"""Product order use cases: create, read, list, update, delete."""
+"""Product order use cases: create, read, list, update, delete, and the timers they set."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..clock import Clock
-from ..domain import changes, orders, query, visibility
+from ..domain import changes, orders, progress, query, visibility
+from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
 from ..domain.identity import Caller
 from ..domain.timestamps import format_instant
 from ..store.order_filters import plan
+from ..store.timers import Timer
 from .unit_of_work import Database, UnitOfWork
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_PATCH_ATTEMPTS = 5
+INFO_TIMER = "informationRequired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +40,12 @@ class OrderPage:
 
 
 class OrderService:
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, info_timeout: timedelta = timedelta(days=7)
+    ) -> None:
         self._db = database
         self._clock = clock
+        self._info_timeout = info_timeout
 
     def _now(self) -> str:
         return format_instant(self._clock.now())
@@ -47,13 +54,17 @@ class OrderService:
         with self._db.writing() as uow:
             viewer = uow.viewer(caller)
             customer_id = orders.requested_customer_id(caller, body)
+            replaced_id = orders.replaced_order_id(body)
             ctx = orders.OrderingContext(
                 caller=caller,
                 represented=viewer.represented,
                 offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
                 customer=uow.parties.get(customer_id),
+                replaced=uow.orders.get(replaced_id, lock=True) if replaced_id else None,
+                replacement_taken=bool(replaced_id and uow.orders.replacement_exists(replaced_id)),
             )
             order = orders.create_order(ctx, body, str(uuid.uuid4()), self._now())
+            self._sync_info_timer(uow, order, had_missing=False)
             uow.orders.add(order)
             uow.commit()
         return OrderView(order.doc, order.version)
@@ -104,19 +115,65 @@ class OrderService:
                     )
                 after = patcher(copy.deepcopy(before))
                 validate(after)
-                customer = uow.parties.get(order.customer_id)
-                if not changes.apply_changes(viewer, order, before, after, customer, self._now()):
+                ctx = changes.ChangeContext(
+                    customer=uow.parties.get(order.customer_id),
+                    offerings=uow.offerings.get_many(orders.referenced_offering_ids(after))
+                    if order.state == "draft"
+                    else {},
+                )
+                previous_state, had_missing = order.state, bool(order.missing)
+                if not changes.apply_changes(viewer, order, before, after, ctx, self._now()):
                     return OrderView(before, order.version)
-                previous = order.version
-                order.version += 1
-                if uow.orders.update(order, previous):
+                if self._save(uow, order, previous_state, had_missing):
                     uow.commit()
                     result = visibility.view(viewer, order)
-                    assert result is not None
+                    if result is None:
+                        raise NotFound(f"productOrder '{order_id}' not found")
                     return OrderView(result, order.version)
             if if_match is not None:
                 raise PreconditionFailed(f"productOrder '{order_id}' changed concurrently")
         raise PreconditionFailed(f"productOrder '{order_id}' is too busy; retry the update")
+
+    def _save(
+        self, uow: UnitOfWork, order: orders.ProductOrder, previous_state: str, had_missing: bool
+    ) -> bool:
+        """Write a changed order with its consequences: replaced order, timers, events."""
+        if progress.replacement_accepted(previous_state, order) and order.replaces:
+            old = uow.orders.get(order.replaces, lock=True)
+            if old is not None:
+                progress.cancel_replaced(old, order.id, self._now())
+                self._save(uow, old, old.state, bool(old.missing))
+        self._sync_info_timer(uow, order, had_missing)
+        previous = order.version
+        order.version += 1
+        return uow.orders.update(order, previous)
+
+    def _sync_info_timer(
+        self, uow: UnitOfWork, order: orders.ProductOrder, had_missing: bool
+    ) -> None:
+        """Set the auto-cancel timer when information becomes missing; clear it when supplied."""
+        if order.missing and not had_missing:
+            offerings = uow.offerings.get_many(
+                {str((i.get("productOffering") or {}).get("id")) for i in order.items}
+            )
+            overrides = [t for o in offerings.values() if (t := o.information_timeout)]
+            timeout = min(overrides) if overrides else self._info_timeout
+            due = format_instant(self._clock.now() + timeout)
+            uow.timers.schedule(INFO_TIMER, order.id, due, {"timeout": format_duration(timeout)})
+        elif had_missing and not order.missing:
+            uow.timers.clear(INFO_TIMER, order.id)
+
+    def information_timed_out(self, uow: UnitOfWork, timer: Timer) -> None:
+        """The customer did not supply what was missing in time: cancel the order."""
+        order = uow.orders.get(timer.order_id, lock=True)
+        if order is None or not order.missing:
+            return
+        reason = (
+            "cancelled automatically: the information required was not supplied within "
+            f"{timer.payload.get('timeout', 'the time frame')}"
+        )
+        progress.cancel(order, reason, self._now())
+        self._save(uow, order, order.state, had_missing=False)
 
     def delete(self, caller: Caller, order_id: str) -> None:
         with self._db.writing() as uow:
@@ -124,6 +181,7 @@ class OrderService:
             if not caller.is_governance:
                 raise Forbidden("only governance may delete product orders")
             order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
+            uow.timers.clear(INFO_TIMER, order.id)
             uow.orders.remove(order)
             uow.commit()
 

@@ -11,6 +11,7 @@ from ..domain.visibility import Viewer
 from ..store.database import WRITE
 from ..store.orders import SqlOrders
 from ..store.parties import SqlOfferings, SqlParties
+from ..store.timers import SqlTimers
 
 
 class UnitOfWork:
@@ -19,6 +20,7 @@ class UnitOfWork:
     orders: SqlOrders
     parties: SqlParties
     offerings: SqlOfferings
+    timers: SqlTimers
 
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self._engine = engine
@@ -34,6 +36,7 @@ class UnitOfWork:
         self.orders = SqlOrders(connection)
         self.parties = SqlParties(connection)
         self.offerings = SqlOfferings(connection)
+        self.timers = SqlTimers(connection)
         return self
 
     def commit(self) -> None:

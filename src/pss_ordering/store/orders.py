@@ -27,6 +27,8 @@ _ROW = (
     orders.c.version,
     orders.c.item_providers,
     orders.c.doc,
+    orders.c.meta,
+    orders.c.replaces_id,
 )
 
 
@@ -67,6 +69,13 @@ class SqlOrders:
         for table in (order_items, order_parties, order_external_ids):
             self._db.execute(delete(table).where(table.c.order_id == order.id))
         self._db.execute(delete(orders).where(orders.c.id == order.id))
+
+    def replacement_exists(self, old_id: str) -> bool:
+        """Whether a live order (not rejected or cancelled) already replaces ``old_id``."""
+        query = select(orders.c.id).where(
+            orders.c.replaces_id == old_id, orders.c.state.not_in(["rejected", "cancelled"])
+        )
+        return self._db.execute(query.limit(1)).first() is not None
 
     def count(self, plan: SqlPlan) -> int:
         query = select(func.count()).select_from(orders).where(*plan.where)
@@ -142,15 +151,18 @@ class SqlOrders:
         return [(row.notification, loads(row.details)) for row in rows]
 
 
-def _order(row: Row[Any, Any, Any, Any, Any, Any]) -> ProductOrder:
-    return ProductOrder(
+def _order(row: Row[Any, Any, Any, Any, Any, Any, Any, Any]) -> ProductOrder:
+    order = ProductOrder(
         id=row.id,
         customer_id=row.customer_id,
         creator_id=row.creator_id,
         item_providers=loads(row.item_providers),
         doc=loads(row.doc),
         version=row.version,
+        replaces=row.replaces_id,
     )
+    order.load_meta(loads(row.meta))
+    return order
 
 
 def _columns(order: ProductOrder) -> dict[str, Any]:
@@ -163,6 +175,8 @@ def _columns(order: ProductOrder) -> dict[str, Any]:
         "version": order.version,
         "item_providers": dumps(order.item_providers),
         "doc": dumps(doc),
+        "meta": dumps(order.meta()),
+        "replaces_id": order.replaces,
     }
     for column, attribute in _DATE_COLUMNS.items():
         raw = doc.get(attribute)

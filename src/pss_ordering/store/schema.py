@@ -63,6 +63,8 @@ orders = Table(
     Column("version", Integer, nullable=False),
     Column("item_providers", Text, nullable=False),
     Column("doc", Text, nullable=False),
+    Column("meta", Text, nullable=False, server_default="{}"),
+    Column("replaces_id", ID),
     Index("ix_orders_customer_created", "customer_id", "creation_date"),
     Index("ix_orders_creator_created", "creator_id", "creation_date"),
     Index("ix_orders_state_created", "state", "creation_date"),
@@ -71,6 +73,7 @@ orders = Table(
     Index("ix_orders_requested_completion", "requested_completion_date"),
     Index("ix_orders_expected_completion", "expected_completion_date"),
     Index("ix_orders_completion", "completion_date"),
+    Index("ix_orders_replaces", "replaces_id"),
 )
 
 order_items = Table(
@@ -112,4 +115,21 @@ outbox = Table(
     Column("notification", String(64), nullable=False),
     Column("occurred_at", INSTANT, nullable=False),
     Column("details", Text, nullable=False),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("order_id", ID, nullable=False),
+    Column("due_at", INSTANT, nullable=False),
+    Column("payload", Text, nullable=False, server_default="{}"),
+    Index("ix_timers_due", "due_at"),
+    Index("ix_timers_order_kind", "order_id", "kind"),
 )

@@ -1,0 +1,194 @@
+"""Moving an order through its lifecycle: the operations behind PATCH, events and timers.
+
+Every operation changes item states (or records what is missing) and then
+calls :func:`settle`, which derives the order state, completes or refuses a
+cancellation as a whole, stamps dates and records the events. So no path can
+leave order and items contradicting each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .errors import Conflict
+from .events import OrderStateChanged
+from .lifecycle import (
+    CANCELLING,
+    FINAL_STATES,
+    WORK_STARTED,
+    ItemStatus,
+    check_customer_move,
+    check_provider_move,
+    derive,
+)
+from .missing import is_supplied
+from .orders import ProductOrder
+
+OPEN = frozenset({"pending", "acknowledged", "inProgress", "held"})
+
+
+def item_statuses(order: ProductOrder) -> list[ItemStatus]:
+    return [
+        ItemStatus(str(item.get("state", "pending")), item["id"] in order.acknowledged)
+        for item in order.items
+    ]
+
+
+def move_items(order: ProductOrder, provider_id: str, moves: Mapping[str, str], now: str) -> bool:
+    """A provider moves its items (by PATCH or by event); 409 for a move the table refuses.
+
+    Returns whether any item changed state.
+    """
+    moved = False
+    for item_id, requested in moves.items():
+        if order.item_providers.get(item_id) != provider_id:
+            raise Conflict(f"productOrderItem '{item_id}' is not this provider's item")
+        current = str(order.item(item_id).get("state", "pending"))
+        if requested == current:
+            continue
+        check_provider_move(item_id, current, requested, order.resume.get(item_id))
+        if requested == "rejected" and any(s.state in WORK_STARTED for s in item_statuses(order)):
+            raise Conflict(
+                f"work has started on this order; productOrderItem '{item_id}' can no longer "
+                "be rejected (allowed instead: failed)"
+            )
+        if current == "assessingCancellation" and requested != "pendingCancellation":
+            _refuse_cancellation(order)
+        if current == "pending" and requested not in CANCELLING:
+            order.acknowledged.setdefault(item_id, now)
+        if requested == "pending" and current in {"acknowledged", "inProgress", "held"}:
+            order.resume[item_id] = current
+        elif current == "pending":
+            order.resume.pop(item_id, None)
+        order.item(item_id)["state"] = requested
+        moved = True
+    if moved:
+        settle(order, now)
+    return moved
+
+
+def request_cancellation(order: ProductOrder, reason: str | None, now: str) -> None:
+    """The customer asks to cancel: at once if nobody acknowledged, else providers assess."""
+    check_customer_move(order.state, "cancelled")
+    if reason:
+        order.doc["cancellationReason"] = reason
+    if order.state == "draft" or not order.acknowledged:
+        cancel(order, reason, now)
+        return
+    for item in order.items:
+        state = str(item.get("state", "pending"))
+        if state in OPEN:
+            order.resume[item["id"]] = state
+            acknowledged = item["id"] in order.acknowledged
+            item["state"] = "assessingCancellation" if acknowledged else "pendingCancellation"
+    settle(order, now)
+
+
+def cancel(order: ProductOrder, reason: str | None, now: str) -> None:
+    """Cancel the whole order and all its open items together (never one item alone)."""
+    for item in order.items:
+        if item.get("state", "pending") not in FINAL_STATES:
+            item["state"] = "cancelled"
+    if reason:
+        order.doc["cancellationReason"] = reason
+    order.doc["cancellationDate"] = now
+    order.missing = []
+    settle(order, now)
+
+
+def _refuse_cancellation(order: ProductOrder) -> None:
+    """One provider refuses: the cancellation fails as a whole; items return to their state."""
+    for item in order.items:
+        if item.get("state") in CANCELLING:
+            item["state"] = order.resume.pop(item["id"], "pending")
+    order.doc.pop("cancellationReason", None)
+
+
+def resolve_supplied(order: ProductOrder, now: str) -> None:
+    """Drop what has been supplied; when nothing is missing, items resume where they were."""
+    if not order.missing:
+        return
+    still = []
+    for missing in order.missing:
+        resource = order.doc if missing.item_id is None else _item_or_none(order, missing.item_id)
+        if resource is None or not is_supplied(resource, missing.field_path):
+            still.append(missing)
+    if len(still) == len(order.missing):
+        return
+    order.missing = still
+    open_paths = {(m.item_id, m.field_path) for m in still}
+    order.doc["productOrderErrorMessage"] = [
+        entry
+        for entry in order.doc.get("productOrderErrorMessage") or []
+        if entry.get("code") != "informationRequired" or (_entry_key(entry) in open_paths)
+    ]
+    if not order.doc["productOrderErrorMessage"]:
+        del order.doc["productOrderErrorMessage"]
+    if not still:
+        for item in order.items:
+            if item.get("state") == "pending" and item["id"] in order.resume:
+                item["state"] = order.resume.pop(item["id"])
+    settle(order, now)
+
+
+def _entry_key(entry: Mapping[str, object]) -> tuple[str | None, object]:
+    refs = entry.get("productOrderItem")
+    first = refs[0] if isinstance(refs, list) and refs else None
+    item_id = first.get("productOrderItemId") if isinstance(first, dict) else None
+    return item_id, entry.get("message")
+
+
+def _item_or_none(order: ProductOrder, item_id: str) -> dict[str, object] | None:
+    return next((i for i in order.items if i.get("id") == item_id), None)
+
+
+def settle(order: ProductOrder, now: str) -> None:
+    """Derive the order state from the items and apply what the new state implies."""
+    if order.state == "draft":
+        return
+    statuses = item_statuses(order)
+    unfinished = [s for s in statuses if s.state not in FINAL_STATES]
+    if unfinished and all(s.state == "pendingCancellation" for s in unfinished):
+        for item in order.items:
+            if item.get("state") == "pendingCancellation":
+                item["state"] = "cancelled"
+                order.resume.pop(item["id"], None)
+        order.doc["cancellationDate"] = now
+        statuses = item_statuses(order)
+    if any(s.state == "rejected" for s in statuses):
+        for item in order.items:
+            if item.get("state") not in FINAL_STATES:
+                item["state"] = "cancelled"
+        statuses = item_statuses(order)
+    previous = order.state
+    derived = derive(statuses)
+    if derived == previous:
+        return
+    order.doc["state"] = derived
+    if derived in {"completed", "failed", "partial"}:
+        order.doc["completionDate"] = now
+    if derived in FINAL_STATES:
+        order.missing = []
+    order.events.append(
+        OrderStateChanged(
+            order_id=order.id, occurred_at=now, details={"from": previous, "to": derived}
+        )
+    )
+
+
+ACCEPTED = frozenset({"acknowledged", "inProgress", "held", "completed", "partial"})
+
+
+def replacement_accepted(previous_state: str, order: ProductOrder) -> bool:
+    """The new order left pending for acceptance: time to cancel the one it replaces."""
+    return order.replaces is not None and previous_state == "pending" and order.state in ACCEPTED
+
+
+def cancel_replaced(old: ProductOrder, new_id: str, now: str) -> None:
+    """Cancel the replaced order, naming its replacement, with a back-link to it."""
+    if old.state in FINAL_STATES:
+        return
+    old.doc.setdefault("orderRelationship", []).append(
+        {"@type": "OrderRelationship", "relationshipType": "replacedBy", "id": new_id}
+    )
+    cancel(old, f"replaced by order {new_id}", now)
