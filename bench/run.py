@@ -332,7 +332,45 @@ def wait_idle(pid: int, limit: float = 120.0) -> float:
     return time.monotonic() - started
 
 
+NOISE_LIMIT_PCT = 15.0  # other processes above this during a measurement: perturbed
+
+
+def wait_quiet(limit: float) -> bool:
+    """Wait (up to ``limit`` s) until other processes leave the machine idle for 3 s."""
+    deadline = time.monotonic() + limit
+    quiet = 0
+    while time.monotonic() < deadline:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        quiet = quiet + 1 if machine_busy_seconds() - before < 0.10 else 0
+        if quiet >= 3:
+            return True
+    return False
+
+
 def measure(
+    wrk: str,
+    server: Server,
+    backend: str,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    profile_dir: Path | None,
+) -> Result:
+    """Measure, and measure again (up to --noise-retries times) when other processes interfered."""
+    attempt = 0
+    while True:
+        wait_idle(server.pid)
+        if args.noise_retries and not wait_quiet(args.quiet_wait):
+            log(f"the machine was not quiet for {args.quiet_wait:g} s; measuring anyway")
+        result = measure_once(wrk, server, backend, scenario, args, profile_dir)
+        result.extra["attempts"] = attempt + 1
+        if result.other_cpu_pct <= NOISE_LIMIT_PCT or attempt >= args.noise_retries:
+            return result
+        attempt += 1
+        log(f"other processes used {result.other_cpu_pct:.0f}% CPU: measuring again")
+
+
+def measure_once(
     wrk: str,
     server: Server,
     backend: str,
@@ -754,6 +792,18 @@ def main() -> None:
         help="with --profile: only sample threads holding the GIL",
     )
     parser.add_argument(
+        "--noise-retries",
+        type=int,
+        default=2,
+        help="measure again when other processes used > 15%% CPU meanwhile (2)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30,
+        help="before each measurement, wait up to this many s for an idle machine (30)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="exit 1 when a SQLite target is missed"
     )
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
@@ -810,7 +860,7 @@ def main() -> None:
     path = RESULTS / f"bench-{stamp}.json"
     path.write_text(json.dumps(out, indent=2))
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2))
-    noisy = [r for r in results if r.other_cpu_pct > 15]
+    noisy = [r for r in results if r.other_cpu_pct > NOISE_LIMIT_PCT]
     if noisy:
         print(
             "warning: other processes used > 15% CPU during "

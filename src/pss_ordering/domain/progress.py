@@ -144,9 +144,9 @@ def _item_or_none(order: ProductOrder, item_id: str) -> dict[str, object] | None
 
 def settle(order: ProductOrder, now: str) -> None:
     """Derive the order state from the items and apply what the new state implies."""
-    if order.state == "draft":
-        return
     statuses = item_statuses(order)
+    if order.state == "draft" and any(s.state != "cancelled" for s in statuses):
+        return
     unfinished = [s for s in statuses if s.state not in FINAL_STATES]
     if unfinished and all(s.state == "pendingCancellation" for s in unfinished):
         for item in order.items:
