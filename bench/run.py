@@ -124,25 +124,63 @@ def cpu_seconds(pid: int) -> float:
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU seconds of the processes named ``postgres`` (the local PostgreSQL server)."""
+    """CPU seconds of the processes named ``postgres`` (the local PostgreSQL server).
+
+    The children's times count too: parallel query workers exit, and the postmaster reaps them.
+    """
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             text = stat.read_text()
             if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
                 fields = text.rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
+                total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes used since boot: user + nice + system + steal (/proc/stat).
+def process_cpu_table() -> dict[int, tuple[str, float]]:
+    """pid -> (command line, CPU seconds) for every process: who else used the machine."""
+    table: dict[int, tuple[str, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            fields = text.rsplit(")", 1)[1].split()
+            cmd = (
+                (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            )
+            name = cmd.strip()[:80] or text[text.index("(") + 1 : text.rindex(")")]
+            table[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return table
 
-    Interrupt and softirq time (the loopback network) belongs to no process and is left out.
+
+def top_others(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    wall: float,
+    exclude: set[int],
+) -> list[str]:
+    """The processes (not ours, not wrk, not postgres) that used most CPU between two tables."""
+    used = []
+    for pid, (name, cpu) in after.items():
+        if pid in exclude or name.startswith(("wrk", "postgres")):
+            continue
+        delta = cpu - before.get(pid, (name, 0.0))[1]
+        if delta / wall >= 0.02:
+            used.append((delta / wall * 100, f"pid {pid} {name}"))
+    return [f"{pct:.0f}% {what}" for pct, what in sorted(used, reverse=True)[:3]]
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds all processes used, CPU seconds the hypervisor stole) since boot.
+
+    From /proc/stat: user + nice + system, and steal. Interrupt and softirq time (the
+    loopback network) belongs to no process and is left out.
     """
     ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    user, nice, system, steal = ticks[0], ticks[1], ticks[2], ticks[7] if len(ticks) > 7 else 0
-    return (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")
+    steal = ticks[7] if len(ticks) > 7 else 0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (ticks[0] + ticks[1] + ticks[2]) / tick, steal / tick
 
 
 class Server:
@@ -235,12 +273,18 @@ class Result:
     wrk_cpu_pct: float
     db_cpu_pct: float = 0.0
     other_cpu_pct: float = 0.0
+    steal_pct: float = 0.0
     note: str = ""
     baseline: str | None = None
     ratio: float | None = None
     target: str | None = None
     target_met: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def noise_pct(self) -> float:
+        """CPU that other processes used or the hypervisor stole while this was measured."""
+        return self.other_cpu_pct + self.steal_pct
 
 
 def run_wrk(
@@ -336,13 +380,13 @@ NOISE_LIMIT_PCT = 15.0  # other processes above this during a measurement: pertu
 
 
 def wait_quiet(limit: float) -> bool:
-    """Wait (up to ``limit`` s) until other processes leave the machine idle for 3 s."""
+    """Wait (up to ``limit`` s) for 3 s in which the machine is idle (< 10% busy or stolen)."""
     deadline = time.monotonic() + limit
     quiet = 0
     while time.monotonic() < deadline:
-        before = machine_busy_seconds()
+        before = sum(machine_cpu_seconds())
         time.sleep(1.0)
-        quiet = quiet + 1 if machine_busy_seconds() - before < 0.10 else 0
+        quiet = quiet + 1 if sum(machine_cpu_seconds()) - before < 0.10 else 0
         if quiet >= 3:
             return True
     return False
@@ -364,10 +408,14 @@ def measure(
             log(f"the machine was not quiet for {args.quiet_wait:g} s; measuring anyway")
         result = measure_once(wrk, server, backend, scenario, args, profile_dir)
         result.extra["attempts"] = attempt + 1
-        if result.other_cpu_pct <= NOISE_LIMIT_PCT or attempt >= args.noise_retries:
+        if result.noise_pct <= NOISE_LIMIT_PCT or attempt >= args.noise_retries:
             return result
         attempt += 1
-        log(f"other processes used {result.other_cpu_pct:.0f}% CPU: measuring again")
+        who = "; ".join(result.extra["other_processes"]) or "no long-lived process"
+        log(
+            f"other processes used {result.other_cpu_pct:.0f}% CPU ({who}), the hypervisor "
+            f"stole {result.steal_pct:.0f}%: measuring again"
+        )
 
 
 def measure_once(
@@ -390,8 +438,9 @@ def measure_once(
         )
     wait_idle(server.pid)
     cpu_before = cpu_seconds(server.pid)
-    busy_before = machine_busy_seconds()
+    busy_before, steal_before = machine_cpu_seconds()
     db_before = postgres_cpu_seconds() if backend == "postgresql" else 0.0
+    procs_before = process_cpu_table()
     wall_before = time.monotonic()
     profiler: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if profile_dir is not None:
@@ -412,8 +461,11 @@ def measure_once(
         )
         wall = time.monotonic() - wall_before
         cpu = (cpu_seconds(server.pid) - cpu_before) / wall * 100
-        busy = (machine_busy_seconds() - busy_before) / wall * 100
+        busy_after, steal_after = machine_cpu_seconds()
+        busy = (busy_after - busy_before) / wall * 100
+        steal = (steal_after - steal_before) / wall * 100
         db = (postgres_cpu_seconds() - db_before) / wall * 100 if backend == "postgresql" else 0
+        others = top_others(procs_before, process_cpu_table(), wall, {server.pid, os.getpid()})
     drained = wait_idle(server.pid)
     seconds = raw["duration_us"] / 1e6
     lat = raw["latency_us"]
@@ -436,13 +488,16 @@ def measure_once(
     )
     # CPU used by anything but server, database and wrk (other processes: noise in the figures).
     result.other_cpu_pct = max(0.0, busy - cpu - db - result.wrk_cpu_pct)
+    result.steal_pct = steal
     result.extra["drain_s"] = round(drained, 1)
+    result.extra["other_processes"] = others
     bad = sum(raw["errors"].values())
     log(
         f"{backend:10s} {scenario.name:16s} c={connections:<3d} {result.rps:9.1f} req/s  "
         f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
         f"cpu server {cpu:3.0f}% db {db:3.0f}% wrk {result.wrk_cpu_pct:3.0f}% "
-        f"other {result.other_cpu_pct:3.0f}%" + (f"  ERRORS {raw['errors']}" if bad else "")
+        f"other {result.other_cpu_pct:3.0f}% steal {steal:3.0f}%"
+        + (f"  ERRORS {raw['errors']}" if bad else "")
     )
     return result
 
@@ -668,6 +723,7 @@ def table(results: list[Result]) -> str:
         "db cpu",
         "wrk cpu",
         "other",
+        "steal",
         "errors",
         "target",
         "met",
@@ -691,13 +747,14 @@ def table(results: list[Result]) -> str:
                 "-" if r.backend != "postgresql" else f"{r.db_cpu_pct:.0f}%",
                 f"{r.wrk_cpu_pct:.0f}%",
                 f"{r.other_cpu_pct:.0f}%",
+                f"{r.steal_pct:.0f}%",
                 str(sum(r.errors.values())),
                 r.target or "-",
                 met,
             ]
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    right = {2, 3, 4, 5, 6, 8, 9, 10, 11, 12}
+    right = {2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13}
 
     def fmt(cells: list[str]) -> str:
         return "  ".join(
@@ -860,10 +917,10 @@ def main() -> None:
     path = RESULTS / f"bench-{stamp}.json"
     path.write_text(json.dumps(out, indent=2))
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2))
-    noisy = [r for r in results if r.other_cpu_pct > NOISE_LIMIT_PCT]
+    noisy = [r for r in results if r.noise_pct > NOISE_LIMIT_PCT]
     if noisy:
         print(
-            "warning: other processes used > 15% CPU during "
+            "warning: other processes and hypervisor steal took > 15% CPU during "
             + ", ".join(f"{r.backend}/{r.scenario}" for r in noisy)
             + "; those figures are perturbed"
         )
