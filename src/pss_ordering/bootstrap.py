@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from .api.app import create_app
 from .api.auth import Authenticator
 from .api.common import Services
+from .api.execution import Executor
 from .clock import Clock, SystemClock
 from .config import Settings
 from .service.offerings import OfferingService
@@ -54,7 +55,8 @@ def build_engine(settings: Settings) -> Engine:
 def build_services(
     settings: Settings, engine: Engine | None = None, clock: Clock | None = None
 ) -> Services:
-    database = Database(engine or build_engine(settings))
+    engine = engine or build_engine(settings)
+    database = Database(engine)
     clock = clock or SystemClock()
     orders = OrderService(database, clock, settings.info_required_timeout)
     return Services(
@@ -71,6 +73,9 @@ def build_services(
         parties=PartyService(database),
         offerings=OfferingService(database),
         timers=TimerService(database, clock, {INFO_TIMER: orders.information_timed_out}),
+        executor=Executor(
+            inline_reads=engine.dialect.name == "sqlite", concurrency=settings.db_concurrency
+        ),
     )
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     sqlite_synchronous: str = "FULL"
 
+    db_concurrency: int = 8
+
     info_required_timeout: timedelta = timedelta(days=7)
     timer_poll_seconds: float = 0.5
     run_workers: bool = True

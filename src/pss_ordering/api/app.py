@@ -25,6 +25,7 @@ def create_app(services: Services) -> Starlette:
         finally:
             if services.settings.run_workers:
                 worker.stop()
+            services.executor.close()
 
     app = Starlette(
         routes=[*orders.routes, *parties.routes, *offerings.routes, *docs.routes],

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..config import Settings
@@ -17,6 +16,7 @@ from ..service.orders import OrderService
 from ..service.parties import PartyService
 from ..service.timers import TimerService
 from .auth import Authenticator
+from .execution import Executor
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,6 +32,7 @@ class Services:
     parties: PartyService
     offerings: OfferingService
     timers: TimerService
+    executor: Executor
 
 
 def services(request: Request) -> Services:
@@ -42,9 +43,14 @@ def caller_of(request: Request) -> Caller:
     return services(request).auth.authenticate(request.headers.get("authorization"))
 
 
-async def blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a use case (synchronous database work) off the event loop."""
-    return await run_in_threadpool(fn, *args, **kwargs)
+async def reading(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a read-only use case where the database's executor says reads run."""
+    return await services(request).executor.read(fn, *args, **kwargs)
+
+
+async def writing(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a use case that writes where the database's executor says writes run."""
+    return await services(request).executor.write(fn, *args, **kwargs)
 
 
 def etag(version: int) -> str:

@@ -191,7 +191,7 @@ def _visible(
 ) -> tuple[visibility.Viewer, orders.ProductOrder, dict[str, Any]]:
     """The order and the caller's view of it; 404 alike for missing and not visible."""
     order = uow.orders.get(order_id, lock=lock)
-    viewer = uow.viewer(caller)
+    viewer = uow.viewer_for(caller, order)
     doc = None if order is None else visibility.view(viewer, order)
     if order is None or doc is None:
         raise NotFound(f"productOrder '{order_id}' not found")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
 from ..domain.identity import Caller, Role
+from ..domain.orders import ProductOrder
 from ..domain.visibility import Viewer
 from ..store.database import WRITE
 from ..store.orders import SqlOrders
@@ -22,13 +24,14 @@ class UnitOfWork:
     offerings: SqlOfferings
     timers: SqlTimers
 
-    def __init__(self, engine: Engine, *, write: bool) -> None:
+    def __init__(self, engine: Engine, *, write: bool, reuse: Connection | None = None) -> None:
         self._engine = engine
         self._write = write
+        self._reuse = reuse
         self._connection: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
-        connection = self._engine.connect()
+        connection = self._reuse or self._engine.connect()
         if self._write:
             connection = connection.execution_options(**{WRITE: True})
         connection.begin()
@@ -53,8 +56,25 @@ class UnitOfWork:
         try:
             self._connection.rollback()
         finally:
-            self._connection.close()
+            if self._reuse is None:
+                self._connection.close()
             self._connection = None
+
+    def viewer_for(self, caller: Caller, order: ProductOrder | None) -> Viewer:
+        """The viewer as far as one order needs: its community only when it could matter.
+
+        Most reads are by the order's own customer, provider or creator; only when
+        a customer reads someone else's order is its membership looked up.
+        """
+        party = caller.party_id
+        if (
+            order is not None
+            and caller.has(Role.CUSTOMER)
+            and order.customer_id != party
+            and self.parties.belongs_to(order.customer_id, party)
+        ):
+            return Viewer(caller, frozenset({party, order.customer_id}))
+        return Viewer(caller, frozenset({party}))
 
     def viewer(self, caller: Caller) -> Viewer:
         """The caller plus the customers it represents (itself and its community)."""
@@ -64,13 +84,24 @@ class UnitOfWork:
 
 
 class Database:
-    """Hands out units of work; the seam tests replace with another engine."""
+    """Hands out units of work; the seam tests replace with another engine.
+
+    On SQLite each thread keeps one connection for reads (reads run inline on
+    the event loop, where a pool checkout would cost more than the query).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._keep_readers = engine.dialect.name == "sqlite"
+        self._readers = threading.local()
 
     def reading(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, write=False)
+        if not self._keep_readers:
+            return UnitOfWork(self.engine, write=False)
+        reader = getattr(self._readers, "connection", None)
+        if reader is None:
+            reader = self._readers.connection = self.engine.connect()
+        return UnitOfWork(self.engine, write=False, reuse=reader)
 
     def writing(self) -> UnitOfWork:
         return UnitOfWork(self.engine, write=True)

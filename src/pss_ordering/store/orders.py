@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from ..domain.orders import ProductOrder
 from ..domain.timestamps import normalise_instant
 from .codec import dumps, loads
 from .order_filters import SqlPlan
+from .prepared import Prepared
 from .schema import order_external_ids, order_items, order_parties, orders, outbox
 
 _DATE_COLUMNS = {
@@ -32,16 +33,31 @@ _ROW = (
 )
 
 
+class _Row(NamedTuple):
+    id: str
+    customer_id: str
+    creator_id: str
+    version: int
+    item_providers: str
+    doc: str
+    meta: str
+    replaces_id: str | None
+_GET = Prepared(select(*_ROW).where(orders.c.id == bindparam("order_id")))
+
+
 class SqlOrders:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
     def get(self, order_id: str, *, lock: bool = False) -> ProductOrder | None:
         """One order; ``lock`` holds its row until commit (PostgreSQL; SQLite locks the file)."""
-        query = select(*_ROW).where(orders.c.id == order_id)
+        row: Any
         if lock:
-            query = query.with_for_update()
-        row = self._db.execute(query).first()
+            query = select(*_ROW).where(orders.c.id == order_id).with_for_update()
+            row = self._db.execute(query).first()
+        else:
+            found = _GET.rows(self._db, order_id=order_id)
+            row = _Row(*found[0]) if found else None
         return None if row is None else _order(row)
 
     def add(self, order: ProductOrder) -> None:

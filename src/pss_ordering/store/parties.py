@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, literal, select, update
+from sqlalchemy import Connection, String, bindparam, delete, insert, select, update
 
 from ..domain.catalog import Offering
 from ..domain.parties import Party
 from .codec import dumps, loads
+from .prepared import Prepared
 from .schema import offerings, parties, party_parents
+
+
+def _community_statement() -> Any:
+    tree = select(bindparam("party_id", type_=String).label("id")).cte("community", recursive=True)
+    tree = tree.union(
+        select(party_parents.c.party_id).where(party_parents.c.parent_id == tree.c.id)
+    )
+    return select(tree.c.id)
+
+
+def _belongs_statement() -> Any:
+    """Walk up from the member through its parents, looking for the organisation."""
+    tree = select(bindparam("member_id", type_=String).label("id")).cte("ancestors", recursive=True)
+    tree = tree.union(
+        select(party_parents.c.parent_id).where(party_parents.c.party_id == tree.c.id)
+    )
+    return select(tree.c.id).where(tree.c.id == bindparam("org_id", type_=String))
+
+
+_COMMUNITY = Prepared(_community_statement())
+_BELONGS = Prepared(_belongs_statement())
 
 
 class SqlParties:
@@ -53,12 +76,11 @@ class SqlParties:
 
     def community(self, party_id: str) -> frozenset[str]:
         """The party itself and every party that (transitively) declares it as parent."""
-        seed = select(literal(party_id).label("id"))
-        tree = seed.cte("community", recursive=True)
-        tree = tree.union(
-            select(party_parents.c.party_id).where(party_parents.c.parent_id == tree.c.id)
-        )
-        return frozenset(self._db.execute(select(tree.c.id)).scalars())
+        return frozenset(row[0] for row in _COMMUNITY(self._db, party_id=party_id))
+
+    def belongs_to(self, member_id: str, organisation_id: str) -> bool:
+        """Whether ``member_id`` is (transitively) in ``organisation_id``'s community."""
+        return _BELONGS(self._db, member_id=member_id, org_id=organisation_id).first() is not None
 
 
 class SqlOfferings:

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ...domain.query import select_fields
 from ..collections import attributes, collection_response, requested_fields
-from ..common import blocking, caller_of, services, with_href
+from ..common import caller_of, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, result_validator
@@ -35,20 +35,20 @@ async def publish(request: Request) -> Response:
     fields = _fields(request)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     body = _schema("FVO").validate(body)
-    doc = with_href(await blocking(svc.offerings.publish, caller, body), _base(request))
+    doc = with_href(await writing(request, svc.offerings.publish, caller, body), _base(request))
     return json_response(select_fields(doc, fields), 201, {"Location": doc["href"]})
 
 
 async def retrieve(request: Request) -> Response:
     caller_of(request)
     fields = _fields(request)
-    doc = await blocking(services(request).offerings.get, request.path_params["id"])
+    doc = await reading(request, services(request).offerings.get, request.path_params["id"])
     return json_response(select_fields(with_href(doc, _base(request)), fields))
 
 
 async def list_offerings(request: Request) -> Response:
     caller_of(request)
-    docs = await blocking(services(request).offerings.list)
+    docs = await reading(request, services(request).offerings.list)
     known = attributes("productCatalogManagement", "ProductOffering")
     return collection_response(request, docs, known, _base(request))
 
@@ -60,8 +60,13 @@ async def update(request: Request) -> Response:
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema("MVO")
     patcher = make_patcher(body, media, schema)
-    doc = await blocking(
-        svc.offerings.update, caller, request.path_params["id"], patcher, result_validator(schema)
+    doc = await writing(
+        request,
+        svc.offerings.update,
+        caller,
+        request.path_params["id"],
+        patcher,
+        result_validator(schema),
     )
     return json_response(select_fields(with_href(doc, _base(request)), fields))
 
@@ -69,7 +74,7 @@ async def update(request: Request) -> Response:
 async def withdraw(request: Request) -> Response:
     caller = caller_of(request)
     _fields(request)
-    await blocking(services(request).offerings.withdraw, caller, request.path_params["id"])
+    await writing(request, services(request).offerings.withdraw, caller, request.path_params["id"])
     return Response(status_code=204)
 
 

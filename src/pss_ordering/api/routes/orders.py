@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ...domain.query import parse_query, select_fields
 from ..collections import requested_fields
-from ..common import blocking, caller_of, etag, if_match, services, with_href
+from ..common import caller_of, etag, if_match, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema, load_contract
 from ..jsonio import JSON, json_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, result_validator
@@ -44,7 +44,7 @@ async def create(request: Request) -> Response:
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     fields = _fields(request)
     body = _create_schema().validate(body)
-    result = await blocking(svc.orders.create, caller, body)
+    result = await writing(request, svc.orders.create, caller, body)
     doc = with_href(result.doc, _href_base(request))
     return json_response(
         select_fields(doc, fields), 201, {"Location": doc["href"], "ETag": etag(result.version)}
@@ -54,7 +54,7 @@ async def create(request: Request) -> Response:
 async def retrieve(request: Request) -> Response:
     caller = caller_of(request)
     fields = _fields(request)
-    result = await blocking(services(request).orders.get, caller, request.path_params["id"])
+    result = await reading(request, services(request).orders.get, caller, request.path_params["id"])
     doc = with_href(result.doc, _href_base(request))
     return json_response(select_fields(doc, fields), 200, {"ETag": etag(result.version)})
 
@@ -68,7 +68,7 @@ async def list_orders(request: Request) -> Response:
         default_limit=settings.default_page_limit,
         max_limit=settings.max_page_limit,
     )
-    page = await blocking(services(request).orders.list, caller, query)
+    page = await reading(request, services(request).orders.list, caller, query)
     base = _href_base(request)
     docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]
     headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(docs))}
@@ -83,7 +83,8 @@ async def patch(request: Request) -> Response:
     fields = _fields(request)
     schema = _patch_schema()
     patcher = make_patcher(body, kind, schema)
-    result = await blocking(
+    result = await writing(
+        request,
         svc.orders.patch,
         caller,
         request.path_params["id"],
@@ -98,7 +99,7 @@ async def patch(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     caller = caller_of(request)
     _fields(request)
-    await blocking(services(request).orders.delete, caller, request.path_params["id"])
+    await writing(request, services(request).orders.delete, caller, request.path_params["id"])
     return Response(status_code=204)
 
 

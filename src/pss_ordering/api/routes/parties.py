@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ...domain.query import select_fields
 from ..collections import attributes, collection_response, requested_fields
-from ..common import blocking, caller_of, services, with_href
+from ..common import caller_of, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, result_validator
@@ -41,7 +41,9 @@ async def register(request: Request) -> Response:
     fields = _fields(request, kind)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     body = _schema(kind, "FVO").validate(body)
-    doc = with_href(await blocking(svc.parties.register, caller, kind, body), _base(request, kind))
+    doc = with_href(
+        await writing(request, svc.parties.register, caller, kind, body), _base(request, kind)
+    )
     return json_response(select_fields(doc, fields), 201, {"Location": doc["href"]})
 
 
@@ -49,14 +51,16 @@ async def retrieve(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
     fields = _fields(request, kind)
-    doc = await blocking(services(request).parties.get, caller, kind, request.path_params["id"])
+    doc = await reading(
+        request, services(request).parties.get, caller, kind, request.path_params["id"]
+    )
     return json_response(select_fields(with_href(doc, _base(request, kind)), fields))
 
 
 async def list_parties(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
-    docs = await blocking(services(request).parties.list, caller, kind)
+    docs = await reading(request, services(request).parties.list, caller, kind)
     known = attributes("partyManagement", KINDS[kind])
     return collection_response(request, docs, known, _base(request, kind))
 
@@ -69,7 +73,8 @@ async def update(request: Request) -> Response:
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema(kind, "MVO")
     patcher = make_patcher(body, media, schema)
-    doc = await blocking(
+    doc = await writing(
+        request,
         svc.parties.update,
         caller,
         kind,
@@ -84,7 +89,9 @@ async def remove(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
     _fields(request, kind)
-    await blocking(services(request).parties.remove, caller, kind, request.path_params["id"])
+    await writing(
+        request, services(request).parties.remove, caller, kind, request.path_params["id"]
+    )
     return Response(status_code=204)
 
 

@@ -1,0 +1,50 @@
+"""Statements compiled once per dialect and run through the driver directly.
+
+SQLAlchemy's per-execution work (cache key, parameter processing) costs more
+than a primary-key read on SQLite; the hot reads use this instead. Statements
+are still written with SQLAlchemy Core, so both dialects get correct SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Connection, CursorResult
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+class Prepared:
+    def __init__(self, statement: ClauseElement) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _sql(self, connection: Connection, params: dict[str, Any]) -> tuple[str, Any]:
+        dialect = connection.dialect
+        entry = self._compiled.get(dialect.name)
+        if entry is None:
+            compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            entry = (str(compiled), order)
+            self._compiled[dialect.name] = entry
+        sql, order = entry
+        if order is not None:
+            return sql, tuple(params[name] for name in order)
+        return sql, params
+
+    def __call__(self, connection: Connection, **params: Any) -> CursorResult[Any]:
+        return connection.exec_driver_sql(*self._sql(connection, params))
+
+    def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        """Plain tuples straight from the driver cursor, in the statement's column order.
+
+        The connection's transaction (if any) is the driver connection's, so this
+        reads within the unit of work like any other statement.
+        """
+        sql, bound = self._sql(connection, params)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, bound)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
