@@ -16,6 +16,7 @@ from .api.common import Services
 from .api.execution import Executor
 from .clock import Clock, SystemClock
 from .config import Settings
+from .service.batching import BatchWriter
 from .service.offerings import OfferingService
 from .service.orders import INFO_TIMER, OrderService
 from .service.parties import PartyService
@@ -74,7 +75,8 @@ def build_services(
         offerings=OfferingService(database),
         timers=TimerService(database, clock, {INFO_TIMER: orders.information_timed_out}),
         executor=Executor(
-            inline_reads=engine.dialect.name == "sqlite", concurrency=settings.db_concurrency
+            writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,
+            concurrency=settings.db_concurrency,
         ),
     )
 

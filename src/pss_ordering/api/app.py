@@ -33,4 +33,11 @@ def create_app(services: Services) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    warm_up_validators()
     return app
+
+
+def warm_up_validators() -> None:
+    """Compile the request schemas at start, not on the first request that needs them."""
+    orders._create_schema()
+    orders._patch_schema()

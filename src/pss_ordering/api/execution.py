@@ -1,8 +1,9 @@
 """Where use cases run, chosen by database: the event loop must never wait on a lock.
 
 SQLite: reads run inline on the event loop (a primary-key read takes tens of
-microseconds, less than a thread hand-off) and writes go to one writer thread,
-so they queue in-process instead of spinning on SQLite's busy timeout.
+microseconds, less than a thread hand-off) and writes go to one writer thread
+that commits them in batches (:mod:`..service.batching`), so they queue
+in-process instead of spinning on SQLite's busy timeout, and share one fsync.
 PostgreSQL: both run on worker threads, at most ``concurrency`` at a time, so
 threads do not thrash the GIL under load.
 """
@@ -11,22 +12,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 
+from ..service.batching import BatchWriter
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 class Executor:
-    def __init__(self, *, inline_reads: bool, concurrency: int) -> None:
-        self._inline_reads = inline_reads
+    def __init__(self, *, writer: BatchWriter | None, concurrency: int) -> None:
+        self._inline_reads = writer is not None
         self._concurrency = concurrency
-        self._writer = ThreadPoolExecutor(1, "pss-writer") if inline_reads else None
+        self._writer = writer
         self._limiter: CapacityLimiter | None = None
 
     async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -36,7 +38,7 @@ class Executor:
 
     async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._writer is not None:
-            return await asyncio.wrap_future(self._writer.submit(fn, *args, **kwargs))
+            return await asyncio.wrap_future(self._writer.submit(partial(fn, *args, **kwargs)))
         return await self._in_thread(partial(fn, *args, **kwargs))
 
     async def _in_thread(self, call: Callable[[], T]) -> T:
@@ -46,4 +48,4 @@ class Executor:
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Transaction
 
 from ..domain.identity import Caller, Role
 from ..domain.orders import ProductOrder
@@ -24,17 +26,30 @@ class UnitOfWork:
     offerings: SqlOfferings
     timers: SqlTimers
 
-    def __init__(self, engine: Engine, *, write: bool, reuse: Connection | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        write: bool,
+        reuse: Connection | None = None,
+        batch: Connection | None = None,
+    ) -> None:
         self._engine = engine
         self._write = write
         self._reuse = reuse
+        self._batch = batch
         self._connection: Connection | None = None
+        self._transaction: Transaction | None = None
 
     def __enter__(self) -> UnitOfWork:
-        connection = self._reuse or self._engine.connect()
-        if self._write:
-            connection = connection.execution_options(**{WRITE: True})
-        connection.begin()
+        if self._batch is not None:
+            connection = self._batch
+            self._transaction = connection.begin_nested()
+        else:
+            connection = self._reuse or self._engine.connect()
+            if self._write:
+                connection = connection.execution_options(**{WRITE: True})
+            self._transaction = connection.begin()
         self._connection = connection
         self.orders = SqlOrders(connection)
         self.parties = SqlParties(connection)
@@ -43,8 +58,9 @@ class UnitOfWork:
         return self
 
     def commit(self) -> None:
-        assert self._connection is not None
-        self._connection.commit()
+        """Commit (inside a batch: keep the work; the batch commits it with the others)."""
+        assert self._transaction is not None
+        self._transaction.commit()
 
     def __exit__(
         self,
@@ -52,11 +68,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._connection is not None
+        assert self._connection is not None and self._transaction is not None
         try:
-            self._connection.rollback()
+            if self._transaction.is_active:
+                self._transaction.rollback()
         finally:
-            if self._reuse is None:
+            if self._reuse is None and self._batch is None:
                 self._connection.close()
             self._connection = None
 
@@ -94,6 +111,7 @@ class Database:
         self.engine = engine
         self._keep_readers = engine.dialect.name == "sqlite"
         self._readers = threading.local()
+        self._batches = threading.local()
 
     def reading(self) -> UnitOfWork:
         if not self._keep_readers:
@@ -104,4 +122,21 @@ class Database:
         return UnitOfWork(self.engine, write=False, reuse=reader)
 
     def writing(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, write=True)
+        batch = getattr(self._batches, "connection", None)
+        return UnitOfWork(self.engine, write=True, batch=batch)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for several units of work on this thread (group commit).
+
+        Each unit of work inside runs in a savepoint, so a failing one leaves the
+        others intact; the batch commits them all with one durable commit.
+        """
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(**{WRITE: True})
+            with connection.begin():
+                self._batches.connection = connection
+                try:
+                    yield
+                finally:
+                    self._batches.connection = None

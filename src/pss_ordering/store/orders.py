@@ -12,7 +12,7 @@ from ..domain.orders import ProductOrder
 from ..domain.timestamps import normalise_instant
 from .codec import dumps, loads
 from .order_filters import SqlPlan
-from .prepared import Prepared
+from .prepared import Prepared, insert_all
 from .schema import order_external_ids, order_items, order_parties, orders, outbox
 
 _DATE_COLUMNS = {
@@ -42,6 +42,15 @@ class _Row(NamedTuple):
     doc: str
     meta: str
     replaces_id: str | None
+
+
+_INSERT_ORDER = insert_all(orders)
+_INSERT_ITEMS = insert_all(order_items)
+_INSERT_PARTIES = insert_all(order_parties)
+_INSERT_EXTERNAL_IDS = insert_all(order_external_ids)
+_INSERT_EVENT = Prepared(
+    insert(outbox).values({c.name: bindparam(c.name) for c in outbox.columns if c.name != "seq"})
+)
 _GET = Prepared(select(*_ROW).where(orders.c.id == bindparam("order_id")))
 
 
@@ -61,7 +70,7 @@ class SqlOrders:
         return None if row is None else _order(row)
 
     def add(self, order: ProductOrder) -> None:
-        self._db.execute(insert(orders).values(id=order.id, **_columns(order)))
+        _INSERT_ORDER(self._db, id=order.id, **_columns(order))
         self._insert_index_rows(order)
         self._record_events(order)
 
@@ -117,8 +126,7 @@ class SqlOrders:
             }
             for item in order.doc.get("productOrderItem") or []
         ]
-        if items:
-            self._db.execute(insert(order_items), items)
+        _INSERT_ITEMS.many(self._db, items)
         party_ids = sorted(
             {
                 ref["id"]
@@ -127,24 +135,19 @@ class SqlOrders:
                 if isinstance(ref.get("id"), str)
             }
         )
-        if party_ids:
-            self._db.execute(
-                insert(order_parties), [{"order_id": order.id, "party_id": p} for p in party_ids]
-            )
+        _INSERT_PARTIES.many(self._db, [{"order_id": order.id, "party_id": p} for p in party_ids])
         external = sorted(
             {e["id"] for e in order.doc.get("externalId") or [] if isinstance(e.get("id"), str)}
         )
-        if external:
-            self._db.execute(
-                insert(order_external_ids),
-                [{"order_id": order.id, "external_id": e} for e in external],
-            )
+        _INSERT_EXTERNAL_IDS.many(
+            self._db, [{"order_id": order.id, "external_id": e} for e in external]
+        )
 
     def _record_events(self, order: ProductOrder) -> None:
         if not order.events:
             return
-        self._db.execute(
-            insert(outbox),
+        _INSERT_EVENT.many(
+            self._db,
             [
                 {
                     "event_id": str(uuid.uuid4()),

@@ -32,6 +32,19 @@ def _belongs_statement() -> Any:
 
 
 _COMMUNITY = Prepared(_community_statement())
+_OFFERING = Prepared(
+    select(offerings.c.provider_id, offerings.c.doc).where(
+        offerings.c.id == bindparam("offering_id", type_=String)
+    )
+)
+_PARTY = Prepared(
+    select(parties.c.kind, parties.c.doc).where(parties.c.id == bindparam("party_id", type_=String))
+)
+_PARENTS = Prepared(
+    select(party_parents.c.parent_id).where(
+        party_parents.c.party_id == bindparam("party_id", type_=String)
+    )
+)
 _BELONGS = Prepared(_belongs_statement())
 
 
@@ -40,15 +53,12 @@ class SqlParties:
         self._db = connection
 
     def get(self, party_id: str) -> Party | None:
-        row = self._db.execute(
-            select(parties.c.kind, parties.c.doc).where(parties.c.id == party_id)
-        ).first()
-        if row is None:
+        rows = _PARTY.rows(self._db, party_id=party_id)
+        if not rows:
             return None
-        parents = self._db.execute(
-            select(party_parents.c.parent_id).where(party_parents.c.party_id == party_id)
-        ).scalars()
-        return Party(party_id, row.kind, tuple(parents), loads(row.doc))
+        kind, doc = rows[0]
+        parents = tuple(r[0] for r in _PARENTS.rows(self._db, party_id=party_id))
+        return Party(party_id, kind, parents, loads(doc))
 
     def list(self, kind: str, party_ids: Iterable[str] | None) -> list[Party]:
         query = select(parties.c.id, parties.c.doc).where(parties.c.kind == kind)
@@ -88,15 +98,11 @@ class SqlOfferings:
         self._db = connection
 
     def get_many(self, offering_ids: Iterable[str]) -> dict[str, Offering]:
-        ids = list(offering_ids)
-        if not ids:
-            return {}
-        rows = self._db.execute(
-            select(offerings.c.id, offerings.c.provider_id, offerings.c.doc).where(
-                offerings.c.id.in_(ids)
-            )
-        ).all()
-        return {row.id: Offering(row.id, row.provider_id, loads(row.doc)) for row in rows}
+        found: dict[str, Offering] = {}
+        for offering_id in set(offering_ids):
+            for provider_id, doc in _OFFERING.rows(self._db, offering_id=offering_id):
+                found[offering_id] = Offering(offering_id, provider_id, loads(doc))
+        return found
 
     def list(self) -> list[Offering]:
         query = select(offerings.c.id, offerings.c.provider_id, offerings.c.doc)

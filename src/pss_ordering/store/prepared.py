@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult
+from sqlalchemy import Connection, CursorResult, Table, bindparam, insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+
+def insert_all(table: Table) -> Prepared:
+    """``INSERT INTO table (every column) VALUES (...)`` with one parameter per column."""
+    return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.columns}))
 
 
 class Prepared:
@@ -34,6 +39,12 @@ class Prepared:
 
     def __call__(self, connection: Connection, **params: Any) -> CursorResult[Any]:
         return connection.exec_driver_sql(*self._sql(connection, params))
+
+    def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute once per parameter set (an INSERT of several rows)."""
+        if rows:
+            sql, _ = self._sql(connection, rows[0])
+            connection.exec_driver_sql(sql, [self._sql(connection, r)[1] for r in rows])
 
     def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
         """Plain tuples straight from the driver cursor, in the statement's column order.

@@ -1,0 +1,77 @@
+"""Group commit for SQLite: one writer thread runs queued use cases in batches.
+
+SQLite allows one writer, and a durable commit costs an fsync. Queued writes
+are taken together, each in its own savepoint of one transaction, and
+committed with a single fsync; each caller is answered only after that
+commit, so an acknowledged write is on disk. A failing use case rolls back
+its savepoint and gets its own error; the others still commit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from .unit_of_work import Database
+
+Job = tuple[Callable[[], Any], "Future[Any]"]
+
+
+class BatchWriter:
+    def __init__(self, database: Database, max_batch: int = 64) -> None:
+        self._db = database
+        self._max = max_batch
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pss-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((call, future))
+        return future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            stop = False
+            while len(jobs) < self._max:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+            self._run_batch(jobs)
+            if stop:
+                return
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self._db.batch():
+                for call, future in jobs:
+                    try:
+                        outcomes.append((future, call(), None))
+                    except Exception as error:
+                        outcomes.append((future, None, error))
+        except Exception as failure:
+            for _call, future in jobs:
+                future.set_exception(failure)
+            return
+        for future, value, raised in outcomes:
+            if raised is not None:
+                future.set_exception(raised)
+            else:
+                future.set_result(value)
