@@ -39,7 +39,13 @@ ORDERS_PATH = "/psi-api/productOrdering/v2/productOrder"
 SECRET = "bench-secret-" + "0123456789abcdef" * 2  # >= 32 bytes: no PyJWT key warning
 CREATE_BODY = {
     "productOrderItem": [
-        {"id": "1", "action": "add", "productOffering": {"id": "leo-broadband"}},
+        {
+            "id": "1",
+            "action": "add",
+            "productOffering": {"id": "leo-broadband"},
+            # leo-broadband requires an IMEI: without it the order would wait for information.
+            "product": {"productCharacteristic": [{"name": "IMEI", "value": "490154203237518"}]},
+        },
         {"id": "2", "action": "add", "productOffering": {"id": "geo-backup"}},
     ]
 }
