@@ -107,13 +107,14 @@ class SqlOrders:
         return int(self._db.execute(query).scalar_one())
 
     def find(self, plan: SqlPlan, offset: int | None, limit: int | None) -> Iterator[ProductOrder]:
+        """Orders to show: their lifecycle bookkeeping (``meta``) is not loaded."""
         query = select(*_ROW).where(*plan.where).order_by(*plan.order_by)
         if offset:
             query = query.offset(offset)
         if limit is not None:
             query = query.limit(limit)
         for row in self._db.execute(query):
-            yield _order(row)
+            yield _order(row, with_meta=False)
 
     def _insert_index_rows(self, order: ProductOrder) -> None:
         items = [
@@ -170,7 +171,9 @@ class SqlOrders:
         return [(row.notification, loads(row.details)) for row in rows]
 
 
-def _order(row: Row[Any, Any, Any, Any, Any, Any, Any, Any]) -> ProductOrder:
+def _order(
+    row: Row[Any, Any, Any, Any, Any, Any, Any, Any], with_meta: bool = True
+) -> ProductOrder:
     order = ProductOrder(
         id=row.id,
         customer_id=row.customer_id,
@@ -180,7 +183,8 @@ def _order(row: Row[Any, Any, Any, Any, Any, Any, Any, Any]) -> ProductOrder:
         version=row.version,
         replaces=row.replaces_id,
     )
-    order.load_meta(loads(row.meta))
+    if with_meta:
+        order.load_meta(loads(row.meta))
     return order
 
 
