@@ -22,9 +22,17 @@ class TimerService:
         self._handlers = handlers
 
     def fire_due(self, limit: int = 100) -> int:
-        """Fire up to ``limit`` due timers; returns how many fired. Tests call this directly."""
+        """Fire up to ``limit`` due timers; returns how many fired. Tests call this directly.
+
+        An idle tick is one indexed read; the write transaction (and its commit)
+        is only opened when something is due.
+        """
+        now = format_instant(self._clock.now())
+        with self._db.reading() as uow:
+            if not uow.timers.any_due(now):
+                return 0
         with self._db.writing() as uow:
-            due = uow.timers.claim_due(format_instant(self._clock.now()), limit)
+            due = uow.timers.claim_due(now, limit)
             for timer in due:
                 handler = self._handlers.get(timer.kind)
                 if handler is not None:

@@ -43,6 +43,12 @@ class SqlTimers:
     def clear(self, kind: str, order_id: str) -> None:
         self._db.execute(delete(timers).where(timers.c.order_id == order_id, timers.c.kind == kind))
 
+    def any_due(self, now: str) -> bool:
+        return (
+            self._db.execute(select(timers.c.id).where(timers.c.due_at <= now).limit(1)).first()
+            is not None
+        )
+
     def claim_due(self, now: str, limit: int) -> list[Timer]:
         """Timers due at ``now``, oldest first, locked for this transaction."""
         query = (
