@@ -103,6 +103,7 @@ def settings() -> Settings:
         default_page_limit=20,
         max_page_limit=100,
         run_workers=False,
+        callback_allowed_hosts=["127.0.0.1:9999", "receiver.test:443"],
     )
 
 

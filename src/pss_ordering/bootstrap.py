@@ -17,6 +17,7 @@ from .api.execution import Executor
 from .clock import Clock, SystemClock
 from .config import Settings
 from .service.batching import BatchWriter
+from .service.hub import HubService
 from .service.offerings import OfferingService
 from .service.orders import INFO_TIMER, OrderService
 from .service.parties import PartyService
@@ -73,6 +74,7 @@ def build_services(
         orders=orders,
         parties=PartyService(database),
         offerings=OfferingService(database),
+        hub=HubService(database, clock, settings.callback_allowed_hosts),
         timers=TimerService(database, clock, {INFO_TIMER: orders.information_timed_out}),
         executor=Executor(
             writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,

@@ -47,12 +47,13 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "FULL"
 
     db_concurrency: int = 8
+    callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     info_required_timeout: timedelta = timedelta(days=7)
     timer_poll_seconds: float = 0.5
     run_workers: bool = True
 
-    @field_validator("jwt_algorithms", mode="before")
+    @field_validator("jwt_algorithms", "callback_allowed_hosts", mode="before")
     @classmethod
     def _split_algorithms(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -149,3 +149,13 @@ def test_discriminated_one_of_becomes_if_then_chain() -> None:
 
 def test_plain_one_of_becomes_any_of() -> None:
     assert to_json_schema({"oneOf": [{"type": "string"}]}) == {"anyOf": [{"type": "string"}]}
+
+
+def test_non_string_type_is_refused_not_a_crash() -> None:
+    """Found by the API fuzzer: ``"@type": []`` used to raise TypeError (a 500)."""
+    from pss_ordering.api.contract import body_schema
+    from pss_ordering.domain.errors import InvalidBody
+
+    schema = body_schema("productOrdering", "ProductOrder_FVO", "ProductOrder")
+    with pytest.raises(InvalidBody, match="@type"):
+        schema.validate({"@type": [], "productOrderItem": []})

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from ..service.timers import TimerWorker
 from .common import Services
 from .errors import HANDLERS
-from .routes import docs, offerings, orders, parties
+from .routes import docs, events, offerings, orders, parties
 
 
 def create_app(services: Services) -> Starlette:
@@ -28,7 +28,13 @@ def create_app(services: Services) -> Starlette:
             services.executor.close()
 
     app = Starlette(
-        routes=[*orders.routes, *parties.routes, *offerings.routes, *docs.routes],
+        routes=[
+            *orders.routes,
+            *parties.routes,
+            *offerings.routes,
+            *events.routes,
+            *docs.routes,
+        ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

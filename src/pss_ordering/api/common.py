@@ -11,6 +11,7 @@ from starlette.requests import Request
 from ..config import Settings
 from ..domain.errors import BadRequest
 from ..domain.identity import Caller
+from ..service.hub import HubService
 from ..service.offerings import OfferingService
 from ..service.orders import OrderService
 from ..service.parties import PartyService
@@ -32,6 +33,7 @@ class Services:
     parties: PartyService
     offerings: OfferingService
     timers: TimerService
+    hub: HubService
     executor: Executor
 
 

@@ -100,9 +100,10 @@ class BodySchema:
             raise InvalidBody("the request body must be a JSON object")
         if fill_type and "@type" not in body:
             body["@type"] = self.base_type
-        if "@type" in body and body["@type"] not in self.allowed_types:
+        kind = body.get("@type", self.base_type)
+        if not isinstance(kind, str) or kind not in self.allowed_types:
             raise InvalidBody(
-                f"@type: unknown type '{body['@type']}', expected one of "
+                f"@type: unknown type {kind!r}, expected one of "
                 + ", ".join(sorted(self.allowed_types))
             )
         unknown = sorted(set(body) - self.fields)

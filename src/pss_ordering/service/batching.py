@@ -25,17 +25,27 @@ class BatchWriter:
         self._db = database
         self._max = max_batch
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="pss-writer", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        """Queue a use case; the writer thread starts on demand (again after :meth:`close`)."""
         future: Future[Any] = Future()
-        self._queue.put((call, future))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="pss-writer", daemon=True)
+                self._thread.start()
+            self._queue.put((call, future))
         return future
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        """Finish what is queued, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._queue.put(None)
+        thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:

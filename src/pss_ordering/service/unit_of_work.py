@@ -15,6 +15,7 @@ from ..domain.visibility import Viewer
 from ..store.database import WRITE
 from ..store.orders import SqlOrders
 from ..store.parties import SqlOfferings, SqlParties
+from ..store.subscriptions import SqlSubscriptions
 from ..store.timers import SqlTimers
 
 
@@ -25,6 +26,7 @@ class UnitOfWork:
     parties: SqlParties
     offerings: SqlOfferings
     timers: SqlTimers
+    subscriptions: SqlSubscriptions
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class UnitOfWork:
         self.parties = SqlParties(connection)
         self.offerings = SqlOfferings(connection)
         self.timers = SqlTimers(connection)
+        self.subscriptions = SqlSubscriptions(connection)
         return self
 
     def commit(self) -> None:

@@ -134,3 +134,19 @@ timers = Table(
     Index("ix_timers_due", "due_at"),
     Index("ix_timers_order_kind", "order_id", "kind"),
 )
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, nullable=False),
+    Column("owner_roles", String(128), nullable=False),
+    Column("topic", String(32), nullable=False),
+    Column("callback", String(2048), nullable=False),
+    Column("query", String(2048), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", INSTANT, nullable=False),
+    Index("ix_subscriptions_owner", "owner_id", "topic", "callback", "query", unique=True),
+    Index("ix_subscriptions_topic", "topic", "state"),
+)

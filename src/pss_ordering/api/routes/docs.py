@@ -29,6 +29,7 @@ SERVED = {
         "/psi-api/productCatalogManagement/v2",
         {"/productOffering", "/productOffering/{id}"},
     ),
+    "event": ("/psi-api/event/v2", {"/topic", "/topic/{topicId}/hub", "/topic/{topicId}/hub/{id}"}),
 }
 ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "412", "413", "415", "422", "500")
 _ERROR_RESPONSE = {
@@ -50,6 +51,7 @@ def served_contract(api: str) -> dict[str, Any]:
     doc["security"] = [{"bearerAuth": []}]
     components.setdefault("responses", {})["PssError"] = _ERROR_RESPONSE
     _as_accepted(components.get("schemas", {}))
+    _plain_json(doc["paths"])
     for operations in doc["paths"].values():
         for method, operation in operations.items():
             if method == "parameters" or not isinstance(operation, dict):
@@ -79,6 +81,19 @@ def _as_accepted(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _as_accepted(value)
+
+
+def _plain_json(node: Any) -> None:
+    """The service speaks ``application/json`` (the PSID688 file says ``;charset=utf-8``)."""
+    if isinstance(node, dict):
+        content = node.get("content")
+        if isinstance(content, dict) and "application/json;charset=utf-8" in content:
+            content["application/json"] = content.pop("application/json;charset=utf-8")
+        for value in node.values():
+            _plain_json(value)
+    elif isinstance(node, list):
+        for value in node:
+            _plain_json(value)
 
 
 async def openapi(request: Request) -> Response:

@@ -1,0 +1,76 @@
+"""Event hub registrations (PSI-01-02-02-*, -04-01): register, list, remove callbacks."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..clock import Clock
+from ..domain import hub
+from ..domain.errors import Forbidden, NotFound
+from ..domain.identity import Caller, Role
+from ..domain.timestamps import format_instant
+from .unit_of_work import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    subscription: hub.Subscription
+    secret: str | None
+    created: bool
+
+
+class HubService:
+    def __init__(self, database: Database, clock: Clock, allowed_hosts: Sequence[str]) -> None:
+        self._db = database
+        self._clock = clock
+        self._allowed = tuple(allowed_hosts)
+
+    def register(
+        self, caller: Caller, topic: str, callback: str, query: str | None
+    ) -> Registration:
+        """Register a callback; the same callback and query again returns the existing one.
+
+        The signing secret (Standard Webhooks) is returned once, at creation.
+        """
+        hub.require_topic(topic)
+        if topic == "alarm" and not (caller.is_governance or caller.has(Role.PROVIDER)):
+            raise Forbidden("the alarm topic is for governance and providers")
+        hub.check_allowed_host(callback, self._allowed)
+        hub.FilterQuery.parse(query)
+        with self._db.writing() as uow:
+            same = uow.subscriptions.find_same(caller.party_id, topic, callback, query)
+            if same is not None:
+                return Registration(same, None, created=False)
+            subscription = hub.Subscription(
+                id=str(uuid.uuid4()),
+                owner_id=caller.party_id,
+                owner_roles=tuple(sorted(role.value for role in caller.roles)),
+                topic=topic,
+                callback=callback,
+                query=query or None,
+            )
+            secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+            uow.subscriptions.add(subscription, secret, format_instant(self._clock.now()))
+            uow.commit()
+        return Registration(subscription, secret, created=True)
+
+    def list(self, caller: Caller, topic: str) -> list[hub.Subscription]:
+        hub.require_topic(topic)
+        with self._db.reading() as uow:
+            return uow.subscriptions.on_topic(
+                topic, None if caller.is_governance else caller.party_id
+            )
+
+    def remove(self, caller: Caller, topic: str, subscription_id: str) -> None:
+        """Someone else's registration answers 404, like one that does not exist."""
+        hub.require_topic(topic)
+        with self._db.writing() as uow:
+            found = uow.subscriptions.get(subscription_id)
+            if found is None or found.topic != topic or not found.visible_to(caller):
+                raise NotFound(f"hub '{subscription_id}' not found")
+            uow.subscriptions.remove(subscription_id)
+            uow.commit()
