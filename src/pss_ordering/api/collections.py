@@ -12,7 +12,7 @@ from ..domain.errors import InvalidQuery
 from ..domain.query import evaluate, parse_query, select_fields
 from .common import services, with_href
 from .contract import load_contract, schema_properties
-from .jsonio import json_response
+from .jsonio import page_response
 
 
 def attributes(api: str, schema: str) -> frozenset[str]:
@@ -32,7 +32,7 @@ def collection_response(
     )
     total, page = evaluate(docs, query.conditions, query.sort, query.offset, query.limit)
     body = [select_fields(with_href(doc, base), query.fields) for doc in page]
-    return json_response(body, 200, {"X-Total-Count": str(total), "X-Result-Count": str(len(body))})
+    return page_response(body, total)
 
 
 def requested_fields(request: Request, known: frozenset[str]) -> tuple[str, ...] | None:

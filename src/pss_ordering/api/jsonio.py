@@ -43,6 +43,11 @@ async def read_json(request: Request, accepted: tuple[str, ...], limit: int) -> 
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
+def page_response(docs: list[Any], total: int) -> Response:
+    """A collection answer with TMF630's counts: all matches, and those in this page."""
+    return json_response(docs, 200, {"X-Total-Count": str(total), "X-Result-Count": str(len(docs))})
+
+
 def json_response(
     content: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:

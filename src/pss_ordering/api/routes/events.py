@@ -16,7 +16,7 @@ from ...domain.hub import TOPICS, Subscription
 from ..collections import requested_fields
 from ..common import caller_of, reading, services, writing
 from ..contract import body_schema
-from ..jsonio import JSON, json_response, read_json
+from ..jsonio import JSON, json_response, page_response, read_json
 
 BASES = ("/psi-api/event/v2", "/psi-api/eventManagement/v2")
 NO_FIELDS: frozenset[str] = frozenset()
@@ -47,8 +47,7 @@ async def list_topics(request: Request) -> Response:
         {"id": t, "name": t, "href": f"{_base(request)}/topic/{t}", "@type": "Topic"}
         for t in TOPICS
     ]
-    headers = {"X-Total-Count": str(len(topics)), "X-Result-Count": str(len(topics))}
-    return json_response(topics, 200, headers)
+    return page_response(topics, len(topics))
 
 
 async def register(request: Request) -> Response:
@@ -72,8 +71,7 @@ async def list_hubs(request: Request) -> Response:
     requested_fields(request, NO_FIELDS)
     found = await reading(request, services(request).hub.list, caller, request.path_params["topic"])
     docs = [_hub_doc(request, s) for s in found]
-    headers = {"X-Total-Count": str(len(docs)), "X-Result-Count": str(len(docs))}
-    return json_response(docs, 200, headers)
+    return page_response(docs, len(docs))
 
 
 async def unregister(request: Request) -> Response:

@@ -10,7 +10,7 @@ from ...domain.query import parse_query, select_fields
 from ..collections import requested_fields
 from ..common import caller_of, etag, if_match, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema, load_contract
-from ..jsonio import JSON, json_response, read_json
+from ..jsonio import JSON, json_response, page_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, result_validator
 
 BASE = "/psi-api/productOrdering/v2"
@@ -71,8 +71,7 @@ async def list_orders(request: Request) -> Response:
     page = await reading(request, services(request).orders.list, caller, query)
     base = _href_base(request)
     docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]
-    headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(docs))}
-    return json_response(docs, 200, headers)
+    return page_response(docs, page.total)
 
 
 async def patch(request: Request) -> Response:
