@@ -45,10 +45,6 @@ class NotFound(PssError):
     status, code, reason = 404, "NOT_FOUND", "Resource not found"
 
 
-class MethodNotAllowed(PssError):
-    status, code, reason = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
-
-
 class Conflict(PssError):
     status, code, reason = 409, "CONFLICT", "Conflict with the resource's current state"
 

@@ -145,6 +145,8 @@ def render_markdown() -> str:
         "created the order) submits drafts and asks for cancellation; the order's own",
         "state is always derived from its items.",
         "",
+        "Order states: " + ", ".join(ORDER_STATES) + ".",
+        "",
         "## Deriving the order state from the item states",
         "",
         *_docstring_lines(derive.__doc__ or ""),

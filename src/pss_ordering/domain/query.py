@@ -17,7 +17,6 @@ from typing import Any
 from .errors import InvalidQuery
 from .timestamps import parse_instant
 
-RESERVED = frozenset({"fields", "offset", "limit", "sort"})
 OPERATORS = frozenset({"eq", "gt", "gte", "lt", "lte"})
 ALWAYS_KEPT = ("id", "href", "@type")
 

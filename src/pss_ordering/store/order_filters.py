@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlalchemy.sql.elements import UnaryExpression
 
 from ..domain.errors import InvalidQuery
@@ -156,7 +156,3 @@ def _compare(column: Any, op: str, values: list[str]) -> ColumnElement[bool]:
     if op == "eq":
         return column.in_(values)  # type: ignore[no-any-return]
     return _OPERATORS[op](column, values[0])
-
-
-def select_ids(plan_: SqlPlan) -> Any:
-    return select(orders.c.id).where(*plan_.where)
