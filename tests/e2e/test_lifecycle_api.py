@@ -414,3 +414,18 @@ def test_pss_may_cancel_orders_it_created(world: World, client: TestClient, auth
     )
     response = client.patch(_url(order), json={"state": "cancelled"}, headers=auth("pss-x", "pss"))
     assert response.json()["state"] == "cancelled"
+
+
+def test_replaced_order_waiting_for_information_drops_its_timer(
+    world: World, client: TestClient, auth: Auth, imei_offering: str
+) -> None:
+    """Cancelling a replaced order also clears its information-required deadline."""
+    from pss_ordering.service.unit_of_work import Database
+
+    old = world.create(auth("dave"), order_body(imei_offering))
+    new = world.create(auth("dave"), _replacement(old, "off-b"))
+    _set_items(client, auth, new, "prov-b", "acknowledged")
+    assert _state(client, auth, old)[0] == "cancelled"
+    database = Database(client.app.state.services.orders._db.engine)  # type: ignore[attr-defined]
+    with database.reading() as uow:
+        assert uow.timers.pending(old["id"]) == []

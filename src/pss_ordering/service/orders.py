@@ -141,8 +141,9 @@ class OrderService:
         if progress.replacement_accepted(previous_state, order) and order.replaces:
             old = uow.orders.get(order.replaces, lock=True)
             if old is not None:
+                old_state, old_missing = old.state, bool(old.missing)
                 progress.cancel_replaced(old, order.id, self._now())
-                self._save(uow, old, old.state, bool(old.missing))
+                self._save(uow, old, old_state, old_missing)
         self._sync_info_timer(uow, order, had_missing)
         previous = order.version
         order.version += 1
