@@ -206,9 +206,7 @@ def _supplied_items(
         for m in order.missing
         if m.item_id is not None and m.field_path.startswith(f"missing={CHARACTERISTIC_PATH}")
     }
-    old = {item.get("id"): item for item in before.get("productOrderItem") or []}
-    new = {item.get("id"): item for item in after.get("productOrderItem") or []}
-    _same_items(old, new)
+    old, new = _items_by_id(before, after)
     supplied: dict[str, Any] = {}
     for item_id, item in new.items():
         for key in _changed_fields(old[item_id], item):
@@ -276,9 +274,7 @@ def _provider_changes(
 
 
 def _item_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
-    old = {item.get("id"): item for item in before.get("productOrderItem") or []}
-    new = {item.get("id"): item for item in after.get("productOrderItem") or []}
-    _same_items(old, new)
+    old, new = _items_by_id(before, after)
     moves: dict[str, str] = {}
     for item_id, item in new.items():
         for key in _changed_fields(old[item_id], item):
@@ -288,11 +284,17 @@ def _item_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str
     return moves
 
 
-def _same_items(old: Mapping[Any, Any], new: Mapping[Any, Any]) -> None:
+def _items_by_id(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """Items before and after by id; the set of items itself must not change."""
+    old = {item.get("id"): item for item in before.get("productOrderItem") or []}
+    new = {item.get("id"): item for item in after.get("productOrderItem") or []}
     if old.keys() != new.keys():
         raise BusinessRuleViolation(
             "order items cannot be added or removed; create a new order that replaces this one"
         )
+    return old, new
 
 
 def _refuse_item_change(item_id: Any, key: str) -> None:
