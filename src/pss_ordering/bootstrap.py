@@ -13,14 +13,22 @@ from starlette.applications import Starlette
 from .api.app import create_app
 from .api.auth import Authenticator
 from .api.common import Services
-from .api.execution import Executor
 from .clock import Clock, SystemClock
 from .config import Settings
+from .domain.delivery import RetryPolicy
+from .domain.hub import AddressPolicy
+from .events.intake import EventService
+from .events.outbound_auth import OutboundAuth
+from .events.registrations import HubService
+from .events.sender import HttpSender
+from .events.wakeup import wakeup_for
+from .events.worker import DeliveryWorker
 from .service.batching import BatchWriter
-from .service.hub import HubService
+from .service.execution import Executor
 from .service.offerings import OfferingService
 from .service.orders import INFO_TIMER, OrderService
 from .service.parties import PartyService
+from .service.publishing import Publisher
 from .service.timers import TimerService
 from .service.unit_of_work import Database
 from .store import migrate
@@ -58,11 +66,13 @@ def build_services(
     settings: Settings, engine: Engine | None = None, clock: Clock | None = None
 ) -> Services:
     engine = engine or build_engine(settings)
-    database = Database(engine)
+    database = Database(engine, Publisher(settings.base_url))
     clock = clock or SystemClock()
     orders = OrderService(database, clock, settings.info_required_timeout)
     return Services(
         settings=settings,
+        database=database,
+        clock=clock,
         auth=Authenticator(
             secret=development_secret(settings),
             public_key=settings.jwt_public_key,
@@ -75,6 +85,7 @@ def build_services(
         parties=PartyService(database),
         offerings=OfferingService(database),
         hub=HubService(database, clock, settings.callback_allowed_hosts),
+        events=EventService(database, clock, orders),
         timers=TimerService(database, clock, {INFO_TIMER: orders.information_timed_out}),
         executor=Executor(
             writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,
@@ -83,7 +94,31 @@ def build_services(
     )
 
 
+def build_delivery_worker(services: Services) -> DeliveryWorker:
+    """The delivery worker, with the HTTP sender and retry policy the settings describe."""
+    settings = services.settings
+    sender = HttpSender(
+        allowed_hosts=settings.callback_allowed_hosts,
+        policy=AddressPolicy.of(settings.callback_allowed_networks),
+        auth=OutboundAuth(settings.callback_auth, timeout=settings.delivery_timeout_seconds),
+        timeout=settings.delivery_timeout_seconds,
+        clock=services.clock,
+    )
+    return DeliveryWorker(
+        services.database,
+        services.executor,
+        sender,
+        services.clock,
+        RetryPolicy(tuple(settings.delivery_retry_schedule), settings.delivery_jitter),
+        lease_seconds=settings.delivery_lease_seconds,
+        timeout_seconds=settings.delivery_timeout_seconds,
+        max_lanes=settings.delivery_max_lanes,
+        wakeup=wakeup_for(services.database.engine),
+    )
+
+
 def build_app(
     settings: Settings | None = None, engine: Engine | None = None, clock: Clock | None = None
 ) -> Starlette:
-    return create_app(build_services(settings or Settings(), engine, clock))
+    services = build_services(settings or Settings(), engine, clock)
+    return create_app(services, lambda: build_delivery_worker(services))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,6 +21,41 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+class CallbackAuth(BaseModel):
+    """How the PSS authenticates to one callback host (PSI-01-02-03-09, ADR035).
+
+    ``oauth2``: client credentials at ``token_url`` (token cached, refreshed
+    before it expires); ``bearer``: a static ``token``; ``basic``:
+    ``username``/``password``; ``api_key``: ``value`` in the ``header`` named.
+    """
+
+    type: Literal["oauth2", "bearer", "basic", "api_key"]
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    header: str = "X-API-Key"
+    value: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: Literal["basic", "post"] = "basic"
+
+    @model_validator(mode="after")
+    def _complete(self) -> CallbackAuth:
+        needed = {
+            "oauth2": ("token_url", "client_id", "client_secret"),
+            "bearer": ("token",),
+            "basic": ("username", "password"),
+            "api_key": ("value",),
+        }[self.type]
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"{self.type} callback auth needs {', '.join(missing)}")
+        return self
 
 
 class Settings(BaseSettings):
@@ -48,17 +84,49 @@ class Settings(BaseSettings):
 
     db_concurrency: int = 8
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    callback_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    callback_auth: dict[str, CallbackAuth] = Field(default_factory=dict)
+
+    delivery_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    delivery_jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    delivery_max_lanes: int = Field(default=256, ge=1)
 
     info_required_timeout: timedelta = timedelta(days=7)
     timer_poll_seconds: float = 0.5
     run_workers: bool = True
 
-    @field_validator("jwt_algorithms", "callback_allowed_hosts", mode="before")
+    @field_validator(
+        "jwt_algorithms",
+        "callback_allowed_hosts",
+        "callback_allowed_networks",
+        "delivery_retry_schedule",
+        mode="before",
+    )
     @classmethod
-    def _split_algorithms(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("callback_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ip_network(entry, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_sends(self) -> Settings:
+        if self.delivery_lease_seconds < 3 * self.delivery_timeout_seconds:
+            raise ValueError(
+                "delivery_lease_seconds must be at least three times delivery_timeout_seconds, "
+                "so that a lease never expires during a send"
+            )
+        return self
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -139,6 +139,7 @@ def two_provider_order(
         creator_id=creator_id,
         item_providers={"1": "prov-a", "2": "prov-b", "3": "prov-a"},
         doc=doc,
+        submitted_at=None if state == "draft" else NOW,
     )
 
 

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from ..events.background import DeliveryThread
+from ..events.worker import DeliveryWorker
 from ..service.timers import TimerWorker
 from .common import Services
 from .errors import HANDLERS
 from .routes import docs, events, offerings, orders, parties
 
 
-def create_app(services: Services) -> Starlette:
+def create_app(
+    services: Services, delivery: Callable[[], DeliveryWorker] | None = None
+) -> Starlette:
+    """The application; with ``delivery`` (and ``run_workers``) it also delivers events."""
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        """Background workers (timers) run inside ``serve`` unless turned off."""
-        worker = TimerWorker(services.timers, services.settings.timer_poll_seconds)
+        """Background workers (timers, delivery) run inside ``serve`` unless turned off."""
+        timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
+        sending = DeliveryThread(delivery()) if delivery and services.settings.run_workers else None
         if services.settings.run_workers:
-            worker.start()
+            timers.start()
+        if sending is not None:
+            sending.start()
         try:
             yield
         finally:
+            if sending is not None:
+                sending.stop()
             if services.settings.run_workers:
-                worker.stop()
+                timers.stop()
             services.executor.close()
 
     app = Starlette(

@@ -8,16 +8,19 @@ from typing import Any, ParamSpec, TypeVar
 
 from starlette.requests import Request
 
+from ..clock import Clock
 from ..config import Settings
 from ..domain.errors import BadRequest
 from ..domain.identity import Caller
-from ..service.hub import HubService
+from ..events.intake import EventService
+from ..events.registrations import HubService
+from ..service.execution import Executor
 from ..service.offerings import OfferingService
 from ..service.orders import OrderService
 from ..service.parties import PartyService
 from ..service.timers import TimerService
+from ..service.unit_of_work import Database
 from .auth import Authenticator
-from .execution import Executor
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,12 +31,15 @@ class Services:
     """What the routes call; built once by ``bootstrap``."""
 
     settings: Settings
+    database: Database
+    clock: Clock
     auth: Authenticator
     orders: OrderService
     parties: PartyService
     offerings: OfferingService
     timers: TimerService
     hub: HubService
+    events: EventService
     executor: Executor
 
 

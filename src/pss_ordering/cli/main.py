@@ -31,16 +31,16 @@ def serve(host: str | None, port: int | None, seed: Path | None, demo: bool) -> 
     import uvicorn
 
     from ..api.app import create_app
-    from ..bootstrap import build_services
+    from ..bootstrap import build_delivery_worker, build_services
     from .seed import DEMO_SEED, load_seed
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _log_to_console()
     settings = Settings()
     services = build_services(settings)
     for path in [p for p in (DEMO_SEED if demo else None, seed) if p is not None]:
         click.echo(f"seeded from {path}: {load_seed(services, path)}")
     uvicorn.run(
-        create_app(services),
+        create_app(services, lambda: build_delivery_worker(services)),
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
@@ -77,6 +77,40 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
             audience=settings.jwt_audience,
         )
     )
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver events and fire timers, without serving HTTP (run several on PostgreSQL)."""
+    import asyncio
+    import signal
+
+    from ..bootstrap import build_delivery_worker, build_services
+    from ..service.timers import TimerWorker
+
+    _log_to_console()
+    services = build_services(Settings())
+    delivery = build_delivery_worker(services)
+    timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await delivery.run(stop)
+
+    timers.start()
+    click.echo(f"worker {delivery.name} delivering events and firing timers")
+    try:
+        asyncio.run(run())
+    finally:
+        timers.stop()
+        services.executor.close()
+
+
+def _log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @cli.command()

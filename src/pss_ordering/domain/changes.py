@@ -160,6 +160,7 @@ def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
     for item in order.items:
         item["state"] = "pending"
     order.doc["state"] = "pending"
+    order.submitted_at = now
     order.events.append(
         OrderStateChanged(
             order_id=order.id, occurred_at=now, details={"from": "draft", "to": "pending"}

@@ -1,7 +1,8 @@
 """Domain events an order change records; the service stores them with the change.
 
-They are facts in the past tense. The event hub (a later layer) turns each into
-the PSI notification types (orderCreationNotification, ...).
+They are facts in the past tense, named by the PSI notification they become
+(orderCreationNotification, ...) and the event-hub topic they are published on.
+``domain/notifications.py`` renders them for each audience.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class DomainEvent:
     occurred_at: str
     notification: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    topic: str = "order"
 
 
 @dataclass(frozen=True, slots=True)

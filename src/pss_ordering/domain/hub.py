@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import BusinessRuleViolation, NotFound
-from .identity import Caller
+from .identity import Caller, Role
+from .notifications import TMF_EVENT_NAMES
 from .query import values_at
 
 TOPICS = ("order", "inquiry", "alarm")
-
-#: The seed's five notifications and the TMF622 (v4 and v5) event names they are.
-TMF_EVENT_NAMES = {
-    "orderCreationNotification": "ProductOrderCreateEvent",
-    "orderStateChangeNotification": "ProductOrderStateChangeEvent",
-    "orderValueChangeNotification": "ProductOrderAttributeValueChangeEvent",
-    "orderInformationRequiredNotification": "ProductOrderInformationRequiredEvent",
-    "orderRemoveNotification": "ProductOrderDeleteEvent",
-}
 
 
 def require_topic(topic: str) -> str:
@@ -57,10 +50,40 @@ def check_allowed_host(url: str, allowed: Iterable[str]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which addresses an allow-listed *name* may resolve to when the PSS connects.
+
+    The allow-list names hosts; DNS can later point a name somewhere else (an
+    internal service, the cloud metadata endpoint). So after resolution an
+    address must be public, or inside a network the operator allowed
+    (``PSS_CALLBACK_ALLOWED_NETWORKS``). A host allow-listed as an IP literal is
+    never resolved and needs no network entry.
+    """
+
+    networks: tuple[IPv4Network | IPv6Network, ...] = ()
+
+    @classmethod
+    def of(cls, networks: Iterable[str]) -> AddressPolicy:
+        return cls(tuple(ip_network(n, strict=False) for n in networks))
+
+    def allows(self, address: str) -> bool:
+        try:
+            ip = ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return ip.is_global or any(ip in network for network in self.networks)
+
+
+@dataclass(frozen=True, slots=True)
 class FilterQuery:
     """TOD-01-02-02 filter: ``a.b.c=v`` terms joined by ``&`` (AND); lists match any element.
 
-    ``eventType`` matches the seed name or its TMF622 event name alike.
+    Paths go into the event envelope (``eventType``,
+    ``event.productOrder.productOrderItem.productOffering.id``). As in the
+    TOD-01-02-02 examples, a path may also leave out the resource:
+    ``event.priority`` and plain ``state`` are looked up in the resource
+    under ``event`` when the envelope has no such attribute. ``eventType``
+    matches the seed name or its TMF622 event name alike.
     """
 
     terms: tuple[tuple[str, str], ...]
@@ -88,10 +111,24 @@ class FilterQuery:
                 if wanted not in (kind, TMF_EVENT_NAMES.get(kind)):
                     return False
                 continue
-            found = values_at(event, path.split("."))
+            found = _resolve(event, path.split("."))
             if not any(_text(v) == wanted for v in found if not isinstance(v, (dict, list))):
                 return False
         return True
+
+
+def _resolve(event: Mapping[str, Any], path: list[str]) -> list[Any]:
+    """Values at ``path`` in the envelope, else in the resource(s) it carries."""
+    found = list(values_at(event, path))
+    if found:
+        return found
+    resources = event.get("event")
+    if not isinstance(resources, Mapping):
+        return []
+    rest = path[1:] if path[0] == "event" else path
+    if not rest or (path[0] != "event" and path[0] in event):
+        return []
+    return [value for resource in resources.values() for value in values_at(resource, rest)]
 
 
 def _is_name(segment: str) -> bool:
@@ -116,3 +153,27 @@ class Subscription:
 
     def visible_to(self, caller: Caller) -> bool:
         return caller.is_governance or caller.party_id == self.owner_id
+
+    @property
+    def owner(self) -> Caller:
+        """The registering party, with the roles it had when it registered."""
+        return Caller(self.owner_id, frozenset(Role(r) for r in self.owner_roles))
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackHealth:
+    """How delivery to one callback is going (PSI-01-02-03-07: halted until resumed).
+
+    ``state`` (on the subscription) is ``active``, ``halted`` after the last
+    retry failed, or ``disabled`` after the receiver answered 410 Gone.
+    """
+
+    subscription: Subscription
+    failures: int
+    retry_at: str | None
+    last_attempt_at: str | None
+    last_success_at: str | None
+    last_status: int | None
+    last_error: str | None
+    delivered: int
+    pending: int = 0

@@ -33,8 +33,9 @@ class ProductOrder:
 
     ``acknowledged`` holds when each item's provider acknowledged it, ``resume``
     the state an item returns to after a refused cancellation or supplied
-    information, ``missing`` the information the order waits for, and
-    ``replaces`` the order this one is to replace.
+    information, ``missing`` the information the order waits for,
+    ``replaces`` the order this one is to replace, and ``submitted_at`` when it
+    was submitted to its providers (None while a draft: providers never see it).
     """
 
     id: str
@@ -47,6 +48,7 @@ class ProductOrder:
     resume: dict[str, str] = field(default_factory=dict)
     missing: list[Missing] = field(default_factory=list)
     replaces: str | None = None
+    submitted_at: str | None = None
     events: list[DomainEvent] = field(default_factory=list)
 
     @property
@@ -199,6 +201,7 @@ def create_order(
     order.replaces = _replaced_order(ctx, body, customer_id)
     order.events.append(OrderCreated(order_id=order_id, occurred_at=now))
     if not draft:
+        order.submitted_at = now
         order.record_missing(required_but_missing(items, ctx.offerings), now)
     return order
 

@@ -2,7 +2,8 @@
 
 A party that may not see an order gets the same answer as for an order that
 does not exist. A provider sees only orders holding at least one of its items,
-and then only its own items; it never sees a draft.
+and then only its own items; it never sees a draft, nor a draft cancelled
+before it was submitted.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def access(viewer: Viewer, order: ProductOrder) -> Access:
         return Access.FULL
     if (
         caller.has(Role.PROVIDER)
-        and order.state != "draft"
+        and order.submitted_at is not None
         and caller.party_id in order.provider_ids
     ):
         return Access.PROVIDER

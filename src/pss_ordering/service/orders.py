@@ -108,31 +108,48 @@ class OrderService:
         """
         for _ in range(MAX_PATCH_ATTEMPTS):
             with self._db.writing() as uow:
-                viewer, order, before = _visible(uow, caller, order_id, lock=True)
-                if if_match is not None and if_match != order.version:
-                    raise PreconditionFailed(
-                        f"productOrder '{order_id}' is at version {order.version}, not {if_match}"
-                    )
-                after = patcher(copy.deepcopy(before))
-                validate(after)
-                ctx = changes.ChangeContext(
-                    customer=uow.parties.get(order.customer_id),
-                    offerings=uow.offerings.get_many(orders.referenced_offering_ids(after))
-                    if order.state == "draft"
-                    else {},
-                )
-                previous_state, had_missing = order.state, bool(order.missing)
-                if not changes.apply_changes(viewer, order, before, after, ctx, self._now()):
-                    return OrderView(before, order.version)
-                if self._save(uow, order, previous_state, had_missing):
+                result = self.apply_patch(uow, caller, order_id, patcher, validate, if_match)
+                if result is not None:
                     uow.commit()
-                    result = visibility.view(viewer, order)
-                    if result is None:
-                        raise NotFound(f"productOrder '{order_id}' not found")
-                    return OrderView(result, order.version)
+                    return result
             if if_match is not None:
                 raise PreconditionFailed(f"productOrder '{order_id}' changed concurrently")
         raise PreconditionFailed(f"productOrder '{order_id}' is too busy; retry the update")
+
+    def apply_patch(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        order_id: str,
+        patcher: Patcher,
+        validate: Callable[[dict[str, Any]], None],
+        if_match: int | None = None,
+    ) -> OrderView | None:
+        """One attempt within the caller's unit of work (which commits); None if it lost
+        the versioned update to a concurrent change. Received events apply through here
+        too, so they obey exactly the rules of PATCH."""
+        viewer, order, before = _visible(uow, caller, order_id, lock=True)
+        if if_match is not None and if_match != order.version:
+            raise PreconditionFailed(
+                f"productOrder '{order_id}' is at version {order.version}, not {if_match}"
+            )
+        after = patcher(copy.deepcopy(before))
+        validate(after)
+        ctx = changes.ChangeContext(
+            customer=uow.parties.get(order.customer_id),
+            offerings=uow.offerings.get_many(orders.referenced_offering_ids(after))
+            if order.state == "draft"
+            else {},
+        )
+        previous_state, had_missing = order.state, bool(order.missing)
+        if not changes.apply_changes(viewer, order, before, after, ctx, self._now()):
+            return OrderView(before, order.version)
+        if not self._save(uow, order, previous_state, had_missing):
+            return None
+        result = visibility.view(viewer, order)
+        if result is None:
+            raise NotFound(f"productOrder '{order_id}' not found")
+        return OrderView(result, order.version)
 
     def _save(
         self, uow: UnitOfWork, order: orders.ProductOrder, previous_state: str, had_missing: bool

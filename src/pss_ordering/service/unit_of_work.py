@@ -1,4 +1,8 @@
-"""The unit of work: the only place that opens a transaction and commits."""
+"""The unit of work: the only place that opens a transaction and commits.
+
+Committing first publishes the events the written orders recorded (stored,
+and queued for each qualifying callback), so they commit with the change.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,16 @@ from ..domain.identity import Caller, Role
 from ..domain.orders import ProductOrder
 from ..domain.visibility import Viewer
 from ..store.database import WRITE
+from ..store.deliveries import SqlDeliveries
+from ..store.events import SqlEvents
 from ..store.orders import SqlOrders
 from ..store.parties import SqlOfferings, SqlParties
+from ..store.received import SqlReceivedEvents
 from ..store.subscriptions import SqlSubscriptions
 from ..store.timers import SqlTimers
+from .publishing import Publisher
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 
 class UnitOfWork:
@@ -27,16 +37,21 @@ class UnitOfWork:
     offerings: SqlOfferings
     timers: SqlTimers
     subscriptions: SqlSubscriptions
+    events: SqlEvents
+    deliveries: SqlDeliveries
+    received: SqlReceivedEvents
 
     def __init__(
         self,
         engine: Engine,
+        publisher: Publisher,
         *,
         write: bool,
         reuse: Connection | None = None,
         batch: Connection | None = None,
     ) -> None:
         self._engine = engine
+        self._publisher = publisher
         self._write = write
         self._reuse = reuse
         self._batch = batch
@@ -58,11 +73,16 @@ class UnitOfWork:
         self.offerings = SqlOfferings(connection)
         self.timers = SqlTimers(connection)
         self.subscriptions = SqlSubscriptions(connection)
+        self.events = SqlEvents(connection)
+        self.deliveries = SqlDeliveries(connection)
+        self.received = SqlReceivedEvents(connection)
         return self
 
     def commit(self) -> None:
-        """Commit (inside a batch: keep the work; the batch commits it with the others)."""
+        """Publish the written orders' events, then commit (inside a batch: keep the
+        work; the batch commits it with the others)."""
         assert self._transaction is not None
+        self._publisher.publish(self, self.orders.take_written())
         self._transaction.commit()
 
     def __exit__(
@@ -110,23 +130,24 @@ class Database:
     the event loop, where a pool checkout would cost more than the query).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, publisher: Publisher | None = None) -> None:
         self.engine = engine
+        self.publisher = publisher or Publisher(DEFAULT_BASE_URL)
         self._keep_readers = engine.dialect.name == "sqlite"
         self._readers = threading.local()
         self._batches = threading.local()
 
     def reading(self) -> UnitOfWork:
         if not self._keep_readers:
-            return UnitOfWork(self.engine, write=False)
+            return UnitOfWork(self.engine, self.publisher, write=False)
         reader = getattr(self._readers, "connection", None)
         if reader is None:
             reader = self._readers.connection = self.engine.connect()
-        return UnitOfWork(self.engine, write=False, reuse=reader)
+        return UnitOfWork(self.engine, self.publisher, write=False, reuse=reader)
 
     def writing(self) -> UnitOfWork:
         batch = getattr(self._batches, "connection", None)
-        return UnitOfWork(self.engine, write=True, batch=batch)
+        return UnitOfWork(self.engine, self.publisher, write=True, batch=batch)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

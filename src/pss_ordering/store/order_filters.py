@@ -65,7 +65,7 @@ def visible_to(viewer: Viewer) -> ColumnElement[bool]:
     if caller.has(Role.PROVIDER):
         clauses.append(
             and_(
-                orders.c.state != "draft",
+                orders.c.submitted_at.is_not(None),
                 exists().where(
                     order_items.c.order_id == orders.c.id,
                     order_items.c.provider_id == caller.party_id,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ..domain.orders import ProductOrder
 from ..domain.timestamps import normalise_instant
 from .codec import dumps, loads
 from .order_filters import SqlPlan
 from .prepared import Prepared, insert_all
-from .schema import order_external_ids, order_items, order_parties, orders, outbox
+from .schema import order_external_ids, order_items, order_parties, orders
 
 _DATE_COLUMNS = {
     "requested_start_date": "requestedStartDate",
@@ -30,6 +29,7 @@ _ROW = (
     orders.c.doc,
     orders.c.meta,
     orders.c.replaces_id,
+    orders.c.submitted_at,
 )
 
 
@@ -42,21 +42,28 @@ class _Row(NamedTuple):
     doc: str
     meta: str
     replaces_id: str | None
+    submitted_at: str | None
 
 
 _INSERT_ORDER = insert_all(orders)
 _INSERT_ITEMS = insert_all(order_items)
 _INSERT_PARTIES = insert_all(order_parties)
 _INSERT_EXTERNAL_IDS = insert_all(order_external_ids)
-_INSERT_EVENT = Prepared(
-    insert(outbox).values({c.name: bindparam(c.name) for c in outbox.columns if c.name != "seq"})
-)
 _GET = Prepared(select(*_ROW).where(orders.c.id == bindparam("order_id")))
 
 
 class SqlOrders:
+    """Orders, plus what the unit of work publishes at commit.
+
+    Every order written here is remembered with the row it was loaded from, so
+    the events it recorded can be published with the change (and each
+    audience's view before the change compared with the view after).
+    """
+
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._loaded: dict[str, Any] = {}
+        self._written: list[ProductOrder] = []
 
     def get(self, order_id: str, *, lock: bool = False) -> ProductOrder | None:
         """One order; ``lock`` holds its row until commit (PostgreSQL; SQLite locks the file)."""
@@ -67,12 +74,25 @@ class SqlOrders:
         else:
             found = _GET.rows(self._db, order_id=order_id)
             row = _Row(*found[0]) if found else None
+        if row is None:
+            return None
+        self._loaded.setdefault(order_id, row)
+        return _order(row)
+
+    def as_loaded(self, order_id: str) -> ProductOrder | None:
+        """The order as this unit of work first read it (None for a new order)."""
+        row = self._loaded.get(order_id)
         return None if row is None else _order(row)
+
+    def take_written(self) -> list[ProductOrder]:
+        """Orders written since the last call, whose events are still to be published."""
+        written, self._written = self._written, []
+        return written
 
     def add(self, order: ProductOrder) -> None:
         _INSERT_ORDER(self._db, id=order.id, **_columns(order))
         self._insert_index_rows(order)
-        self._record_events(order)
+        self._written.append(order)
 
     def update(self, order: ProductOrder, expected_version: int) -> bool:
         """Compare-and-set on ``version``: False when someone else changed it first."""
@@ -86,11 +106,11 @@ class SqlOrders:
         for table in (order_items, order_parties, order_external_ids):
             self._db.execute(delete(table).where(table.c.order_id == order.id))
         self._insert_index_rows(order)
-        self._record_events(order)
+        self._written.append(order)
         return True
 
     def remove(self, order: ProductOrder) -> None:
-        self._record_events(order)
+        self._written.append(order)
         for table in (order_items, order_parties, order_external_ids):
             self._db.execute(delete(table).where(table.c.order_id == order.id))
         self._db.execute(delete(orders).where(orders.c.id == order.id))
@@ -144,36 +164,8 @@ class SqlOrders:
             self._db, [{"order_id": order.id, "external_id": e} for e in external]
         )
 
-    def _record_events(self, order: ProductOrder) -> None:
-        if not order.events:
-            return
-        _INSERT_EVENT.many(
-            self._db,
-            [
-                {
-                    "event_id": str(uuid.uuid4()),
-                    "order_id": event.order_id,
-                    "notification": event.notification,
-                    "occurred_at": event.occurred_at,
-                    "details": dumps(event.details),
-                }
-                for event in order.events
-            ],
-        )
-        order.events.clear()
 
-    def recorded_events(self, order_id: str) -> Sequence[tuple[str, dict[str, Any]]]:
-        rows = self._db.execute(
-            select(outbox.c.notification, outbox.c.details)
-            .where(outbox.c.order_id == order_id)
-            .order_by(outbox.c.seq)
-        ).all()
-        return [(row.notification, loads(row.details)) for row in rows]
-
-
-def _order(
-    row: Row[Any, Any, Any, Any, Any, Any, Any, Any], with_meta: bool = True
-) -> ProductOrder:
+def _order(row: Any, with_meta: bool = True) -> ProductOrder:
     order = ProductOrder(
         id=row.id,
         customer_id=row.customer_id,
@@ -182,6 +174,7 @@ def _order(
         doc=loads(row.doc),
         version=row.version,
         replaces=row.replaces_id,
+        submitted_at=row.submitted_at,
     )
     if with_meta:
         order.load_meta(loads(row.meta))
@@ -200,6 +193,7 @@ def _columns(order: ProductOrder) -> dict[str, Any]:
         "doc": dumps(doc),
         "meta": dumps(order.meta()),
         "replaces_id": order.replaces,
+        "submitted_at": order.submitted_at,
     }
     for column, attribute in _DATE_COLUMNS.items():
         raw = doc.get(attribute)

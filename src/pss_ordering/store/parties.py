@@ -22,12 +22,16 @@ def _community_statement() -> Any:
     return select(tree.c.id)
 
 
-def _belongs_statement() -> Any:
-    """Walk up from the member through its parents, looking for the organisation."""
+def _ancestors_tree() -> Any:
+    """The member and, walking up through its parents, every organisation it is in."""
     tree = select(bindparam("member_id", type_=String).label("id")).cte("ancestors", recursive=True)
-    tree = tree.union(
+    return tree.union(
         select(party_parents.c.parent_id).where(party_parents.c.party_id == tree.c.id)
     )
+
+
+def _belongs_statement() -> Any:
+    tree = _ancestors_tree()
     return select(tree.c.id).where(tree.c.id == bindparam("org_id", type_=String))
 
 
@@ -46,6 +50,7 @@ _PARENTS = Prepared(
     )
 )
 _BELONGS = Prepared(_belongs_statement())
+_ANCESTORS = Prepared(select(_ancestors_tree().c.id))
 
 
 class SqlParties:
@@ -87,6 +92,10 @@ class SqlParties:
     def community(self, party_id: str) -> frozenset[str]:
         """The party itself and every party that (transitively) declares it as parent."""
         return frozenset(row[0] for row in _COMMUNITY(self._db, party_id=party_id))
+
+    def represented_by(self, member_id: str) -> frozenset[str]:
+        """The member itself and every organisation whose community it is (transitively) in."""
+        return frozenset(row[0] for row in _ANCESTORS.rows(self._db, member_id=member_id))
 
     def belongs_to(self, member_id: str, organisation_id: str) -> bool:
         """Whether ``member_id`` is (transitively) in ``organisation_id``'s community."""

@@ -14,9 +14,16 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 
-def insert_all(table: Table) -> Prepared:
-    """``INSERT INTO table (every column) VALUES (...)`` with one parameter per column."""
-    return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.columns}))
+def insert_all(table: Table, generated: str | None = None) -> Prepared:
+    """``INSERT INTO table (every column) VALUES (...)`` with one parameter per column.
+
+    ``generated`` names a column the database fills in (an autoincrement key).
+    """
+    return Prepared(
+        insert(table).values(
+            {c.name: bindparam(c.name) for c in table.columns if c.name != generated}
+        )
+    )
 
 
 class Prepared:

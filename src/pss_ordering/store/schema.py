@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ metadata = MetaData()
 
 ID = String(64)
 INSTANT = String(32)
+SEQ = BigInteger().with_variant(Integer, "sqlite")
 
 parties = Table(
     "parties",
@@ -65,6 +67,7 @@ orders = Table(
     Column("doc", Text, nullable=False),
     Column("meta", Text, nullable=False, server_default="{}"),
     Column("replaces_id", ID),
+    Column("submitted_at", INSTANT),
     Index("ix_orders_customer_created_id", "customer_id", "creation_date", "id"),
     Index("ix_orders_creator_created_id", "creator_id", "creation_date", "id"),
     Index("ix_orders_state_created_id", "state", "creation_date", "id"),
@@ -105,28 +108,10 @@ order_external_ids = Table(
     Index("ix_order_external_ids_value", "external_id", "order_id"),
 )
 
-outbox = Table(
-    "outbox",
-    metadata,
-    Column(
-        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
-    Column("event_id", String(64), nullable=False, unique=True),
-    Column("order_id", ID, nullable=False, index=True),
-    Column("notification", String(64), nullable=False),
-    Column("occurred_at", INSTANT, nullable=False),
-    Column("details", Text, nullable=False),
-)
-
 timers = Table(
     "timers",
     metadata,
-    Column(
-        "id",
-        BigInteger().with_variant(Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    Column("id", SEQ, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
     Column("order_id", ID, nullable=False),
     Column("due_at", INSTANT, nullable=False),
@@ -147,6 +132,91 @@ subscriptions = Table(
     Column("secret", String(128), nullable=False),
     Column("state", String(16), nullable=False),
     Column("created_at", INSTANT, nullable=False),
+    Column("governance", Boolean, nullable=False, server_default="0"),
+    # Delivery health: consecutive failures of the head event, when to retry it,
+    # which worker holds the callback's lane and until when (see events/worker.py).
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("retry_at", INSTANT),
+    Column("lease_owner", String(64)),
+    Column("lease_until", INSTANT),
+    Column("last_attempt_at", INSTANT),
+    Column("last_success_at", INSTANT),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_count", BigInteger, nullable=False, server_default="0"),
     Index("ix_subscriptions_owner", "owner_id", "topic", "callback", "query", unique=True),
     Index("ix_subscriptions_topic", "topic", "state"),
+)
+
+# The event log: one row per domain event with the order as it was, from which each
+# audience's view is rendered (need-to-know) when it is listed or delivered.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("topic", String(32), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("occurred_at", INSTANT, nullable=False),
+    Column("order_id", ID, nullable=False),
+    Column("customer_id", ID, nullable=False),
+    Column("creator_id", ID, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("item_providers", Text, nullable=False),
+    Column("order_doc", Text, nullable=False),
+    Index("ix_events_topic_seq", "topic", "seq"),
+    Index("ix_events_customer", "customer_id", "topic", "seq"),
+    Index("ix_events_creator", "creator_id", "topic", "seq"),
+)
+
+# The providers an event may be shown to (their own view), for listing by provider.
+event_providers = Table(
+    "event_providers",
+    metadata,
+    Column("provider_id", ID, primary_key=True),
+    Column("event_seq", SEQ, ForeignKey("events.seq", ondelete="CASCADE"), primary_key=True),
+)
+
+# One row per (callback, event): written with the event, sent in id order per callback.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        ID,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_seq", SEQ, ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
+    Column("audience", String(80), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("delivered_at", INSTANT),
+    Index("ix_deliveries_lane", "subscription_id", "state", "id"),
+    Index("ix_deliveries_event", "event_seq"),
+)
+
+# Every attempt to send a delivery, with what the receiver answered.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("delivery_id", SEQ, ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", INSTANT, nullable=False),
+    Column("status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_delivery_attempts_delivery", "delivery_id"),
+)
+
+# Events received from other systems, kept so that the same eventId applies once.
+received_events = Table(
+    "received_events",
+    metadata,
+    Column("sender_id", ID, primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("topic", String(32), nullable=False),
+    Column("received_at", INSTANT, nullable=False),
+    Column("body", Text, nullable=False),
 )

@@ -1,12 +1,13 @@
-"""Hub registration repository."""
+"""Hub registration repository: registrations, the candidates of an event, health."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from ..domain.hub import Subscription
+from ..domain.hub import CallbackHealth, Subscription
 from .schema import subscriptions
 
 
@@ -26,6 +27,7 @@ class SqlSubscriptions:
                 secret=secret,
                 state=subscription.state,
                 created_at=created_at,
+                governance="governance" in subscription.owner_roles,
             )
         )
 
@@ -57,6 +59,53 @@ class SqlSubscriptions:
 
     def remove(self, subscription_id: str) -> None:
         self._db.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
+
+    def candidates(self, topic: str, owners: Iterable[str]) -> list[Subscription]:
+        """Callbacks on ``topic`` that may hear of an event: those of ``owners``, governance's.
+
+        Disabled callbacks (the receiver answered 410) get nothing more; halted
+        ones keep queueing until they are resumed.
+        """
+        query = select(subscriptions).where(
+            subscriptions.c.topic == topic,
+            subscriptions.c.state != "disabled",
+            or_(subscriptions.c.owner_id.in_(sorted(set(owners))), subscriptions.c.governance),
+        )
+        return [_subscription(row) for row in self._db.execute(query.order_by(subscriptions.c.id))]
+
+    def health(self, subscription_id: str) -> CallbackHealth | None:
+        row = self._db.execute(
+            select(subscriptions).where(subscriptions.c.id == subscription_id)
+        ).first()
+        return None if row is None else _health(row)
+
+    def all_health(self, owner_id: str | None) -> list[CallbackHealth]:
+        query = select(subscriptions)
+        if owner_id is not None:
+            query = query.where(subscriptions.c.owner_id == owner_id)
+        rows = self._db.execute(query.order_by(subscriptions.c.created_at, subscriptions.c.id))
+        return [_health(row) for row in rows]
+
+    def resume(self, subscription_id: str) -> None:
+        """Active again: the held-back events go out, in order, from the oldest."""
+        self._db.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .values(state="active", failures=0, retry_at=None)
+        )
+
+
+def _health(row: Any) -> CallbackHealth:
+    return CallbackHealth(
+        subscription=_subscription(row),
+        failures=row.failures,
+        retry_at=row.retry_at,
+        last_attempt_at=row.last_attempt_at,
+        last_success_at=row.last_success_at,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        delivered=row.delivered_count,
+    )
 
 
 def _subscription(row: Any) -> Subscription:

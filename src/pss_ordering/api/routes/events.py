@@ -1,7 +1,9 @@
-"""``/psi-api/event/v2`` (PSID688): topics and callback registrations.
+"""``/psi-api/event/v2`` (PSID688): topics, callback registrations, events.
 
 The same API also answers under ``/psi-api/eventManagement/v2``, the path the
-PSI mock-up's clients use.
+PSI mock-up's clients use. Beyond PSID688, a registration can be read with its
+delivery health (``GET .../hub/{id}``) and resumed after it was halted
+(``POST .../hub/{id}/resume``, PSI-01-02-03-07).
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...domain.hub import TOPICS, Subscription
-from ..collections import requested_fields
+from ...domain.errors import InvalidQuery
+from ...domain.hub import TOPICS, CallbackHealth, Subscription
+from ...domain.notifications import SEED_EVENT_NAMES
+from ...domain.query import parse_query, select_fields
+from ..collections import attributes, requested_fields
 from ..common import caller_of, reading, services, writing
 from ..contract import body_schema
 from ..jsonio import JSON, json_response, page_response, read_json
+from ..patching import result_validator
 
 BASES = ("/psi-api/event/v2", "/psi-api/eventManagement/v2")
 NO_FIELDS: frozenset[str] = frozenset()
+EVENT_ATTRIBUTES = attributes("event", "Event") | {"resourcePath", "fieldPath"}
 
 
 def _base(request: Request) -> str:
@@ -37,6 +44,27 @@ def _hub_doc(request: Request, subscription: Subscription) -> dict[str, Any]:
     }
     if subscription.query:
         doc["query"] = subscription.query
+    return doc
+
+
+def _health_doc(request: Request, health: CallbackHealth) -> dict[str, Any]:
+    """The registration with how delivery to it is going (an extension of HubSubscription)."""
+    doc = _hub_doc(request, health.subscription)
+    doc.update(
+        state=health.subscription.state,
+        pendingCount=health.pending,
+        deliveredCount=health.delivered,
+        consecutiveFailures=health.failures,
+    )
+    for key, value in (
+        ("nextAttemptAt", health.retry_at),
+        ("lastAttemptAt", health.last_attempt_at),
+        ("lastSuccessAt", health.last_success_at),
+        ("lastStatus", health.last_status),
+        ("lastError", health.last_error),
+    ):
+        if value is not None:
+            doc[key] = value
     return doc
 
 
@@ -82,6 +110,72 @@ async def unregister(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def hub_health(request: Request) -> Response:
+    caller = caller_of(request)
+    requested_fields(request, NO_FIELDS)
+    params = request.path_params
+    health = await reading(
+        request, services(request).hub.health, caller, params["topic"], params["id"]
+    )
+    return json_response(_health_doc(request, health))
+
+
+async def resume(request: Request) -> Response:
+    caller = caller_of(request)
+    requested_fields(request, NO_FIELDS)
+    params = request.path_params
+    health = await writing(
+        request, services(request).hub.resume, caller, params["topic"], params["id"]
+    )
+    return json_response(_health_doc(request, health))
+
+
+async def receive_event(request: Request) -> Response:
+    """An event from a provider or another PSS; order events apply like its PATCH."""
+    caller = caller_of(request)
+    svc = services(request)
+    requested_fields(request, NO_FIELDS)
+    body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
+    body = body_schema("event", "Event_Create", "Event").validate(body)
+    order_schema = body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
+    received = await writing(
+        request,
+        svc.events.receive,
+        caller,
+        request.path_params["topic"],
+        body,
+        result_validator(order_schema),
+    )
+    return json_response(received.answer, 201 if received.applied else 200)
+
+
+async def list_events(request: Request) -> Response:
+    caller = caller_of(request)
+    settings = services(request).settings
+    query = parse_query(
+        request.query_params.multi_items(),
+        attributes=EVENT_ATTRIBUTES,
+        default_limit=settings.default_page_limit,
+        max_limit=settings.max_page_limit,
+    )
+    if query.sort or any(c.path != "eventType" or c.op != "eq" for c in query.conditions):
+        raise InvalidQuery(
+            "events are listed newest first and filtered by eventType only "
+            "(besides fields, offset and limit)"
+        )
+    types = [SEED_EVENT_NAMES.get(value, value) for c in query.conditions for value in c.values]
+    total, docs = await reading(
+        request,
+        services(request).events.list,
+        caller,
+        request.path_params["topic"],
+        query.offset,
+        query.limit,
+        types or None,
+    )
+    return page_response([select_fields(doc, query.fields) for doc in docs], total)
+
+
 routes = [
     route
     for base in BASES
@@ -90,5 +184,9 @@ routes = [
         Route(f"{base}/topic/{{topic}}/hub", register, methods=["POST"]),
         Route(f"{base}/topic/{{topic}}/hub", list_hubs, methods=["GET"]),
         Route(f"{base}/topic/{{topic}}/hub/{{id}}", unregister, methods=["DELETE"]),
+        Route(f"{base}/topic/{{topic}}/hub/{{id}}", hub_health, methods=["GET"]),
+        Route(f"{base}/topic/{{topic}}/hub/{{id}}/resume", resume, methods=["POST"]),
+        Route(f"{base}/topic/{{topic}}/event", receive_event, methods=["POST"]),
+        Route(f"{base}/topic/{{topic}}/event", list_events, methods=["GET"]),
     )
 ]

@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from ..service.batching import BatchWriter
+from .batching import BatchWriter
 
 P = ParamSpec("P")
 T = TypeVar("T")

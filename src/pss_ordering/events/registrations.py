@@ -1,4 +1,9 @@
-"""Event hub registrations (PSI-01-02-02-*, -04-01): register, list, remove callbacks."""
+"""Callback registrations (PSI-01-02-02-*, -04-01) and their delivery health (-03-07).
+
+A party registers, lists and removes its own callbacks; governance sees all.
+Delivery to a callback that failed past its last retry is halted until its
+owner or governance resumes it; then everything held back goes out in order.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,14 @@ import base64
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..clock import Clock
 from ..domain import hub
 from ..domain.errors import Forbidden, NotFound
 from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
-from .unit_of_work import Database
+from ..service.unit_of_work import Database, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +72,44 @@ class HubService:
 
     def remove(self, caller: Caller, topic: str, subscription_id: str) -> None:
         """Someone else's registration answers 404, like one that does not exist."""
-        hub.require_topic(topic)
         with self._db.writing() as uow:
-            found = uow.subscriptions.get(subscription_id)
-            if found is None or found.topic != topic or not found.visible_to(caller):
-                raise NotFound(f"hub '{subscription_id}' not found")
+            _own(uow, caller, topic, subscription_id)
             uow.subscriptions.remove(subscription_id)
             uow.commit()
+
+    def health(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
+        with self._db.reading() as uow:
+            _own(uow, caller, topic, subscription_id)
+            return _with_pending(uow, [uow.subscriptions.health(subscription_id)])[0]
+
+    def all_health(self, caller: Caller) -> Sequence[hub.CallbackHealth]:
+        """Every callback the caller may see (governance: all), for the CLI and operators."""
+        with self._db.reading() as uow:
+            owner = None if caller.is_governance else caller.party_id
+            return _with_pending(uow, uow.subscriptions.all_health(owner))
+
+    def resume(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
+        """PSI-01-02-03-07: manual resumption of a halted (or disabled) callback."""
+        with self._db.writing() as uow:
+            _own(uow, caller, topic, subscription_id)
+            uow.subscriptions.resume(subscription_id)
+            uow.deliveries.wake_workers()
+            found = _with_pending(uow, [uow.subscriptions.health(subscription_id)])[0]
+            uow.commit()
+        return found
+
+
+def _own(uow: UnitOfWork, caller: Caller, topic: str, subscription_id: str) -> hub.Subscription:
+    hub.require_topic(topic)
+    found = uow.subscriptions.get(subscription_id)
+    if found is None or found.topic != topic or not found.visible_to(caller):
+        raise NotFound(f"hub '{subscription_id}' not found")
+    return found
+
+
+def _with_pending(
+    uow: UnitOfWork, found: Sequence[hub.CallbackHealth | None]
+) -> list[hub.CallbackHealth]:
+    present = [h for h in found if h is not None]
+    counts = uow.deliveries.pending_counts(h.subscription.id for h in present)
+    return [replace(h, pending=counts.get(h.subscription.id, 0)) for h in present]

@@ -1,0 +1,154 @@
+"""What each party is told about an order: audiences and the PSI event envelope.
+
+An event is stored once, with the order as it was when it happened. Every
+receiver gets it rendered for its *audience* (PSI-01-02-03-04, need-to-know):
+the full order (its customer and the customer's organisations, the PSS that
+created it, governance) or one provider's view (that provider's items only).
+A provider hears of an order only once it has been submitted; for the
+provider, the submission of a draft is the order's creation. Alarm events go
+to governance and to the provider they concern, never to the customer.
+
+The envelope is PSID688's ``Event`` as seed 001 shows it: ``eventId``,
+``eventTime``, ``eventType``, ``correlationId``, ``domain``, the affected
+resource under ``event``, and ``resourcePath``/``fieldPath`` on
+information-required notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .identity import Role
+from .orders import ProductOrder
+from .visibility import Access, Viewer, access, provider_view
+
+ORDER_TOPIC = "order"
+ALARM_TOPIC = "alarm"
+FULL = "full"
+GOVERNANCE = "governance"
+PROVIDER_PREFIX = "provider:"
+CREATION = "orderCreationNotification"
+STATE_CHANGE = "orderStateChangeNotification"
+VALUE_CHANGE = "orderValueChangeNotification"
+INFORMATION_REQUIRED = "orderInformationRequiredNotification"
+REMOVAL = "orderRemoveNotification"
+
+#: The seed's five notifications and the TMF622 (v4 and v5) event names they are.
+TMF_EVENT_NAMES = {
+    CREATION: "ProductOrderCreateEvent",
+    STATE_CHANGE: "ProductOrderStateChangeEvent",
+    VALUE_CHANGE: "ProductOrderAttributeValueChangeEvent",
+    INFORMATION_REQUIRED: "ProductOrderInformationRequiredEvent",
+    REMOVAL: "ProductOrderDeleteEvent",
+}
+SEED_EVENT_NAMES = {tmf: seed for seed, tmf in TMF_EVENT_NAMES.items()}
+DOMAINS = {ORDER_TOPIC: "productOrdering", ALARM_TOPIC: "alarm"}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as the log keeps it; ``order`` is the order as it was then."""
+
+    event_id: str
+    topic: str
+    event_type: str
+    occurred_at: str
+    order: ProductOrder
+    details: Mapping[str, Any]
+
+    @property
+    def concerned_provider(self) -> str | None:
+        """The provider an alarm is about."""
+        provider = self.details.get("provider")
+        return provider if isinstance(provider, str) else None
+
+
+def provider_audience(provider_id: str) -> str:
+    return PROVIDER_PREFIX + provider_id
+
+
+def audience(viewer: Viewer, event: StoredEvent) -> str | None:
+    """Which rendering of ``event`` this viewer may receive, or None for none at all."""
+    caller = viewer.caller
+    if event.topic == ALARM_TOPIC:
+        if caller.is_governance:
+            return GOVERNANCE
+        concerned = event.concerned_provider
+        if concerned == viewer.party_id and caller.has(Role.PROVIDER):
+            return provider_audience(concerned)
+        return None
+    level = access(viewer, event.order)
+    if level is Access.FULL:
+        return FULL
+    if level is Access.PROVIDER:
+        return provider_audience(viewer.party_id)
+    return None
+
+
+def provider_audiences(event: StoredEvent) -> list[str]:
+    """The providers that may see this event in their own view (for listing by provider)."""
+    if event.topic == ALARM_TOPIC:
+        concerned = event.concerned_provider
+        return [concerned] if concerned else []
+    if event.order.submitted_at is None:
+        return []
+    return sorted(event.order.provider_ids)
+
+
+def view_for(event: StoredEvent, audience_key: str) -> dict[str, Any] | None:
+    """The order as the audience sees it; None when the audience may not see it."""
+    order = event.order
+    if audience_key in (FULL, GOVERNANCE):
+        return order.doc
+    if audience_key.startswith(PROVIDER_PREFIX):
+        provider = audience_key[len(PROVIDER_PREFIX) :]
+        if provider in order.provider_ids and order.submitted_at is not None:
+            return provider_view(order, provider)
+    return None
+
+
+def render(event: StoredEvent, audience_key: str, order_href_base: str) -> dict[str, Any] | None:
+    """The envelope this audience receives (and lists), or None."""
+    doc = view_for(event, audience_key)
+    if doc is None:
+        return None
+    event_type = event.event_type
+    if (
+        audience_key.startswith(PROVIDER_PREFIX)
+        and event_type == STATE_CHANGE
+        and event.details.get("from") == "draft"
+    ):
+        event_type = CREATION
+    order_doc = {"id": event.order.id, "href": f"{order_href_base}/{event.order.id}"}
+    order_doc.update((k, v) for k, v in doc.items() if k not in order_doc)
+    envelope: dict[str, Any] = {
+        "@type": "Event",
+        "id": event.event_id,
+        "eventId": event.event_id,
+        "eventTime": event.occurred_at,
+        "eventType": event_type,
+        "correlationId": event.order.id,
+        "domain": DOMAINS.get(event.topic, event.topic),
+        "title": TMF_EVENT_NAMES.get(event_type, event_type),
+    }
+    if event_type == INFORMATION_REQUIRED:
+        envelope["resourcePath"] = event.details.get("resourcePath")
+        envelope["fieldPath"] = event.details.get("fieldPath")
+    body: dict[str, Any] = {"productOrder": order_doc}
+    alarm = event.details.get("alarm")
+    if event.topic == ALARM_TOPIC and isinstance(alarm, Mapping):
+        body = {"alarm": dict(alarm), **body}
+    envelope["event"] = body
+    return envelope
+
+
+def unchanged_for(audience_key: str, before: ProductOrder, after: ProductOrder) -> bool:
+    """True when a change left this audience's view as it was (no value change to tell)."""
+    if not audience_key.startswith(PROVIDER_PREFIX):
+        return False
+    provider = audience_key[len(PROVIDER_PREFIX) :]
+    if provider not in before.provider_ids or before.submitted_at is None:
+        return False
+    return provider_view(before, provider) == provider_view(after, provider)

@@ -1,0 +1,1 @@
+"""The event hub: registrations, received events, and delivery to callbacks."""

@@ -1,0 +1,319 @@
+"""The delivery worker: every callback a lane, every lane strictly in order.
+
+A *lane* sends one callback's pending deliveries oldest first, one at a time:
+the next event goes out only after the previous one was accepted and that
+was committed (PSI-01-02-03-08). So after a crash the only event that can
+arrive twice is the one in flight, with the same ``webhook-id``. Different
+callbacks are different lanes and never wait for each other.
+
+A worker runs a lane only while it holds the callback's lease (see
+``store/deliveries.py``), renewed while it works; several workers, in one
+process or many, share the callbacks without sending to one twice at once.
+Acknowledgements from all lanes are committed together (group commit).
+
+Tests call :meth:`DeliveryWorker.drain` to deliver what is due, with their own
+clock and sender; ``serve`` and ``pss-ordering worker`` call :meth:`run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import orjson
+
+from ..clock import Clock
+from ..domain import notifications
+from ..domain.delivery import Next, RetryPolicy, SendResult, Step
+from ..domain.timestamps import format_instant, parse_instant
+from ..service.execution import Executor
+from ..service.unit_of_work import Database
+from ..store.deliveries import Attempt, Lane, PendingDelivery
+from .sender import Outgoing, Sender
+from .wakeup import Wakeup
+
+log = logging.getLogger(__name__)
+BATCH = 100
+RENDERED_CACHE = 20_000
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        database: Database,
+        executor: Executor,
+        sender: Sender,
+        clock: Clock,
+        policy: RetryPolicy,
+        *,
+        lease_seconds: float,
+        timeout_seconds: float,
+        max_lanes: int = 256,
+        idle_poll_seconds: float = 1.0,
+        wakeup: Wakeup | None = None,
+        rand: Callable[[], float] = random.random,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or worker_name()
+        self._db = database
+        self._executor = executor
+        self._sender = sender
+        self._clock = clock
+        self._policy = policy
+        self._lease = timedelta(seconds=lease_seconds)
+        self._send_margin = timedelta(seconds=timeout_seconds + 1)
+        self._max_lanes = max_lanes
+        self._idle_poll = idle_poll_seconds
+        self._wakeup = wakeup
+        self._rand = rand
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._leases: dict[str, datetime] = {}
+        self._rendered: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._acks: list[tuple[Attempt, asyncio.Future[None]]] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    # -- the loop ----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; then let go of every lease."""
+        helpers = [asyncio.create_task(self._renew_leases())]
+        if self._wakeup is not None:
+            helpers.append(asyncio.create_task(self._wakeup.run(self._wake.set)))
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    await self._fill()
+                    wait = await self._idle_seconds()
+                except Exception:
+                    log.exception("delivery worker: claiming failed; retrying")
+                    wait = self._idle_poll
+                await _first(stop, self._wake, wait)
+        finally:
+            for task in [*helpers, *self._lanes.values()]:
+                task.cancel()
+            await asyncio.gather(*helpers, *self._lanes.values(), return_exceptions=True)
+            await self._release_all()
+            await self._sender.close()
+
+    async def drain(self) -> None:
+        """Deliver everything that is due now, then return (tests, and the CLI)."""
+        while await self._fill():
+            await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+
+    async def _fill(self) -> int:
+        """Claim idle callbacks with something due and start their lanes."""
+        free = self._max_lanes - len(self._lanes)
+        if free <= 0:
+            return 0
+        lanes, until = await self._executor.write(self._claim, free)
+        for lane in lanes:
+            self._leases[lane.subscription_id] = until
+            self._lanes[lane.subscription_id] = asyncio.create_task(self._run_lane(lane))
+        return len(lanes)
+
+    async def _idle_seconds(self) -> float:
+        """How long to sleep when nothing wakes us: until the next retry, at most a poll."""
+        if len(self._lanes) >= self._max_lanes:
+            return self._idle_poll
+        due = await self._executor.read(self._next_retry)
+        if due is None:
+            return self._idle_poll
+        return min(self._idle_poll, max((due - self._clock.now()).total_seconds(), 0.005))
+
+    async def _renew_leases(self) -> None:
+        every = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            if not self._leases:
+                continue
+            try:
+                until = self._clock.now() + self._lease
+                held = await self._executor.write(self._renew, until)
+            except Exception:
+                log.exception("delivery worker: renewing leases failed")
+                continue
+            for subscription_id in list(self._leases):
+                if subscription_id in held:
+                    self._leases[subscription_id] = until
+                else:
+                    self._leases.pop(subscription_id, None)
+
+    # -- a lane --------------------------------------------------------------------
+
+    async def _run_lane(self, lane: Lane) -> None:
+        sid = lane.subscription_id
+        try:
+            let_go = await self._deliver(lane)
+        except asyncio.CancelledError:
+            self._lanes.pop(sid, None)
+            raise  # at shutdown, run() lets go of every lease still held
+        except Exception:
+            log.exception("delivery worker: lane %s failed; it starts again", sid)
+            let_go = True
+        self._lanes.pop(sid, None)
+        if self._leases.pop(sid, None) is not None and let_go:
+            try:
+                await self._executor.write(self._release, [sid])
+            except Exception:
+                log.exception("delivery worker: releasing %s failed; the lease expires", sid)
+        self._wake.set()
+
+    async def _deliver(self, lane: Lane) -> bool:
+        """Send the lane's deliveries in order until none is left or one fails.
+
+        Returns whether the lease is still to be let go of (a failure's record
+        already did, together with scheduling the retry).
+        """
+        sid = lane.subscription_id
+        failures = lane.failures
+        while True:
+            batch = await self._executor.read(self._pending, sid)
+            if not batch:
+                return True
+            for delivery in batch:
+                if not self._may_send(sid):
+                    return True
+                outgoing = Outgoing(
+                    lane.callback, delivery.event.event_id, lane.secret, self._body(delivery)
+                )
+                result = await self._sender.send(outgoing)
+                step = self._policy.after(result, failures, self._rand)
+                await self._acknowledge(self._attempt(delivery, sid, result, step))
+                if step.next is not Next.DELIVERED:
+                    return False
+                failures = 0
+
+    def _may_send(self, subscription_id: str) -> bool:
+        """Only while the lease outlasts a whole send: otherwise another worker may take over."""
+        until = self._leases.get(subscription_id)
+        return until is not None and self._clock.now() + self._send_margin < until
+
+    def _body(self, delivery: PendingDelivery) -> bytes:
+        key = (delivery.event_seq, delivery.audience)
+        body = self._rendered.get(key)
+        if body is None:
+            envelope = notifications.render(
+                delivery.event, delivery.audience, self._db.publisher.order_href_base
+            )
+            body = orjson.dumps(envelope)
+            self._rendered[key] = body
+            if len(self._rendered) > RENDERED_CACHE:
+                self._rendered.popitem(last=False)
+        return body
+
+    def _attempt(
+        self, delivery: PendingDelivery, subscription_id: str, result: SendResult, step: Step
+    ) -> Attempt:
+        now = self._clock.now()
+        return Attempt(
+            delivery_id=delivery.id,
+            subscription_id=subscription_id,
+            attempted_at=format_instant(now),
+            status=result.status,
+            error=result.describe(),
+            duration_ms=result.duration_ms,
+            delivered=step.next is Next.DELIVERED,
+            state=step.state,
+            failures=step.failures,
+            retry_at=format_instant(now + timedelta(seconds=step.delay))
+            if step.next is Next.RETRY
+            else None,
+        )
+
+    async def _acknowledge(self, attempt: Attempt) -> None:
+        """Queue the attempt for the next group commit and wait until it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._acks.append((attempt, done))
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._acks:
+                batch, self._acks = self._acks, []
+                try:
+                    await self._executor.write(self._record, [a for a, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._flushing = False
+
+    async def _release_all(self) -> None:
+        if self._leases:
+            try:
+                await self._executor.write(self._release, list(self._leases))
+            except Exception:
+                log.exception("delivery worker: releasing leases failed; they expire")
+            self._leases.clear()
+
+    # -- the database work (run by the executor) --------------------------------------
+
+    def _claim(self, limit: int) -> tuple[list[Lane], datetime]:
+        now = self._clock.now()
+        until = now + self._lease
+        with self._db.reading() as uow:
+            if not uow.deliveries.any_claimable(format_instant(now)):
+                return [], until
+        with self._db.writing() as uow:
+            lanes = uow.deliveries.claim(
+                self.name, format_instant(now), format_instant(until), limit
+            )
+            uow.commit()
+        return lanes, until
+
+    def _pending(self, subscription_id: str) -> list[PendingDelivery]:
+        with self._db.reading() as uow:
+            return uow.deliveries.pending(subscription_id, BATCH)
+
+    def _record(self, attempts: list[Attempt]) -> None:
+        with self._db.writing() as uow:
+            uow.deliveries.record(self.name, attempts)
+            uow.commit()
+
+    def _release(self, subscription_ids: list[str]) -> None:
+        with self._db.writing() as uow:
+            uow.deliveries.release(self.name, subscription_ids)
+            uow.commit()
+
+    def _renew(self, until: datetime) -> set[str]:
+        with self._db.writing() as uow:
+            held = uow.deliveries.renew(self.name, format_instant(until))
+            uow.commit()
+        return held
+
+    def _next_retry(self) -> datetime | None:
+        with self._db.reading() as uow:
+            due = uow.deliveries.next_retry_at(format_instant(self._clock.now()))
+        return None if due is None else parse_instant(due)
+
+
+async def _first(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    """Sleep until ``stop`` or ``wake`` is set, or ``timeout`` seconds pass."""
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,94 @@
+"""Publishing at commit: each event an order change recorded is stored with the order
+as it was, and queued for every callback that qualifies, in the same transaction.
+
+A callback qualifies (TOD-01-02-03) by topic (PSI-01-02-03-03), by need-to-know
+(PSI-01-02-03-04: its owner could read the order, and receives its own view)
+and by its filter query (PSI-01-02-03-05). Because the deliveries commit with
+the change, a committed event is never lost and an uncommitted one never sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from ..domain import notifications
+from ..domain.hub import FilterQuery, Subscription
+from ..domain.notifications import ALARM_TOPIC, StoredEvent
+from ..domain.orders import ProductOrder
+from ..domain.visibility import Viewer
+
+if TYPE_CHECKING:
+    from .unit_of_work import UnitOfWork
+
+ORDER_PATH = "/psi-api/productOrdering/v2/productOrder"
+
+
+@lru_cache(maxsize=4096)
+def _filter(query: str | None) -> FilterQuery:
+    return FilterQuery.parse(query)
+
+
+class Publisher:
+    def __init__(self, base_url: str) -> None:
+        self.order_href_base = base_url.rstrip("/") + ORDER_PATH
+
+    def publish(self, uow: UnitOfWork, written: list[ProductOrder]) -> None:
+        queued: list[dict[str, Any]] = []
+        for order in written:
+            if order.events:
+                queued += self._publish_order(uow, order)
+        if queued:
+            uow.deliveries.add_many(queued)
+            uow.deliveries.wake_workers()
+
+    def _publish_order(self, uow: UnitOfWork, order: ProductOrder) -> list[dict[str, Any]]:
+        recorded, order.events = order.events, []
+        before = uow.orders.as_loaded(order.id)
+        customer_side = uow.parties.represented_by(order.customer_id)
+        owners = customer_side | {order.creator_id} | order.provider_ids
+        candidates: dict[str, list[Subscription]] = {}
+        queued: list[dict[str, Any]] = []
+        for domain_event in recorded:
+            event = StoredEvent(
+                event_id=str(uuid.uuid4()),
+                topic=domain_event.topic,
+                event_type=domain_event.notification,
+                occurred_at=domain_event.occurred_at,
+                order=order,
+                details=domain_event.details,
+            )
+            seq = uow.events.add(event, notifications.provider_audiences(event))
+            if event.topic not in candidates:
+                wanted = owners if event.topic != ALARM_TOPIC else {event.concerned_provider or ""}
+                candidates[event.topic] = uow.subscriptions.candidates(event.topic, wanted)
+            rendered: dict[str, dict[str, Any] | None] = {}
+            for subscription in candidates[event.topic]:
+                represented = {subscription.owner_id}
+                if subscription.owner_id in customer_side:
+                    represented.add(order.customer_id)
+                viewer = Viewer(subscription.owner, frozenset(represented))
+                audience = notifications.audience(viewer, event)
+                if audience is None:
+                    continue
+                if audience not in rendered:
+                    rendered[audience] = self._envelope(event, audience, before)
+                envelope = rendered[audience]
+                if envelope is not None and _filter(subscription.query).matches(envelope):
+                    queued.append(
+                        {"subscription_id": subscription.id, "event_seq": seq, "audience": audience}
+                    )
+        return queued
+
+    def _envelope(
+        self, event: StoredEvent, audience: str, before: ProductOrder | None
+    ) -> dict[str, Any] | None:
+        """The envelope this audience gets, or None when the change is not visible to it."""
+        if (
+            event.event_type == notifications.VALUE_CHANGE
+            and before is not None
+            and notifications.unchanged_for(audience, before, event.order)
+        ):
+            return None
+        return notifications.render(event, audience, self.order_href_base)

@@ -1,0 +1,285 @@
+"""Deliveries: one row per (callback, event), sent in id order per callback.
+
+A worker sends to a callback only while it holds the callback's *lease*
+(``subscriptions.lease_owner``/``lease_until``), so several workers (on
+PostgreSQL, ``FOR UPDATE SKIP LOCKED`` while claiming) never send to one
+callback at the same time and per-callback order holds. A lease that is not
+renewed expires: the lane of a killed worker is taken over, and the event it
+had in flight is sent again with the same ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, text, update
+
+from ..domain.notifications import StoredEvent
+from .events import EVENT_COLUMNS, stored_event
+from .prepared import Prepared, insert_all
+from .schema import deliveries, delivery_attempts, events, subscriptions
+
+WAKE_CHANNEL = "pss_deliveries"
+PENDING, DELIVERED = "pending", "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A callback this worker holds the lease of, with what sending to it needs."""
+
+    subscription_id: str
+    callback: str
+    secret: str
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    id: int
+    event_seq: int
+    audience: str
+    event: StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one send did, and what it means for the delivery and its callback.
+
+    ``state`` is the callback's state afterwards (``active``, ``halted``,
+    ``disabled``); ``retry_at`` is set while the head event waits for its retry.
+    """
+
+    delivery_id: int
+    subscription_id: str
+    attempted_at: str
+    status: int | None
+    error: str | None
+    duration_ms: int
+    delivered: bool
+    state: str = "active"
+    failures: int = 0
+    retry_at: str | None = None
+
+
+_INSERT = insert_all(deliveries, generated="id")
+_INSERT_ATTEMPT = insert_all(delivery_attempts, generated="id")
+_DELIVERED = Prepared(
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("d_id"))
+    .values(state=DELIVERED, attempts=deliveries.c.attempts + 1, delivered_at=bindparam("at"))
+)
+_ATTEMPTED = Prepared(
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("d_id"))
+    .values(attempts=deliveries.c.attempts + 1)
+)
+_SUCCEEDED = Prepared(
+    update(subscriptions)
+    .where(subscriptions.c.id == bindparam("sid"))
+    .values(
+        failures=0,
+        retry_at=None,
+        last_attempt_at=bindparam("at"),
+        last_success_at=bindparam("at"),
+        last_status=bindparam("status"),
+        last_error=None,
+        delivered_count=subscriptions.c.delivered_count + 1,
+    )
+)
+_FAILED = Prepared(
+    update(subscriptions)
+    .where(subscriptions.c.id == bindparam("sid"), subscriptions.c.lease_owner == bindparam("w"))
+    .values(
+        state=bindparam("new_state"),
+        failures=bindparam("new_failures"),
+        retry_at=bindparam("new_retry_at"),
+        last_attempt_at=bindparam("at"),
+        last_status=bindparam("status"),
+        last_error=bindparam("error"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_PENDING = Prepared(
+    select(
+        deliveries.c.id,
+        deliveries.c.event_seq,
+        deliveries.c.audience,
+        *EVENT_COLUMNS,
+    )
+    .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
+    .where(deliveries.c.subscription_id == bindparam("sid"), deliveries.c.state == PENDING)
+    .order_by(deliveries.c.id)
+    .limit(bindparam("n"))
+)
+_PENDING_NAMES = ("id", "event_seq", "audience", *(c.name for c in EVENT_COLUMNS))
+
+
+class _Row:
+    """Attribute access over a driver tuple (what :func:`stored_event` reads)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name]
+
+
+def _claimable(now: str) -> list[Any]:
+    """Active callbacks with a delivery waiting, not leased, and not waiting for a retry."""
+    return [
+        subscriptions.c.state == "active",
+        or_(subscriptions.c.lease_until.is_(None), subscriptions.c.lease_until < now),
+        or_(subscriptions.c.retry_at.is_(None), subscriptions.c.retry_at <= now),
+        exists().where(
+            deliveries.c.subscription_id == subscriptions.c.id, deliveries.c.state == PENDING
+        ),
+    ]
+
+
+class SqlDeliveries:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Queue deliveries (subscription_id, event_seq, audience) in this transaction."""
+        _INSERT.many(
+            self._db,
+            [{**row, "state": PENDING, "attempts": 0, "delivered_at": None} for row in rows],
+        )
+
+    def wake_workers(self) -> None:
+        """Tell listening workers (PostgreSQL LISTEN) that there is work, at commit."""
+        if self._db.dialect.name == "postgresql":
+            self._db.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
+
+    def any_claimable(self, now: str) -> bool:
+        """A cheap read before taking the write lock to claim."""
+        query = select(subscriptions.c.id).where(*_claimable(now)).limit(1)
+        return self._db.execute(query).first() is not None
+
+    def claim(self, worker: str, now: str, until: str, limit: int) -> list[Lane]:
+        """Take the lease of up to ``limit`` idle callbacks that have something due."""
+        due = (
+            select(subscriptions.c.id)
+            .where(*_claimable(now))
+            .order_by(subscriptions.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [row.id for row in self._db.execute(due)]
+        if not ids:
+            return []
+        self._db.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id.in_(ids))
+            .values(lease_owner=worker, lease_until=until)
+        )
+        rows = self._db.execute(
+            select(
+                subscriptions.c.id,
+                subscriptions.c.callback,
+                subscriptions.c.secret,
+                subscriptions.c.failures,
+            ).where(subscriptions.c.id.in_(ids))
+        )
+        return [Lane(r.id, r.callback, r.secret, r.failures) for r in rows]
+
+    def renew(self, worker: str, until: str) -> set[str]:
+        """Extend this worker's leases; returns the callbacks it still holds."""
+        self._db.execute(
+            update(subscriptions)
+            .where(subscriptions.c.lease_owner == worker)
+            .values(lease_until=until)
+        )
+        rows = self._db.execute(
+            select(subscriptions.c.id).where(subscriptions.c.lease_owner == worker)
+        )
+        return {row.id for row in rows}
+
+    def release(self, worker: str, subscription_ids: Iterable[str]) -> None:
+        ids = list(subscription_ids)
+        if ids:
+            self._db.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id.in_(ids), subscriptions.c.lease_owner == worker)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def pending(self, subscription_id: str, limit: int) -> list[PendingDelivery]:
+        """The callback's next deliveries, oldest first."""
+        found = []
+        for values in _PENDING.rows(self._db, sid=subscription_id, n=limit):
+            row = _Row(dict(zip(_PENDING_NAMES, values, strict=True)))
+            found.append(PendingDelivery(row.id, row.event_seq, row.audience, stored_event(row)))
+        return found
+
+    def record(self, worker: str, attempts: Sequence[Attempt]) -> None:
+        """Record sends: the attempt rows, the deliveries, the callbacks' health."""
+        _INSERT_ATTEMPT.many(
+            self._db,
+            [
+                {
+                    "delivery_id": a.delivery_id,
+                    "attempted_at": a.attempted_at,
+                    "status": a.status,
+                    "error": a.error,
+                    "duration_ms": a.duration_ms,
+                }
+                for a in attempts
+            ],
+        )
+        delivered = [a for a in attempts if a.delivered]
+        failed = [a for a in attempts if not a.delivered]
+        _DELIVERED.many(
+            self._db, [{"d_id": a.delivery_id, "at": a.attempted_at} for a in delivered]
+        )
+        _SUCCEEDED.many(
+            self._db,
+            [
+                {"sid": a.subscription_id, "at": a.attempted_at, "status": a.status}
+                for a in delivered
+            ],
+        )
+        _ATTEMPTED.many(self._db, [{"d_id": a.delivery_id} for a in failed])
+        _FAILED.many(
+            self._db,
+            [
+                {
+                    "sid": a.subscription_id,
+                    "w": worker,
+                    "new_state": a.state,
+                    "new_failures": a.failures,
+                    "new_retry_at": a.retry_at,
+                    "at": a.attempted_at,
+                    "status": a.status,
+                    "error": a.error,
+                }
+                for a in failed
+            ],
+        )
+
+    def next_retry_at(self, now: str) -> str | None:
+        """When the earliest waiting retry falls due (to sleep until then)."""
+        query = select(func.min(subscriptions.c.retry_at)).where(
+            subscriptions.c.state == "active",
+            subscriptions.c.retry_at > now,
+            subscriptions.c.lease_owner.is_(None),
+        )
+        value = self._db.execute(query).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def pending_counts(self, subscription_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(subscription_ids)
+        if not ids:
+            return {}
+        rows = self._db.execute(
+            select(deliveries.c.subscription_id, func.count())
+            .where(and_(deliveries.c.subscription_id.in_(ids), deliveries.c.state == PENDING))
+            .group_by(deliveries.c.subscription_id)
+        )
+        return {row[0]: int(row[1]) for row in rows}

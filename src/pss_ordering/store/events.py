@@ -1,0 +1,137 @@
+"""The event log: each event once, with the order as it was, and who may list it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, false, func, insert, or_, select, true
+
+from ..domain.identity import Role
+from ..domain.notifications import StoredEvent
+from ..domain.orders import ProductOrder
+from ..domain.visibility import Viewer
+from .codec import dumps, loads
+from .prepared import Prepared, insert_all
+from .schema import event_providers, events
+
+_INSERT = Prepared(
+    insert(events)
+    .values({c.name: bindparam(c.name) for c in events.columns if c.name != "seq"})
+    .returning(events.c.seq)
+)  # RETURNING: SQLite >= 3.35 and PostgreSQL
+_INSERT_PROVIDERS = insert_all(event_providers)
+EVENT_COLUMNS = (
+    events.c.event_id,
+    events.c.topic,
+    events.c.event_type,
+    events.c.occurred_at,
+    events.c.details,
+    events.c.order_id,
+    events.c.customer_id,
+    events.c.creator_id,
+    events.c.item_providers,
+    events.c.order_doc,
+)
+
+
+class SqlEvents:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, event: StoredEvent, providers: Sequence[str]) -> int:
+        """Store the event; ``providers`` may list it in their own view. Returns its seq."""
+        order = event.order
+        [(seq,)] = _INSERT.rows(
+            self._db,
+            event_id=event.event_id,
+            topic=event.topic,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            order_id=order.id,
+            customer_id=order.customer_id,
+            creator_id=order.creator_id,
+            details=dumps(dict(event.details)),
+            item_providers=dumps(order.item_providers),
+            order_doc=dumps(_snapshot(order)),
+        )
+        _INSERT_PROVIDERS.many(self._db, [{"provider_id": p, "event_seq": seq} for p in providers])
+        return int(seq)
+
+    def listing(
+        self,
+        viewer: Viewer,
+        topic: str,
+        offset: int,
+        limit: int,
+        event_types: Sequence[str] | None = None,
+    ) -> tuple[int, list[StoredEvent]]:
+        """Events on ``topic`` the viewer may see, newest first, and how many there are."""
+        where = [events.c.topic == topic, _visible_to(viewer, topic)]
+        if event_types:
+            where.append(events.c.event_type.in_(sorted(set(event_types))))
+        total = self._db.execute(select(func.count()).select_from(events).where(*where))
+        query = (
+            select(*EVENT_COLUMNS)
+            .where(*where)
+            .order_by(events.c.seq.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return int(total.scalar_one()), [stored_event(row) for row in self._db.execute(query)]
+
+    def recorded(self, order_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """(eventType, details) of an order's events, in commit order."""
+        rows = self._db.execute(
+            select(events.c.event_type, events.c.details)
+            .where(events.c.order_id == order_id)
+            .order_by(events.c.seq)
+        )
+        return [(row.event_type, loads(row.details)) for row in rows]
+
+
+def _visible_to(viewer: Viewer, topic: str) -> ColumnElement[bool]:
+    """Need-to-know in SQL, so that counts never include what the viewer cannot see.
+
+    The rendering (``domain.notifications.audience``) makes the same decision per event;
+    alarms are for governance and the provider concerned only.
+    """
+    caller = viewer.caller
+    if caller.is_governance:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if topic != "alarm" and caller.has(Role.CUSTOMER):
+        clauses.append(events.c.customer_id.in_(sorted(viewer.represented)))
+    if topic != "alarm" and caller.has(Role.PSS):
+        clauses.append(events.c.creator_id == caller.party_id)
+    if caller.has(Role.PROVIDER):
+        mine = select(event_providers.c.event_seq).where(
+            event_providers.c.provider_id == caller.party_id
+        )
+        clauses.append(events.c.seq.in_(mine))
+    return or_(*clauses) if clauses else false()
+
+
+def _snapshot(order: ProductOrder) -> dict[str, Any]:
+    """The order as the event shows it; ``submittedAt`` decides if providers may see it."""
+    return {"doc": order.doc, "submittedAt": order.submitted_at}
+
+
+def stored_event(row: Any) -> StoredEvent:
+    snapshot = loads(row.order_doc)
+    order = ProductOrder(
+        id=row.order_id,
+        customer_id=row.customer_id,
+        creator_id=row.creator_id,
+        item_providers=loads(row.item_providers),
+        doc=snapshot["doc"],
+        submitted_at=snapshot.get("submittedAt"),
+    )
+    return StoredEvent(
+        event_id=row.event_id,
+        topic=row.topic,
+        event_type=row.event_type,
+        occurred_at=row.occurred_at,
+        order=order,
+        details=loads(row.details),
+    )
