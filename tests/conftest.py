@@ -25,7 +25,7 @@ from pss_ordering.store import migrate
 from pss_ordering.store.database import make_engine
 from pss_ordering.store.schema import metadata
 
-pytest_plugins = ["tests.world"]
+pytest_plugins = ["tests.world", "tests.receiver", "tests.delivery"]
 
 SECRET = "test-secret-which-is-long-enough-for-hs256"
 BASE_URL = "http://pss.test"

@@ -144,11 +144,23 @@ def render(event: StoredEvent, audience_key: str, order_href_base: str) -> dict[
     return envelope
 
 
+#: Order fields a state change sets; it is announced by its own notification.
+STATE_FIELDS = ("state", "completionDate", "cancellationDate")
+
+
 def unchanged_for(audience_key: str, before: ProductOrder, after: ProductOrder) -> bool:
-    """True when a change left this audience's view as it was (no value change to tell)."""
+    """True when a change left this audience's view as it was, apart from the order
+    state (which its own notification announces): no value change to tell.
+
+    So a provider is not told that another provider's item changed.
+    """
     if not audience_key.startswith(PROVIDER_PREFIX):
         return False
     provider = audience_key[len(PROVIDER_PREFIX) :]
     if provider not in before.provider_ids or before.submitted_at is None:
         return False
-    return provider_view(before, provider) == provider_view(after, provider)
+    old, new = provider_view(before, provider), provider_view(after, provider)
+    for key in STATE_FIELDS:
+        old.pop(key, None)
+        new.pop(key, None)
+    return old == new

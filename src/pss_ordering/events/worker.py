@@ -107,12 +107,16 @@ class DeliveryWorker:
                 task.cancel()
             await asyncio.gather(*helpers, *self._lanes.values(), return_exceptions=True)
             await self._release_all()
-            await self._sender.close()
+            await self.close()
 
     async def drain(self) -> None:
         """Deliver everything that is due now, then return (tests, and the CLI)."""
         while await self._fill():
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Close the sender's connections (they belong to the running event loop)."""
+        await self._sender.close()
 
     async def _fill(self) -> int:
         """Claim idle callbacks with something due and start their lanes."""
@@ -162,8 +166,10 @@ class DeliveryWorker:
             self._lanes.pop(sid, None)
             raise  # at shutdown, run() lets go of every lease still held
         except Exception:
-            log.exception("delivery worker: lane %s failed; it starts again", sid)
-            let_go = True
+            # Keep the lease until it expires: a lane that keeps failing is retried
+            # once per lease period, not in a hot loop (by this or another worker).
+            log.exception("delivery worker: lane %s failed; retried when its lease expires", sid)
+            let_go = False
         self._lanes.pop(sid, None)
         if self._leases.pop(sid, None) is not None and let_go:
             try:

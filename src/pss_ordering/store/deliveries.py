@@ -14,7 +14,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from ..domain.notifications import StoredEvent
 from .events import EVENT_COLUMNS, stored_event
@@ -65,27 +77,33 @@ class Attempt:
 
 _INSERT = insert_all(deliveries, generated="id")
 _INSERT_ATTEMPT = insert_all(delivery_attempts, generated="id")
+# Prepared statements take every value as a named parameter: constants are SQL literals.
+_ONE, _ZERO = literal_column("1"), literal_column("0")
 _DELIVERED = Prepared(
     update(deliveries)
     .where(deliveries.c.id == bindparam("d_id"))
-    .values(state=DELIVERED, attempts=deliveries.c.attempts + 1, delivered_at=bindparam("at"))
+    .values(
+        state=literal_column(f"'{DELIVERED}'"),
+        attempts=deliveries.c.attempts + _ONE,
+        delivered_at=bindparam("at"),
+    )
 )
 _ATTEMPTED = Prepared(
     update(deliveries)
     .where(deliveries.c.id == bindparam("d_id"))
-    .values(attempts=deliveries.c.attempts + 1)
+    .values(attempts=deliveries.c.attempts + _ONE)
 )
 _SUCCEEDED = Prepared(
     update(subscriptions)
     .where(subscriptions.c.id == bindparam("sid"))
     .values(
-        failures=0,
-        retry_at=None,
+        failures=_ZERO,
+        retry_at=null(),
         last_attempt_at=bindparam("at"),
         last_success_at=bindparam("at"),
         last_status=bindparam("status"),
-        last_error=None,
-        delivered_count=subscriptions.c.delivered_count + 1,
+        last_error=null(),
+        delivered_count=subscriptions.c.delivered_count + _ONE,
     )
 )
 _FAILED = Prepared(
@@ -98,37 +116,10 @@ _FAILED = Prepared(
         last_attempt_at=bindparam("at"),
         last_status=bindparam("status"),
         last_error=bindparam("error"),
-        lease_owner=None,
-        lease_until=None,
+        lease_owner=null(),
+        lease_until=null(),
     )
 )
-_PENDING = Prepared(
-    select(
-        deliveries.c.id,
-        deliveries.c.event_seq,
-        deliveries.c.audience,
-        *EVENT_COLUMNS,
-    )
-    .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
-    .where(deliveries.c.subscription_id == bindparam("sid"), deliveries.c.state == PENDING)
-    .order_by(deliveries.c.id)
-    .limit(bindparam("n"))
-)
-_PENDING_NAMES = ("id", "event_seq", "audience", *(c.name for c in EVENT_COLUMNS))
-
-
-class _Row:
-    """Attribute access over a driver tuple (what :func:`stored_event` reads)."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        return self._values[name]
-
-
 def _claimable(now: str) -> list[Any]:
     """Active callbacks with a delivery waiting, not leased, and not waiting for a retry."""
     return [
@@ -212,11 +203,17 @@ class SqlDeliveries:
 
     def pending(self, subscription_id: str, limit: int) -> list[PendingDelivery]:
         """The callback's next deliveries, oldest first."""
-        found = []
-        for values in _PENDING.rows(self._db, sid=subscription_id, n=limit):
-            row = _Row(dict(zip(_PENDING_NAMES, values, strict=True)))
-            found.append(PendingDelivery(row.id, row.event_seq, row.audience, stored_event(row)))
-        return found
+        query = (
+            select(deliveries.c.id, deliveries.c.event_seq, deliveries.c.audience, *EVENT_COLUMNS)
+            .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
+            .where(deliveries.c.subscription_id == subscription_id, deliveries.c.state == PENDING)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        return [
+            PendingDelivery(row.id, row.event_seq, row.audience, stored_event(row))
+            for row in self._db.execute(query)
+        ]
 
     def record(self, worker: str, attempts: Sequence[Attempt]) -> None:
         """Record sends: the attempt rows, the deliveries, the callbacks' health."""
