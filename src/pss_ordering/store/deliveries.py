@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     and_,
     bindparam,
@@ -78,7 +79,8 @@ class Attempt:
 _INSERT = insert_all(deliveries, generated="id")
 _INSERT_ATTEMPT = insert_all(delivery_attempts, generated="id")
 # Prepared statements take every value as a named parameter: constants are SQL literals.
-_ONE, _ZERO = literal_column("1"), literal_column("0")
+_ONE: ColumnElement[int] = literal_column("1")
+_ZERO: ColumnElement[int] = literal_column("0")
 _DELIVERED = Prepared(
     update(deliveries)
     .where(deliveries.c.id == bindparam("d_id"))
