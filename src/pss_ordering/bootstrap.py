@@ -26,11 +26,19 @@ from .events.worker import DeliveryWorker
 from .service.batching import BatchWriter
 from .service.execution import Executor
 from .service.offerings import OfferingService
-from .service.orders import INFO_TIMER, OrderService
+from .service.orders import (
+    DEADLINE_TIMER,
+    GRACE_TIMER,
+    INFO_TIMER,
+    OrderService,
+    ResponseTimePolicy,
+)
 from .service.parties import PartyService
 from .service.publishing import Publisher
 from .service.timers import TimerService
 from .service.unit_of_work import Database
+from .sla.figures import FiguresService
+from .sla.metrics import ResponseTimeCollector, registry_for
 from .store import migrate
 from .store.database import make_engine
 
@@ -68,7 +76,17 @@ def build_services(
     engine = engine or build_engine(settings)
     database = Database(engine, Publisher(settings.base_url))
     clock = clock or SystemClock()
-    orders = OrderService(database, clock, settings.info_required_timeout)
+    orders = OrderService(
+        database,
+        clock,
+        settings.info_required_timeout,
+        ResponseTimePolicy(
+            default=settings.default_response_time,
+            reject_after_grace=settings.breach_policy == "reject",
+            grace=settings.breach_grace,
+        ),
+    )
+    figures = FiguresService(database, clock)
     return Services(
         settings=settings,
         database=database,
@@ -86,7 +104,19 @@ def build_services(
         offerings=OfferingService(database),
         hub=HubService(database, clock, settings.callback_allowed_hosts),
         events=EventService(database, clock, orders),
-        timers=TimerService(database, clock, {INFO_TIMER: orders.information_timed_out}),
+        figures=figures,
+        metrics=registry_for(
+            ResponseTimeCollector(figures, database, clock, settings.metrics_window)
+        ),
+        timers=TimerService(
+            database,
+            clock,
+            {
+                INFO_TIMER: orders.information_timed_out,
+                DEADLINE_TIMER: orders.deadline_passed,
+                GRACE_TIMER: orders.grace_expired,
+            },
+        ),
         executor=Executor(
             writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,
             concurrency=settings.db_concurrency,

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     timer_poll_seconds: float = 0.5
     run_workers: bool = True
 
+    default_response_time: timedelta | None = timedelta(days=1)
+    breach_policy: Literal["none", "reject"] = "none"
+    breach_grace: timedelta = timedelta(hours=4)
+    metrics_public: bool = False
+    metrics_window: timedelta = timedelta(days=1)
+
     @field_validator(
         "jwt_algorithms",
         "callback_allowed_hosts",
@@ -110,6 +116,13 @@ class Settings(BaseSettings):
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("default_response_time", mode="before")
+    @classmethod
+    def _none_means_no_deadline(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "none":
+            return None
         return value
 
     @field_validator("callback_allowed_networks")

@@ -321,8 +321,12 @@ def test_supplied_information_clears_the_timer(
     order = world.create(auth("dave"), order_body(imei_offering))
     item = {**order["productOrderItem"][0], "product": WITH_IMEI}
     client.patch(_url(order), json={"productOrderItem": [item]}, headers=auth("dave"))
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.database.reading() as uow:
+        kinds = {timer.kind for timer in uow.timers.pending(order["id"])}
+    assert kinds == {"responseDeadline"}, "the information timer is gone; the provider's starts"
     clock.advance(timedelta(days=30))
-    assert client.app.state.services.timers.fire_due() == 0  # type: ignore[attr-defined]
+    services.timers.fire_due()
     assert _state(client, auth, order)[0] == "pending"
 
 

@@ -12,7 +12,7 @@ from ..events.worker import DeliveryWorker
 from ..service.timers import TimerWorker
 from .common import Services
 from .errors import HANDLERS
-from .routes import docs, events, offerings, orders, parties
+from .routes import docs, events, monitoring, offerings, orders, parties
 
 
 def create_app(
@@ -44,6 +44,7 @@ def create_app(
             *parties.routes,
             *offerings.routes,
             *events.routes,
+            *monitoring.routes,
             *docs.routes,
         ],
         exception_handlers=HANDLERS,

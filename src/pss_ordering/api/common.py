@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from prometheus_client.registry import CollectorRegistry
 from starlette.requests import Request
 
 from ..clock import Clock
@@ -20,6 +21,7 @@ from ..service.orders import OrderService
 from ..service.parties import PartyService
 from ..service.timers import TimerService
 from ..service.unit_of_work import Database
+from ..sla.figures import FiguresService
 from .auth import Authenticator
 
 P = ParamSpec("P")
@@ -40,6 +42,8 @@ class Services:
     timers: TimerService
     hub: HubService
     events: EventService
+    figures: FiguresService
+    metrics: CollectorRegistry
     executor: Executor
 
 

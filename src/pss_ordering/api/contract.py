@@ -30,6 +30,7 @@ CONTRACTS = {
     "partyManagement": "PSID632-Party_Management-v5.0.0.oas.json",
     "productCatalogManagement": "PSID620-Product_Catalog_Management-v5.0.0.oas.json",
     "event": "PSID688-Event-v4.0.0.oas.json",
+    "orderMonitoring": "PSS-OrderMonitoring-v1.oas.json",
 }
 _DROPPED = frozenset({"discriminator", "example", "examples", "xml", "externalDocs", "nullable"})
 

@@ -109,6 +109,49 @@ def worker() -> None:
         services.executor.close()
 
 
+@cli.command()
+@click.option("--provider", default=None, help="Only this provider.")
+@click.option("--from", "start", default=None, help="Deadlines started at or after (ISO-8601).")
+@click.option("--to", "end", default=None, help="Deadlines started before (ISO-8601).")
+def sla(provider: str | None, start: str | None, end: str | None) -> None:
+    """Print each provider's response-time figures (governance's view)."""
+    from ..bootstrap import build_services
+    from .seed import OPERATOR
+    from .tables import sla_table
+
+    services = build_services(Settings())
+    click.echo(sla_table(services.figures.figures(OPERATOR, provider, start, end)))
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def callbacks(context: click.Context) -> None:
+    """List every callback with its delivery health (or resume one)."""
+    if context.invoked_subcommand is None:
+        from ..bootstrap import build_services
+        from .seed import OPERATOR
+        from .tables import callbacks_table
+
+        services = build_services(Settings())
+        click.echo(callbacks_table(services.hub.all_health(OPERATOR)))
+
+
+@callbacks.command()
+@click.argument("subscription_id")
+def resume(subscription_id: str) -> None:
+    """Resume delivery to a halted or disabled callback (PSI-01-02-03-07)."""
+    from ..bootstrap import build_services
+    from .seed import OPERATOR
+    from .tables import callbacks_table
+
+    services = build_services(Settings())
+    found = [h for h in services.hub.all_health(OPERATOR) if h.subscription.id == subscription_id]
+    if not found:
+        raise click.ClickException(f"no callback '{subscription_id}'")
+    health = services.hub.resume(OPERATOR, found[0].subscription.topic, subscription_id)
+    click.echo(callbacks_table([health]))
+
+
 def _log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 

@@ -45,3 +45,15 @@ class OrderInformationRequired(DomainEvent):
     """Details carry ``resourcePath`` and ``fieldPath`` exactly as seed 001 shows them."""
 
     notification: str = "orderInformationRequiredNotification"
+
+
+BREACH = "responseTimeExceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimeExceeded(DomainEvent):
+    """A provider let its response deadline pass: an alarm for governance and the
+    provider concerned (topic ``alarm``; details name the provider and the alarm)."""
+
+    notification: str = "AlarmCreateEvent"
+    topic: str = "alarm"

@@ -55,7 +55,7 @@ CUSTOMER_ORDER_TRANSITIONS: Mapping[str, frozenset[str]] = {
 #: Moves only the PSS makes, as consequences (for the record and the diagram).
 PSS_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "draft": frozenset({"pending"}),
-    "pending": frozenset({"cancelled"}),
+    "pending": frozenset({"cancelled", "rejected"}),
     "pendingCancellation": frozenset({"cancelled"}),
 }
 

@@ -94,7 +94,17 @@ def provider_audiences(event: StoredEvent) -> list[str]:
         return [concerned] if concerned else []
     if event.order.submitted_at is None:
         return []
-    return sorted(event.order.provider_ids)
+    return sorted(p for p in event.order.provider_ids if not _about_others_item(event, p))
+
+
+def _about_others_item(event: StoredEvent, provider: str) -> bool:
+    """An information request about an item that is not this provider's: its
+    resourcePath names an item (and fieldPath what it lacks) the provider may not see."""
+    path = event.details.get("resourcePath")
+    if event.event_type != INFORMATION_REQUIRED or not isinstance(path, str):
+        return False
+    _, item_path, item_id = path.rpartition("/productOrderItem/")
+    return bool(item_path) and event.order.item_providers.get(item_id) != provider
 
 
 def view_for(event: StoredEvent, audience_key: str) -> dict[str, Any] | None:
@@ -104,7 +114,11 @@ def view_for(event: StoredEvent, audience_key: str) -> dict[str, Any] | None:
         return order.doc
     if audience_key.startswith(PROVIDER_PREFIX):
         provider = audience_key[len(PROVIDER_PREFIX) :]
-        if provider in order.provider_ids and order.submitted_at is not None:
+        if (
+            provider in order.provider_ids
+            and order.submitted_at is not None
+            and not _about_others_item(event, provider)
+        ):
             return provider_view(order, provider)
     return None
 

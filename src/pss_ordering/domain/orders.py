@@ -19,6 +19,7 @@ from .identity import Caller, Role
 from .lifecycle import FINAL_STATES
 from .missing import Missing, error_message, required_but_missing
 from .parties import Party
+from .response_deadline import Deadline
 from .timestamps import parse_instant
 
 ORDER_TYPE = "ProductOrder"
@@ -34,8 +35,9 @@ class ProductOrder:
     ``acknowledged`` holds when each item's provider acknowledged it, ``resume``
     the state an item returns to after a refused cancellation or supplied
     information, ``missing`` the information the order waits for,
-    ``replaces`` the order this one is to replace, and ``submitted_at`` when it
-    was submitted to its providers (None while a draft: providers never see it).
+    ``replaces`` the order this one is to replace, ``submitted_at`` when it
+    was submitted to its providers (None while a draft: providers never see it),
+    and ``deadlines`` each provider's response deadline (``deadlines.py``).
     """
 
     id: str
@@ -49,6 +51,7 @@ class ProductOrder:
     missing: list[Missing] = field(default_factory=list)
     replaces: str | None = None
     submitted_at: str | None = None
+    deadlines: dict[str, Deadline] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
 
     @property
@@ -97,12 +100,16 @@ class ProductOrder:
             "acknowledged": self.acknowledged,
             "resume": self.resume,
             "missing": [m.as_json() for m in self.missing],
+            "deadlines": [d.as_json() for d in self.deadlines.values()],
         }
 
     def load_meta(self, meta: dict[str, Any]) -> None:
         self.acknowledged = dict(meta.get("acknowledged") or {})
         self.resume = dict(meta.get("resume") or {})
         self.missing = [Missing.from_json(m) for m in meta.get("missing") or []]
+        self.deadlines = {
+            d.provider_id: d for d in map(Deadline.from_json, meta.get("deadlines") or [])
+        }
 
 
 @dataclass(frozen=True, slots=True)

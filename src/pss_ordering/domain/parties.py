@@ -1,8 +1,8 @@
 """Party profiles: who may write which profile, and the characteristics ordering reads.
 
 Governance alone sets ``responseTime`` (a provider's order response time, an
-ISO-8601 duration; PSI-01-01-02-08) and ``maxPriority`` (a customer's most
-urgent allowed priority, 0-4; PSI-01-01-02-09).
+ISO-8601 duration, or ``none`` for no deadline; PSI-01-01-02-08) and
+``maxPriority`` (a customer's most urgent allowed priority, 0-4; PSI-01-01-02-09).
 
 An organisation's community is declared from the member's side: a
 sub-organisation names its parent in ``organizationParentRelationship``, an
@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from .durations import is_duration
+from .durations import is_duration, parse_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller
 
 GOVERNED_CHARACTERISTICS = frozenset({"responseTime", "maxPriority"})
+NO_RESPONSE_TIME = "none"
 PARTY_KINDS = {"organization": "Organization", "individual": "Individual"}
 
 
@@ -34,6 +36,15 @@ class Party:
 
     def characteristic(self, name: str) -> Any:
         return characteristics(self.doc).get(name)
+
+    def response_time(self, default: timedelta | None) -> timedelta | None:
+        """The provider's order response time: its own, ``none`` (no deadline), or the default."""
+        value = self.characteristic("responseTime")
+        if value is None:
+            return default
+        if str(value).strip().lower() == NO_RESPONSE_TIME:
+            return None
+        return parse_duration(str(value))
 
     @property
     def max_priority(self) -> int | None:
@@ -76,9 +87,14 @@ def check_governed_characteristics(
         if before.get(name) != after.get(name) and not caller.is_governance:
             raise Forbidden(f"partyCharacteristic '{name}' can only be set by governance")
     response_time = after.get("responseTime")
-    if response_time is not None and not is_duration(response_time):
+    if (
+        response_time is not None
+        and str(response_time).strip().lower() != NO_RESPONSE_TIME
+        and not is_duration(response_time)
+    ):
         raise BusinessRuleViolation(
-            "partyCharacteristic 'responseTime' must be an ISO-8601 duration such as PT4H"
+            "partyCharacteristic 'responseTime' must be an ISO-8601 duration such as PT4H, "
+            "or 'none' for no deadline"
         )
     max_priority = after.get("maxPriority")
     if max_priority is not None and str(max_priority) not in {"0", "1", "2", "3", "4"}:

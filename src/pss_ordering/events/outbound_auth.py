@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -80,9 +81,13 @@ class OutboundAuth:
         for name in ("scope", "audience"):
             if getattr(auth, name):
                 form[name] = getattr(auth, name)
-        basic = None
+        headers: dict[str, str] = {}
         if auth.client_auth == "basic":
-            basic = aiohttp.BasicAuth(str(auth.client_id), str(auth.client_secret))
+            # RFC 6749 2.3.1: id and secret form-encoded, then HTTP Basic (built by hand:
+            # aiohttp.BasicAuth is deprecated in aiohttp 3.14).
+            pair = quote(str(auth.client_id), safe="") + ":"
+            pair += quote(str(auth.client_secret), safe="")
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         else:
             form.update(client_id=auth.client_id, client_secret=auth.client_secret)
         if self._session is None:
@@ -91,7 +96,7 @@ class OutboundAuth:
             )
         try:
             async with self._session.post(
-                str(auth.token_url), data=form, auth=basic, allow_redirects=False
+                str(auth.token_url), data=form, headers=headers, allow_redirects=False
             ) as response:
                 if response.status != 200:
                     raise AuthUnavailable(

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..clock import Clock
-from ..domain import changes, orders, progress, query, visibility
+from ..domain import changes, deadlines, orders, progress, query, visibility
 from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
@@ -23,6 +23,17 @@ from .unit_of_work import Database, UnitOfWork
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_PATCH_ATTEMPTS = 5
 INFO_TIMER = "informationRequired"
+DEADLINE_TIMER = "responseDeadline"
+GRACE_TIMER = "responseGrace"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimePolicy:
+    """Settings of the response-time duty: the default, and what follows a breach."""
+
+    default: timedelta | None = timedelta(days=1)
+    reject_after_grace: bool = False
+    grace: timedelta = timedelta(hours=4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +52,16 @@ class OrderPage:
 
 class OrderService:
     def __init__(
-        self, database: Database, clock: Clock, info_timeout: timedelta = timedelta(days=7)
+        self,
+        database: Database,
+        clock: Clock,
+        info_timeout: timedelta = timedelta(days=7),
+        response_time: ResponseTimePolicy | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
         self._info_timeout = info_timeout
+        self._response_time = response_time or ResponseTimePolicy()
 
     def _now(self) -> str:
         return format_instant(self._clock.now())
@@ -65,6 +81,7 @@ class OrderService:
             )
             order = orders.create_order(ctx, body, str(uuid.uuid4()), self._now())
             self._sync_info_timer(uow, order, had_missing=False)
+            self._sync_deadlines(uow, order)
             uow.orders.add(order)
             uow.commit()
         return OrderView(order.doc, order.version)
@@ -162,6 +179,7 @@ class OrderService:
                 progress.cancel_replaced(old, order.id, self._now())
                 self._save(uow, old, old_state, old_missing)
         self._sync_info_timer(uow, order, had_missing)
+        self._sync_deadlines(uow, order)
         previous = order.version
         order.version += 1
         return uow.orders.update(order, previous)
@@ -181,6 +199,45 @@ class OrderService:
         elif had_missing and not order.missing:
             uow.timers.clear(INFO_TIMER, order.id)
 
+    def _sync_deadlines(self, uow: UnitOfWork, order: orders.ProductOrder) -> None:
+        """Close answered or moot deadlines (and their timers); start those now owed."""
+        now = self._now()
+        for closed in deadlines.settle(order, now):
+            for kind in (DEADLINE_TIMER, GRACE_TIMER):
+                uow.timers.clear(kind, order.id, closed.provider_id)
+        for provider_id in deadlines.owed(order):
+            party = uow.parties.get(provider_id)
+            response_time = (
+                party.response_time(self._response_time.default)
+                if party is not None
+                else self._response_time.default
+            )
+            started = deadlines.start(order, provider_id, now, response_time)
+            if started.due_at is not None:
+                uow.timers.schedule(DEADLINE_TIMER, order.id, started.due_at, subject=provider_id)
+
+    def deadline_passed(self, uow: UnitOfWork, timer: Timer) -> None:
+        """A provider's response deadline fell due: record the breach (if still unanswered)."""
+        order = uow.orders.get(timer.order_id, lock=True)
+        if order is None:
+            return
+        state, had_missing = order.state, bool(order.missing)
+        if not deadlines.breach(order, timer.subject, self._now()):
+            return
+        if self._response_time.reject_after_grace:
+            due = format_instant(self._clock.now() + self._response_time.grace)
+            uow.timers.schedule(GRACE_TIMER, order.id, due, subject=timer.subject)
+        self._save(uow, order, state, had_missing)
+
+    def grace_expired(self, uow: UnitOfWork, timer: Timer) -> None:
+        """The ``reject`` breach policy: still unanswered after the grace period."""
+        order = uow.orders.get(timer.order_id, lock=True)
+        if order is None:
+            return
+        state, had_missing = order.state, bool(order.missing)
+        if deadlines.expire(order, timer.subject, self._now(), self._response_time.grace):
+            self._save(uow, order, state, had_missing)
+
     def information_timed_out(self, uow: UnitOfWork, timer: Timer) -> None:
         """The customer did not supply what was missing in time: cancel the order."""
         order = uow.orders.get(timer.order_id, lock=True)
@@ -199,7 +256,8 @@ class OrderService:
             if not caller.is_governance:
                 raise Forbidden("only governance may delete product orders")
             order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
-            uow.timers.clear(INFO_TIMER, order.id)
+            for kind in (INFO_TIMER, DEADLINE_TIMER, GRACE_TIMER):
+                uow.timers.clear(kind, order.id)
             uow.orders.remove(order)
             uow.commit()
 

@@ -22,6 +22,7 @@ from ..store.events import SqlEvents
 from ..store.orders import SqlOrders
 from ..store.parties import SqlOfferings, SqlParties
 from ..store.received import SqlReceivedEvents
+from ..store.response_times import SqlResponseTimes
 from ..store.subscriptions import SqlSubscriptions
 from ..store.timers import SqlTimers
 from .publishing import Publisher
@@ -40,6 +41,7 @@ class UnitOfWork:
     events: SqlEvents
     deliveries: SqlDeliveries
     received: SqlReceivedEvents
+    response_times: SqlResponseTimes
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.events = SqlEvents(connection)
         self.deliveries = SqlDeliveries(connection)
         self.received = SqlReceivedEvents(connection)
+        self.response_times = SqlResponseTimes(connection)
         return self
 
     def commit(self) -> None:

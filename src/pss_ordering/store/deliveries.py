@@ -122,6 +122,8 @@ _FAILED = Prepared(
         lease_until=null(),
     )
 )
+
+
 def _claimable(now: str) -> list[Any]:
     """Active callbacks with a delivery waiting, not leased, and not waiting for a retry."""
     return [

@@ -12,7 +12,7 @@ from ..domain.timestamps import normalise_instant
 from .codec import dumps, loads
 from .order_filters import SqlPlan
 from .prepared import Prepared, insert_all
-from .schema import order_external_ids, order_items, order_parties, orders
+from .schema import order_external_ids, order_items, order_parties, orders, response_deadlines
 
 _DATE_COLUMNS = {
     "requested_start_date": "requestedStartDate",
@@ -49,6 +49,7 @@ _INSERT_ORDER = insert_all(orders)
 _INSERT_ITEMS = insert_all(order_items)
 _INSERT_PARTIES = insert_all(order_parties)
 _INSERT_EXTERNAL_IDS = insert_all(order_external_ids)
+_INSERT_DEADLINES = insert_all(response_deadlines)
 _GET = Prepared(select(*_ROW).where(orders.c.id == bindparam("order_id")))
 
 
@@ -92,6 +93,7 @@ class SqlOrders:
     def add(self, order: ProductOrder) -> None:
         _INSERT_ORDER(self._db, id=order.id, **_columns(order))
         self._insert_index_rows(order)
+        self._write_deadlines(order, new=True)
         self._written.append(order)
 
     def update(self, order: ProductOrder, expected_version: int) -> bool:
@@ -106,6 +108,7 @@ class SqlOrders:
         for table in (order_items, order_parties, order_external_ids):
             self._db.execute(delete(table).where(table.c.order_id == order.id))
         self._insert_index_rows(order)
+        self._write_deadlines(order, new=False)
         self._written.append(order)
         return True
 
@@ -135,6 +138,32 @@ class SqlOrders:
             query = query.limit(limit)
         for row in self._db.execute(query):
             yield _order(row, with_meta=False)
+
+    def _write_deadlines(self, order: ProductOrder, *, new: bool) -> None:
+        """The response-time projection for governance's figures (kept after a delete)."""
+        if not order.deadlines:
+            return
+        if not new:
+            self._db.execute(
+                delete(response_deadlines).where(response_deadlines.c.order_id == order.id)
+            )
+        _INSERT_DEADLINES.many(
+            self._db,
+            [
+                {
+                    "order_id": order.id,
+                    "provider_id": d.provider_id,
+                    "started_at": d.started_at,
+                    "response_time": d.response_time,
+                    "due_at": d.due_at,
+                    "responded_at": d.responded_at,
+                    "response_seconds": d.response_seconds,
+                    "breached_at": d.breached_at,
+                    "closed_at": d.closed_at,
+                }
+                for d in order.deadlines.values()
+            ],
+        )
 
     def _insert_index_rows(self, order: ProductOrder) -> None:
         items = [

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -116,6 +117,8 @@ timers = Table(
     Column("order_id", ID, nullable=False),
     Column("due_at", INSTANT, nullable=False),
     Column("payload", Text, nullable=False, server_default="{}"),
+    # What the timer is about within the order (a provider's deadline), or ''.
+    Column("subject", ID, nullable=False, server_default=""),
     Index("ix_timers_due", "due_at"),
     Index("ix_timers_order_kind", "order_id", "kind"),
 )
@@ -219,4 +222,23 @@ received_events = Table(
     Column("topic", String(32), nullable=False),
     Column("received_at", INSTANT, nullable=False),
     Column("body", Text, nullable=False),
+)
+
+# Provider response time (TOD-03-02): one row per provider per submitted order, a
+# projection of the order's deadlines kept for governance's figures and breach list.
+response_deadlines = Table(
+    "response_deadlines",
+    metadata,
+    Column("order_id", ID, primary_key=True),
+    Column("provider_id", ID, primary_key=True),
+    Column("started_at", INSTANT, nullable=False),
+    Column("response_time", String(64)),
+    Column("due_at", INSTANT),
+    Column("responded_at", INSTANT),
+    Column("response_seconds", Float),
+    Column("breached_at", INSTANT),
+    Column("closed_at", INSTANT),
+    Index("ix_response_deadlines_provider", "provider_id", "started_at"),
+    Index("ix_response_deadlines_started", "started_at"),
+    Index("ix_response_deadlines_breached", "breached_at"),
 )

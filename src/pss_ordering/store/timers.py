@@ -23,6 +23,7 @@ class Timer:
     order_id: str
     due_at: str
     payload: dict[str, Any]
+    subject: str = ""
 
 
 class SqlTimers:
@@ -30,18 +31,31 @@ class SqlTimers:
         self._db = connection
 
     def schedule(
-        self, kind: str, order_id: str, due_at: str, payload: dict[str, Any] | None = None
+        self,
+        kind: str,
+        order_id: str,
+        due_at: str,
+        payload: dict[str, Any] | None = None,
+        subject: str = "",
     ) -> None:
-        """Set the timer of this kind for the order (replacing an earlier one)."""
-        self.clear(kind, order_id)
+        """Set the timer of this kind for the order and subject (replacing an earlier one)."""
+        self.clear(kind, order_id, subject)
         self._db.execute(
             insert(timers).values(
-                kind=kind, order_id=order_id, due_at=due_at, payload=dumps(payload or {})
+                kind=kind,
+                order_id=order_id,
+                due_at=due_at,
+                payload=dumps(payload or {}),
+                subject=subject,
             )
         )
 
-    def clear(self, kind: str, order_id: str) -> None:
-        self._db.execute(delete(timers).where(timers.c.order_id == order_id, timers.c.kind == kind))
+    def clear(self, kind: str, order_id: str, subject: str | None = None) -> None:
+        """Drop the order's timer of this kind (for one subject, or for all of them)."""
+        condition = [timers.c.order_id == order_id, timers.c.kind == kind]
+        if subject is not None:
+            condition.append(timers.c.subject == subject)
+        self._db.execute(delete(timers).where(*condition))
 
     def any_due(self, now: str) -> bool:
         return (
@@ -58,14 +72,15 @@ class SqlTimers:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [
-            Timer(row.id, row.kind, row.order_id, row.due_at, loads(row.payload))
-            for row in self._db.execute(query)
-        ]
+        return [_timer(row) for row in self._db.execute(query)]
 
     def remove(self, timer_id: int) -> None:
         self._db.execute(delete(timers).where(timers.c.id == timer_id))
 
     def pending(self, order_id: str) -> list[Timer]:
         rows = self._db.execute(select(timers).where(timers.c.order_id == order_id)).all()
-        return [Timer(r.id, r.kind, r.order_id, r.due_at, loads(r.payload)) for r in rows]
+        return [_timer(row) for row in rows]
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(row.id, row.kind, row.order_id, row.due_at, loads(row.payload), row.subject)

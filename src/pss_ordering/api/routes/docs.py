@@ -29,7 +29,14 @@ SERVED = {
         "/psi-api/productCatalogManagement/v2",
         {"/productOffering", "/productOffering/{id}"},
     ),
-    "event": ("/psi-api/event/v2", {"/topic", "/topic/{topicId}/hub", "/topic/{topicId}/hub/{id}"}),
+    "event": (
+        "/psi-api/event/v2",
+        {"/topic", "/topic/{topicId}/hub", "/topic/{topicId}/hub/{id}", "/topic/{topicId}/event"},
+    ),
+    "orderMonitoring": (
+        "/psi-api/orderMonitoring/v1",
+        {"/providerResponseTime", "/responseTimeBreach"},
+    ),
 }
 ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "412", "413", "415", "422", "500")
 _ERROR_RESPONSE = {
@@ -45,6 +52,8 @@ def served_contract(api: str) -> dict[str, Any]:
     doc["servers"] = [{"url": base}]
     doc["paths"] = {path: ops for path, ops in doc["paths"].items() if path in paths}
     components = doc.setdefault("components", {})
+    if api == "event":
+        _event_extensions(doc)
     components["securitySchemes"] = {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
@@ -60,6 +69,63 @@ def served_contract(api: str) -> dict[str, Any]:
             for status in ERROR_STATUSES:
                 responses.setdefault(status, {"$ref": "#/components/responses/PssError"})
     return doc
+
+
+def _event_extensions(doc: dict[str, Any]) -> None:
+    """What this PSS adds to PSID688: delivery health and manual resumption of a
+    callback (PSI-01-02-03-07), and 200 for a repeated registration or event."""
+    schemas = doc["components"]["schemas"]
+    schemas["HubSubscriptionHealth"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/HubSubscription"},
+            {
+                "type": "object",
+                "properties": {
+                    "state": {"type": "string", "enum": ["active", "halted", "disabled"]},
+                    "pendingCount": {"type": "integer"},
+                    "deliveredCount": {"type": "integer"},
+                    "consecutiveFailures": {"type": "integer"},
+                    "nextAttemptAt": {"type": "string", "format": "date-time"},
+                    "lastAttemptAt": {"type": "string", "format": "date-time"},
+                    "lastSuccessAt": {"type": "string", "format": "date-time"},
+                    "lastStatus": {"type": "integer"},
+                    "lastError": {"type": "string"},
+                },
+            },
+        ],
+        "description": "A registration with how delivery to its callback is going",
+    }
+    health = {
+        "description": "The registration and its delivery health",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HubSubscriptionHealth"}}
+        },
+    }
+    path_params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in ("topicId", "id")
+    ]
+    paths = doc["paths"]
+    paths["/topic/{topicId}/hub/{id}"]["get"] = {
+        "operationId": "retrieveHubSubscription",
+        "summary": "A registration with its delivery health",
+        "parameters": path_params,
+        "responses": {"200": health},
+    }
+    paths["/topic/{topicId}/hub/{id}/resume"] = {
+        "post": {
+            "operationId": "resumeHubSubscription",
+            "summary": "Resume delivery to a halted or disabled callback (owner or governance)",
+            "parameters": path_params,
+            "responses": {"200": health},
+        }
+    }
+    for path in ("/topic/{topicId}/hub", "/topic/{topicId}/event"):
+        created = paths[path]["post"]["responses"]["201"]
+        paths[path]["post"]["responses"]["200"] = {
+            **created,
+            "description": "Already registered / already received: the first answer again",
+        }
 
 
 def _as_accepted(node: Any) -> None:

@@ -26,7 +26,8 @@ from ..patching import result_validator
 
 BASES = ("/psi-api/event/v2", "/psi-api/eventManagement/v2")
 NO_FIELDS: frozenset[str] = frozenset()
-EVENT_ATTRIBUTES = attributes("event", "Event") | {"resourcePath", "fieldPath"}
+SEED_EVENT_FIELDS = ("resourcePath", "fieldPath")
+EVENT_ATTRIBUTES = attributes("event", "Event") | set(SEED_EVENT_FIELDS)
 
 
 def _base(request: Request) -> str:
@@ -136,7 +137,12 @@ async def receive_event(request: Request) -> Response:
     svc = services(request)
     requested_fields(request, NO_FIELDS)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
+    # Seed 001's resourcePath/fieldPath are not in PSID688's Event: set aside, then kept.
+    seed_fields = {
+        k: body.pop(k) for k in SEED_EVENT_FIELDS if isinstance(body, dict) and k in body
+    }
     body = body_schema("event", "Event_Create", "Event").validate(body)
+    body.update(seed_fields)
     order_schema = body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
     received = await writing(
         request,

@@ -1,0 +1,49 @@
+"""One provider's response deadline on one order (kept in the order's bookkeeping)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .timestamps import parse_instant
+
+
+@dataclass(slots=True)
+class Deadline:
+    """One provider's deadline on one order; ``due_at`` None: no response time applies."""
+
+    provider_id: str
+    started_at: str
+    response_time: str | None
+    due_at: str | None
+    responded_at: str | None = None
+    breached_at: str | None = None
+    closed_at: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Neither answered nor moot (the order ended before the provider answered)."""
+        return self.responded_at is None and self.closed_at is None
+
+    @property
+    def response_seconds(self) -> float | None:
+        if self.responded_at is None:
+            return None
+        delta = parse_instant(self.responded_at) - parse_instant(self.started_at)
+        return delta.total_seconds()
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Deadline:
+        return cls(
+            provider_id=str(raw["provider_id"]),
+            started_at=str(raw["started_at"]),
+            response_time=raw.get("response_time"),
+            due_at=raw.get("due_at"),
+            responded_at=raw.get("responded_at"),
+            breached_at=raw.get("breached_at"),
+            closed_at=raw.get("closed_at"),
+        )
