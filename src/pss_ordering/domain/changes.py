@@ -104,10 +104,13 @@ def is_owner(viewer: Viewer, order: ProductOrder) -> bool:
 
 
 def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Fields that differ; an absent list and an empty one are the same."""
     return sorted(
         key
         for key in set(before) | set(after)
-        if key not in IGNORED and before.get(key) != after.get(key)
+        if key not in IGNORED
+        and before.get(key) != after.get(key)
+        and not (before.get(key) in (None, []) and after.get(key) in (None, []))
     )
 
 

@@ -95,6 +95,8 @@ def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
     for key in ITEM_REFERENCING_LISTS:
         if doc.get(key):
             doc[key] = [entry for entry in doc[key] if _concerns_only(entry, mine)]
+            if not doc[key]:
+                del doc[key]  # not even an empty list hints at another provider's entries
     others = order.provider_ids - {provider_id}
     if others and doc.get("relatedParty"):
         doc["relatedParty"] = [
