@@ -403,7 +403,7 @@ def test_name_resolving_to_internal_address_refused_at_connection_PSI_01_02_02_0
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8"],
+    ["8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808"],
 )
 def test_public_addresses_allowed_PSI_01_02_02_03(address: str) -> None:
     """Public addresses need no configuration."""
@@ -423,6 +423,8 @@ def test_public_addresses_allowed_PSI_01_02_02_03(address: str) -> None:
         ("fe80::1%eth0", "fe80::/10"),
         ("fd00::1", "fc00::/7"),
         ("::ffff:127.0.0.1", "127.0.0.0/8"),
+        ("64:ff9b::7f00:1", "127.0.0.0/8"),
+        ("2002:7f00:1::1", "127.0.0.0/8"),
         ("0.0.0.0", "0.0.0.0/32"),
     ],
 )

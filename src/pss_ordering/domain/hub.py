@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    ip_address,
+    ip_network,
+)
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,9 +78,23 @@ class AddressPolicy:
             ip = ip_address(address.split("%", 1)[0])
         except ValueError:
             return False
-        if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d, whatever the Python version says
+        if isinstance(ip, IPv6Address):
+            embedded = _embedded_ipv4(ip)
+            if embedded is not None:
+                ip = embedded  # the IPv4 host it reaches is what matters
         return ip.is_global or any(ip in network for network in self.networks)
+
+
+_NAT64 = ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped ``::ffff:a.b.c.d``, NAT64, 6to4)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,17 +144,20 @@ class DeliveryWorker:
             await asyncio.sleep(every)
             if not self._leases:
                 continue
+            # Only the leases held when asking: one claimed meanwhile is not judged by
+            # this answer, and one given up on (not in _leases) is left to expire.
+            asked = list(self._leases)
             try:
                 until = self._clock.now() + self._lease
-                held = await self._executor.write(self._renew, until)
+                held = await self._executor.write(self._renew, until, asked)
             except Exception:
                 log.exception("delivery worker: renewing leases failed")
                 continue
-            for subscription_id in list(self._leases):
-                if subscription_id in held:
-                    self._leases[subscription_id] = until
-                else:
+            for subscription_id in asked:
+                if subscription_id not in held:
                     self._leases.pop(subscription_id, None)
+                elif subscription_id in self._leases:
+                    self._leases[subscription_id] = until
 
     # -- a lane --------------------------------------------------------------------
 
@@ -303,9 +306,9 @@ class DeliveryWorker:
             uow.deliveries.release(self.name, subscription_ids)
             uow.commit()
 
-    def _renew(self, until: datetime) -> set[str]:
+    def _renew(self, until: datetime, subscription_ids: list[str]) -> set[str]:
         with self._db.writing() as uow:
-            held = uow.deliveries.renew(self.name, format_instant(until))
+            held = uow.deliveries.renew(self.name, format_instant(until), subscription_ids)
             uow.commit()
         return held
 

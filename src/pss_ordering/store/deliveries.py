@@ -184,16 +184,18 @@ class SqlDeliveries:
         )
         return [Lane(r.id, r.callback, r.secret, r.failures) for r in rows]
 
-    def renew(self, worker: str, until: str) -> set[str]:
-        """Extend this worker's leases; returns the callbacks it still holds."""
-        self._db.execute(
-            update(subscriptions)
-            .where(subscriptions.c.lease_owner == worker)
-            .values(lease_until=until)
-        )
-        rows = self._db.execute(
-            select(subscriptions.c.id).where(subscriptions.c.lease_owner == worker)
-        )
+    def renew(self, worker: str, until: str, subscription_ids: Iterable[str]) -> set[str]:
+        """Extend the named leases this worker still holds; returns those callbacks.
+
+        Only the named ones: a lease the worker gave up on without releasing (a
+        failed lane) must expire, not be kept alive by the worker's other lanes.
+        """
+        ids = list(subscription_ids)
+        if not ids:
+            return set()
+        mine = and_(subscriptions.c.id.in_(ids), subscriptions.c.lease_owner == worker)
+        self._db.execute(update(subscriptions).where(mine).values(lease_until=until))
+        rows = self._db.execute(select(subscriptions.c.id).where(mine))
         return {row.id for row in rows}
 
     def release(self, worker: str, subscription_ids: Iterable[str]) -> None:
