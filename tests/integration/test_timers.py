@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from pss_ordering.clock import ManualClock
@@ -72,3 +74,31 @@ def test_worker_thread_fires_due_timers(engine: Engine, clock: ManualClock) -> N
         time.sleep(0.01)
     worker.stop()
     assert len(seen) == COUNT
+
+
+def test_a_failing_timer_is_dropped_and_does_not_hold_back_the_others(
+    engine: Engine, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that raises is undone alone (a savepoint); the batch still commits."""
+    database = Database(engine)
+    with database.writing() as uow:
+        for n in range(3):
+            uow.timers.schedule("probe", f"order-{n}", "2026-11-24T11:00:00.000Z", {"n": n})
+        uow.commit()
+    done: list[int] = []
+
+    def handler(uow: UnitOfWork, timer: Timer) -> None:
+        uow.timers.schedule("written", timer.order_id, "2030-01-01T00:00:00.000Z")
+        if timer.payload["n"] == 1:
+            raise RuntimeError("cannot fire")
+        done.append(int(timer.payload["n"]))
+
+    service = TimerService(database, clock, {"probe": handler})
+    with caplog.at_level(logging.ERROR):
+        assert service.fire_due() == 3
+    assert done == [0, 2]
+    assert "cannot fire" in caplog.text
+    assert service.fire_due() == 0, "the failing timer does not come back"
+    with database.reading() as uow:
+        written = {n: [t.kind for t in uow.timers.pending(f"order-{n}")] for n in range(3)}
+    assert written == {0: ["written"], 1: [], 2: ["written"]}, "the failed part was undone"

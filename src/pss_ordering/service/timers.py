@@ -36,7 +36,15 @@ class TimerService:
             for timer in due:
                 handler = self._handlers.get(timer.kind)
                 if handler is not None:
-                    handler(uow, timer)
+                    try:
+                        with uow.part():
+                            handler(uow, timer)
+                    except Exception:
+                        # One timer that cannot fire must not hold back the others
+                        # (nor fire again and again): it is logged and dropped.
+                        log.exception(
+                            "timer %s (%s) for %s failed", timer.id, timer.kind, timer.order_id
+                        )
                 uow.timers.remove(timer.id)
             uow.commit()
         return len(due)

@@ -81,6 +81,19 @@ class UnitOfWork:
         self.response_times = SqlResponseTimes(connection)
         return self
 
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """A part of this unit of work that may fail alone (a savepoint): its writes, and
+        the events of the orders it wrote, are undone; the rest still commits."""
+        assert self._connection is not None
+        mark = self.orders.mark()
+        try:
+            with self._connection.begin_nested():
+                yield
+        except BaseException:
+            self.orders.forget_since(mark)
+            raise
+
     def commit(self) -> None:
         """Publish the written orders' events, then commit (inside a batch: keep the
         work; the batch commits it with the others)."""

@@ -85,6 +85,13 @@ class SqlOrders:
         row = self._loaded.get(order_id)
         return None if row is None else _order(row)
 
+    def mark(self) -> int:
+        return len(self._written)
+
+    def forget_since(self, mark: int) -> None:
+        """Writes after ``mark`` were rolled back: their events must not be published."""
+        del self._written[mark:]
+
     def take_written(self) -> list[ProductOrder]:
         """Orders written since the last call, whose events are still to be published."""
         written, self._written = self._written, []
