@@ -72,7 +72,9 @@ class DeliveryWorker:
         self._clock = clock
         self._policy = policy
         self._lease = timedelta(seconds=lease_seconds)
-        self._send_margin = timedelta(seconds=timeout_seconds + 1)
+        # Room for one whole send: leases are renewed every third of their length and
+        # last at least three timeouts, so at least two timeouts remain between renewals.
+        self._send_margin = timedelta(seconds=timeout_seconds * 1.5)
         self._max_lanes = max_lanes
         self._idle_poll = idle_poll_seconds
         self._wakeup = wakeup
