@@ -95,7 +95,9 @@ class Receiver:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str = "/cb") -> str:

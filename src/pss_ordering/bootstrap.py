@@ -7,6 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
+from aiohttp.abc import AbstractResolver
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
@@ -124,15 +125,23 @@ def build_services(
     )
 
 
-def build_delivery_worker(services: Services) -> DeliveryWorker:
-    """The delivery worker, with the HTTP sender and retry policy the settings describe."""
-    settings = services.settings
+def build_delivery_worker(
+    services: Services,
+    settings: Settings | None = None,
+    resolver: AbstractResolver | None = None,
+) -> DeliveryWorker:
+    """The delivery worker, with the HTTP sender and retry policy the settings describe.
+
+    Tests may hand in other settings for this worker only, and their own DNS resolver.
+    """
+    settings = settings or services.settings
     sender = HttpSender(
         allowed_hosts=settings.callback_allowed_hosts,
         policy=AddressPolicy.of(settings.callback_allowed_networks),
         auth=OutboundAuth(settings.callback_auth, timeout=settings.delivery_timeout_seconds),
         timeout=settings.delivery_timeout_seconds,
         clock=services.clock,
+        resolver=resolver,
     )
     return DeliveryWorker(
         services.database,

@@ -25,13 +25,11 @@ from pydantic import ValidationError
 from starlette.testclient import TestClient
 
 from pss_ordering.api.common import Services
+from pss_ordering.bootstrap import build_delivery_worker
 from pss_ordering.clock import ManualClock
 from pss_ordering.config import CallbackAuth, Settings
-from pss_ordering.domain.delivery import RetryPolicy
 from pss_ordering.domain.hub import AddressPolicy
 from pss_ordering.events.outbound_auth import OutboundAuth
-from pss_ordering.events.sender import HttpSender
-from pss_ordering.events.worker import DeliveryWorker
 from tests.conftest import Auth
 from tests.delivery import HUB, Deliver, hub_settings, subscribe
 from tests.receiver import Answer, Receiver
@@ -130,24 +128,7 @@ def run_worker(
     ``settings`` and ``resolver`` replace the app's for this worker only.
     """
     services: Services = client.app.state.services  # type: ignore[attr-defined]
-    settings = settings or services.settings
-    sender = HttpSender(
-        allowed_hosts=settings.callback_allowed_hosts,
-        policy=AddressPolicy.of(settings.callback_allowed_networks),
-        auth=OutboundAuth(settings.callback_auth, timeout=settings.delivery_timeout_seconds),
-        timeout=settings.delivery_timeout_seconds,
-        clock=services.clock,
-        resolver=resolver,
-    )
-    worker = DeliveryWorker(
-        services.database,
-        services.executor,
-        sender,
-        services.clock,
-        RetryPolicy(tuple(settings.delivery_retry_schedule), settings.delivery_jitter),
-        lease_seconds=settings.delivery_lease_seconds,
-        timeout_seconds=settings.delivery_timeout_seconds,
-    )
+    worker = build_delivery_worker(services, settings, resolver)
 
     async def drive() -> None:
         try:

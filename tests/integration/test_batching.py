@@ -48,3 +48,23 @@ def test_failing_use_case_does_not_undo_its_batch_mates(engine: Engine) -> None:
     with database.reading() as uow:
         kept = {t.order_id for o in ("a", "b", "c") for t in uow.timers.pending(o)}
     assert kept == {"a", "c"}
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_cancelled_caller_does_not_stop_the_writer(engine: Engine) -> None:
+    """A caller that gave up (its task was cancelled) is skipped; its batch mates are
+    answered and the writer thread goes on writing."""
+    database = Database(engine)
+    gate = threading.Event()
+    writer = BatchWriter(database)
+    try:
+        first = writer.submit(lambda: gate.wait(5))
+        abandoned = writer.submit(lambda: "nobody listens")
+        kept = writer.submit(lambda: "answered")
+        assert abandoned.cancel()
+        gate.set()
+        first.result(5)
+        assert kept.result(5) == "answered"
+        assert writer.submit(lambda: "still writing").result(5) == "still writing"
+    finally:
+        writer.close()

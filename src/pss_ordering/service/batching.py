@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from .unit_of_work import Database
@@ -78,10 +78,21 @@ class BatchWriter:
                         outcomes.append((future, None, error))
         except Exception as failure:
             for _call, future in jobs:
-                future.set_exception(failure)
+                _answer(future, None, failure)
             return
         for future, value, raised in outcomes:
-            if raised is not None:
-                future.set_exception(raised)
-            else:
-                future.set_result(value)
+            _answer(future, value, raised)
+
+
+def _answer(future: Future[Any], value: Any, raised: BaseException | None) -> None:
+    """Answer one caller. A caller cancelled meanwhile (``asyncio.wrap_future`` cancels
+    the future when the awaiting task is cancelled, e.g. a delivery lane at shutdown)
+    gets nothing: answering it would raise, stop the writer thread and leave the
+    batch's other callers waiting for ever."""
+    try:
+        if raised is not None:
+            future.set_exception(raised)
+        else:
+            future.set_result(value)
+    except InvalidStateError:
+        pass

@@ -48,7 +48,7 @@ class SqlResponseTimes:
                 _count(rd.c.breached_at.is_not(None)).label("breaches"),
                 _count(rd.c.due_at.is_(None)).label("without_deadline"),
             )
-            .where(*_started_in(window))
+            .where(*_in_window(window, rd.c.started_at))
             .group_by(rd.c.provider_id)
             .order_by(rd.c.provider_id)
         )
@@ -57,7 +57,7 @@ class SqlResponseTimes:
     def response_seconds(self, window: Window) -> dict[str, list[float]]:
         """Each provider's measured response times in the window, sorted."""
         query = select(rd.c.provider_id, rd.c.response_seconds).where(
-            *_started_in(window), ANSWERED
+            *_in_window(window, rd.c.started_at), ANSWERED
         )
         found: dict[str, list[float]] = defaultdict(list)
         for provider, seconds in self._db.execute(query):
@@ -68,13 +68,7 @@ class SqlResponseTimes:
         self, window: Window, state: str | None, offset: int, limit: int
     ) -> tuple[int, list[Any]]:
         """Breached deadlines, newest first; the window applies to when they were breached."""
-        where: list[ColumnElement[bool]] = [rd.c.breached_at.is_not(None)]
-        if window.provider is not None:
-            where.append(rd.c.provider_id == window.provider)
-        if window.start is not None:
-            where.append(rd.c.breached_at >= window.start)
-        if window.end is not None:
-            where.append(rd.c.breached_at < window.end)
+        where = [rd.c.breached_at.is_not(None), *_in_window(window, rd.c.breached_at)]
         if state == "open":
             where.append(OPEN)
         elif state == "closed":
@@ -103,12 +97,13 @@ class SqlResponseTimes:
         return states, int(pending)
 
 
-def _started_in(window: Window) -> Sequence[ColumnElement[bool]]:
+def _in_window(window: Window, moment: ColumnElement[Any]) -> Sequence[ColumnElement[bool]]:
+    """The provider, and ``moment`` (when deadlines started, or were breached) in range."""
     where: list[ColumnElement[bool]] = []
     if window.provider is not None:
         where.append(rd.c.provider_id == window.provider)
     if window.start is not None:
-        where.append(rd.c.started_at >= window.start)
+        where.append(moment >= window.start)
     if window.end is not None:
-        where.append(rd.c.started_at < window.end)
+        where.append(moment < window.end)
     return where

@@ -8,6 +8,7 @@ delivery health (``GET .../hub/{id}``) and resumed after it was halted
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 from ...domain.errors import InvalidQuery
 from ...domain.hub import TOPICS, CallbackHealth, Subscription
+from ...domain.identity import Caller
 from ...domain.notifications import SEED_EVENT_NAMES
 from ...domain.query import parse_query, select_fields
 from ..collections import attributes, requested_fields
@@ -112,22 +114,23 @@ async def unregister(request: Request) -> Response:
 
 
 async def hub_health(request: Request) -> Response:
-    caller = caller_of(request)
-    requested_fields(request, NO_FIELDS)
-    params = request.path_params
-    health = await reading(
-        request, services(request).hub.health, caller, params["topic"], params["id"]
-    )
-    return json_response(_health_doc(request, health))
+    return await _health_answer(request, reading, services(request).hub.health)
 
 
 async def resume(request: Request) -> Response:
+    return await _health_answer(request, writing, services(request).hub.resume)
+
+
+async def _health_answer(
+    request: Request,
+    run: Callable[..., Awaitable[CallbackHealth]],
+    operation: Callable[[Caller, str, str], CallbackHealth],
+) -> Response:
+    """A use case on one registration, answered with the registration and its health."""
     caller = caller_of(request)
     requested_fields(request, NO_FIELDS)
     params = request.path_params
-    health = await writing(
-        request, services(request).hub.resume, caller, params["topic"], params["id"]
-    )
+    health = await run(request, operation, caller, params["topic"], params["id"])
     return json_response(_health_doc(request, health))
 
 
