@@ -276,6 +276,24 @@ class SqlDeliveries:
         value = self._db.execute(query).scalar_one_or_none()
         return None if value is None else str(value)
 
+    def newest_id(self) -> int:
+        return int(
+            self._db.execute(select(func.coalesce(func.max(deliveries.c.id), 0))).scalar_one()
+        )
+
+    def new_since(self, seen: int) -> tuple[set[str], int]:
+        """Callbacks with deliveries newer than id ``seen``, and the newest id now.
+
+        Ids are given out in insertion order; one that commits late (PostgreSQL) may
+        be missed here, and is then found by the next claim of its callback.
+        """
+        rows = self._db.execute(
+            select(deliveries.c.subscription_id, func.max(deliveries.c.id))
+            .where(deliveries.c.id > seen)
+            .group_by(deliveries.c.subscription_id)
+        ).all()
+        return {row[0] for row in rows}, max([seen, *(int(row[1]) for row in rows)])
+
     def pending_counts(self, subscription_ids: Iterable[str]) -> dict[str, int]:
         ids = list(subscription_ids)
         if not ids:
