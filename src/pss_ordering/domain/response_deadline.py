@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .timestamps import parse_instant
@@ -34,7 +34,15 @@ class Deadline:
         return delta.total_seconds()
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "provider_id": self.provider_id,
+            "started_at": self.started_at,
+            "response_time": self.response_time,
+            "due_at": self.due_at,
+            "responded_at": self.responded_at,
+            "breached_at": self.breached_at,
+            "closed_at": self.closed_at,
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Deadline:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal_column, or_, select, update
 
 from ..domain.hub import CallbackHealth, Subscription
+from .prepared import Prepared
 from .schema import subscriptions
 
 
@@ -64,14 +65,18 @@ class SqlSubscriptions:
         """Callbacks on ``topic`` that may hear of an event: those of ``owners``, governance's.
 
         Disabled callbacks (the receiver answered 410) get nothing more; halted
-        ones keep queueing until they are resumed.
+        ones keep queueing until they are resumed. Run for every order change, so
+        prepared once per number of owners.
         """
-        query = select(subscriptions).where(
-            subscriptions.c.topic == topic,
-            subscriptions.c.state != "disabled",
-            or_(subscriptions.c.owner_id.in_(sorted(set(owners))), subscriptions.c.governance),
-        )
-        return [_subscription(row) for row in self._db.execute(query.order_by(subscriptions.c.id))]
+        wanted = sorted(set(owners))
+        statement = _CANDIDATES.get(len(wanted))
+        if statement is None:
+            statement = _CANDIDATES[len(wanted)] = _candidates(len(wanted))
+        params = {f"owner_{n}": owner for n, owner in enumerate(wanted)}
+        return [
+            Subscription(row[0], row[1], _roles(row[2]), row[3], row[4], row[5] or None, row[6])
+            for row in statement.rows(self._db, topic=topic, **params)
+        ]
 
     def health(self, subscription_id: str) -> CallbackHealth | None:
         row = self._db.execute(
@@ -95,6 +100,36 @@ class SqlSubscriptions:
         )
 
 
+_CANDIDATES: dict[int, Prepared] = {}
+
+
+def _candidates(owners: int) -> Prepared:
+    return Prepared(
+        select(
+            subscriptions.c.id,
+            subscriptions.c.owner_id,
+            subscriptions.c.owner_roles,
+            subscriptions.c.topic,
+            subscriptions.c.callback,
+            subscriptions.c.query,
+            subscriptions.c.state,
+        )
+        .where(
+            subscriptions.c.topic == bindparam("topic"),
+            subscriptions.c.state != literal_column("'disabled'"),
+            or_(
+                subscriptions.c.owner_id.in_([bindparam(f"owner_{n}") for n in range(owners)]),
+                subscriptions.c.governance,
+            ),
+        )
+        .order_by(subscriptions.c.id)
+    )
+
+
+def _roles(text: str) -> tuple[str, ...]:
+    return tuple(role for role in text.split(",") if role)
+
+
 def _health(row: Any) -> CallbackHealth:
     return CallbackHealth(
         subscription=_subscription(row),
@@ -112,7 +147,7 @@ def _subscription(row: Any) -> Subscription:
     return Subscription(
         id=row.id,
         owner_id=row.owner_id,
-        owner_roles=tuple(r for r in row.owner_roles.split(",") if r),
+        owner_roles=_roles(row.owner_roles),
         topic=row.topic,
         callback=row.callback,
         query=row.query or None,

@@ -10,10 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from .codec import dumps, loads
+from .prepared import Prepared, insert_all
 from .schema import timers
+
+# Orders set and clear timers as they change: the statements are prepared once.
+_INSERT = insert_all(timers, generated="id")
+_CLEAR = Prepared(
+    delete(timers).where(
+        timers.c.order_id == bindparam("order_id"),
+        timers.c.kind == bindparam("kind"),
+        timers.c.subject == bindparam("subject"),
+    )
+)
+_CLEAR_ALL_SUBJECTS = Prepared(
+    delete(timers).where(
+        timers.c.order_id == bindparam("order_id"), timers.c.kind == bindparam("kind")
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +56,21 @@ class SqlTimers:
     ) -> None:
         """Set the timer of this kind for the order and subject (replacing an earlier one)."""
         self.clear(kind, order_id, subject)
-        self._db.execute(
-            insert(timers).values(
-                kind=kind,
-                order_id=order_id,
-                due_at=due_at,
-                payload=dumps(payload or {}),
-                subject=subject,
-            )
+        _INSERT(
+            self._db,
+            kind=kind,
+            order_id=order_id,
+            due_at=due_at,
+            payload=dumps(payload or {}),
+            subject=subject,
         )
 
     def clear(self, kind: str, order_id: str, subject: str | None = None) -> None:
         """Drop the order's timer of this kind (for one subject, or for all of them)."""
-        condition = [timers.c.order_id == order_id, timers.c.kind == kind]
-        if subject is not None:
-            condition.append(timers.c.subject == subject)
-        self._db.execute(delete(timers).where(*condition))
+        if subject is None:
+            _CLEAR_ALL_SUBJECTS(self._db, order_id=order_id, kind=kind)
+        else:
+            _CLEAR(self._db, order_id=order_id, kind=kind, subject=subject)
 
     def any_due(self, now: str) -> bool:
         return (
