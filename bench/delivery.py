@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +38,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from children import Child, percentile, profile, quiet
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -186,80 +186,6 @@ def http_json(url: str, timeout: float = 30.0) -> dict[str, Any]:
         return result
 
 
-class Child:
-    """A child process in its own session: SIGINT on exit, SIGKILL after 15 s."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, logs: Path):
-        self.name, self.argv, self.env, self.cwd = name, argv, env, cwd
-        self.log_path = logs / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def __enter__(self) -> Child:
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=self.cwd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def wait_for_line(self, text: str, limit: float = 60.0) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; see {self.log_path}")
-            if text in self.log_path.read_text(errors="replace"):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not say '{text}' in {limit:g} s; see {self.log_path}")
-
-    def __exit__(self, *_exc: object) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)  # our own child's process group
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        self._log.close()
-
-
-class Sampler:
-    """py-spy attached to a process from start() to stop() (only with --profile)."""
-
-    def __init__(self, pid: int, out: Path, gil: bool, idle: bool) -> None:
-        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        self.argv = [exe, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(out)]
-        self.argv += ["--nonblocking"] + (["--gil"] if gil else []) + (["--idle"] if idle else [])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
 class CpuWindow:
     """CPU of our processes and of the machine between start() and stop()."""
 
@@ -289,13 +215,6 @@ class CpuWindow:
         pct["other"] = max(0.0, (busy - self.busy) / wall * 100 - sum(pct.values()) + pct["steal"])
         self.pct = {k: round(v, 1) for k, v in pct.items()}
         return self.pct
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 @dataclass
@@ -596,13 +515,6 @@ def rate_of(records: list[Record]) -> tuple[float, float]:
     return (len(times) - 1) / span if span > 0 else 0.0, span
 
 
-def quiet(seconds: float) -> None:
-    from run import log, wait_quiet
-
-    if seconds and not wait_quiet(seconds):
-        log(f"the machine was not quiet for {seconds:g} s; measuring anyway")
-
-
 def run_baseline(
     receiver: Receiver, requests_file: Path, expected: int, args: argparse.Namespace, work: Path
 ) -> Result:
@@ -656,26 +568,6 @@ def start_workers(
     ]
 
 
-def profile(
-    args: argparse.Namespace, workers: list[Child], phase: str, own: bool = False
-) -> list[Sampler]:
-    if args.profile_dir is None:
-        return []
-    targets = [(w.pid, w.name) for w in workers] + ([(os.getpid(), "serve")] if own else [])
-    samplers = [
-        Sampler(
-            pid,
-            args.profile_dir / f"{args.backend}-{phase}-{name}.txt",
-            args.profile_gil,
-            args.profile_idle,
-        )
-        for pid, name in targets
-    ]
-    for sampler in samplers:
-        sampler.start()
-    return samplers
-
-
 def wait_acknowledged(services: Any, limit: float = 30.0) -> int:
     """Wait until the workers committed every acknowledgement; returns what is still pending."""
     deadline = time.monotonic() + limit
@@ -703,7 +595,7 @@ def run_throughput(
     quiet(args.quiet_wait)
     started = time.time()
     workers = start_workers(stack, args, env, work)
-    samplers = profile(args, workers, "throughput")
+    samplers = profile(args, [(w.pid, w.name) for w in workers], "throughput")
     pids = {"workers": [w.pid for w in workers], "receiver": [receiver.pid]}
     cpu = CpuWindow(pids, postgres=backend == "postgresql")
     received = receiver.wait_for(queued, stall=30, on_first=cpu.start)
@@ -822,12 +714,12 @@ def run_latency(
     quiet(args.quiet_wait)
     thread = None
     if workers:
-        samplers = profile(args, workers, phase)
+        samplers = profile(args, [(w.pid, w.name) for w in workers], phase)
         pids = {"workers": [w.pid for w in workers], "generator": [os.getpid()]}
     else:
         thread = DeliveryThread(build_delivery_worker(services))
         thread.start()
-        samplers = profile(args, [], phase, own=True)
+        samplers = profile(args, [(os.getpid(), "serve")], phase)
         pids = {"serve": [os.getpid()]}
     cpu = CpuWindow({**pids, "receiver": [receiver.pid]}, postgres=backend == "postgresql")
     cpu.start()

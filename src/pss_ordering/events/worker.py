@@ -134,8 +134,8 @@ class DeliveryWorker:
     async def _fill(self) -> int:
         """Claim idle callbacks with something due and start their lanes."""
         free = self._max_lanes - len(self._lanes)
-        if free <= 0:
-            return 0
+        if free <= 0 or not await self._executor.read(self._any_claimable):
+            return 0  # the cheap read first: claiming takes the write lock
         lanes, until = await self._executor.write(self._claim, free)
         for lane in lanes:
             self._leases[lane.subscription_id] = until
@@ -321,12 +321,13 @@ class DeliveryWorker:
 
     # -- the database work (run by the executor) --------------------------------------
 
+    def _any_claimable(self) -> bool:
+        with self._db.reading() as uow:
+            return uow.deliveries.any_claimable(format_instant(self._clock.now()))
+
     def _claim(self, limit: int) -> tuple[list[Lane], datetime]:
         now = self._clock.now()
         until = now + self._lease
-        with self._db.reading() as uow:
-            if not uow.deliveries.any_claimable(format_instant(now)):
-                return [], until
         with self._db.writing() as uow:
             lanes = uow.deliveries.claim(
                 self.name, format_instant(now), format_instant(until), limit

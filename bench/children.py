@@ -1,0 +1,120 @@
+"""What the delivery and timer benchmarks share: child processes, py-spy, percentiles."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from run import log, wait_quiet
+
+
+class Child:
+    """A child process in its own session: SIGINT on exit, SIGKILL after 15 s."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, logs: Path):
+        self.name, self.argv, self.env, self.cwd = name, argv, env, cwd
+        self.log_path = logs / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def __enter__(self) -> Child:
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_for_line(self, text: str, limit: float = 60.0) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {self.log_path}")
+            if text in self.log_path.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not say '{text}' in {limit:g} s; see {self.log_path}")
+
+    def __exit__(self, *_exc: object) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)  # our own child's process group
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+        self._log.close()
+
+
+class Sampler:
+    """py-spy attached to a process from start() to stop() (only with --profile)."""
+
+    def __init__(self, pid: int, out: Path, gil: bool, idle: bool) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.argv = [exe, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(out)]
+        self.argv += ["--nonblocking"] + (["--gil"] if gil else []) + (["--idle"] if idle else [])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def profile(args: argparse.Namespace, targets: list[tuple[int, str]], phase: str) -> list[Sampler]:
+    """py-spy on each (pid, name) (only with --profile); stop() each sampler to write its file."""
+    if args.profile_dir is None:
+        return []
+    samplers = [
+        Sampler(
+            pid,
+            args.profile_dir / f"{args.backend}-{phase}-{name}.txt",
+            args.profile_gil,
+            args.profile_idle,
+        )
+        for pid, name in targets
+    ]
+    for sampler in samplers:
+        sampler.start()
+    return samplers
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def quiet(seconds: float) -> None:
+    if seconds and not wait_quiet(seconds):
+        log(f"the machine was not quiet for {seconds:g} s; measuring anyway")
