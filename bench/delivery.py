@@ -417,26 +417,35 @@ def max_seq(services: Any) -> int:
 def baseline_requests(services: Any, market: Market, out: Path) -> int:
     """Write the exact requests the workers will send (same URLs, headers, bodies)."""
     import orjson
+    from sqlalchemy import select
     from standardwebhooks import Webhook
 
     from pss_ordering.domain import notifications
+    from pss_ordering.store.events import EVENT_COLUMNS, stored_event
+    from pss_ordering.store.schema import deliveries, events
 
     base = services.database.publisher.order_href_base
     moment = datetime.now(UTC)
     lanes, total = [], 0
     for sid, (url, secret) in market.lanes.items():
         signer = Webhook(secret)
-        with services.database.reading() as uow:
-            pending = uow.deliveries.pending(sid, 10**9)
+        query = (
+            select(deliveries.c.audience, *EVENT_COLUMNS)
+            .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
+            .where(deliveries.c.subscription_id == sid, deliveries.c.state == "pending")
+            .order_by(deliveries.c.id)
+        )
+        with services.database.engine.connect() as conn:
+            pending = [(row.audience, stored_event(row)) for row in conn.execute(query)]
         requests = []
-        for d in pending:
-            body = orjson.dumps(notifications.render(d.event, d.audience, base)).decode()
+        for audience, event in pending:
+            body = orjson.dumps(notifications.render(event, audience, base)).decode()
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "pss-ordering",
-                "webhook-id": d.event.event_id,
+                "webhook-id": event.event_id,
                 "webhook-timestamp": str(int(moment.timestamp())),
-                "webhook-signature": signer.sign(d.event.event_id, moment, body),
+                "webhook-signature": signer.sign(event.event_id, moment, body),
             }
             requests.append((headers, body))
         total += len(requests)
@@ -488,8 +497,35 @@ class Receiver:
             time.sleep(0.05)
 
 
-def check_order(records: list[Record], index: dict[str, tuple[int, str, float]]) -> dict[str, int]:
-    """Per callback: arrivals in commit (seq) order? Duplicates? Unknown ids?"""
+def delivery_ids(services: Any, after_seq: int = 0) -> dict[tuple[str, str], int]:
+    """(callback path, event id) -> delivery id: a callback's commit order.
+
+    Not the events' seq: on PostgreSQL two transactions may take seqs in one order and
+    commit in the other; the delivery id of a callback is taken under that callback's
+    lock, so its order is the commit order (see ``SqlDeliveries.add_many``).
+    """
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select
+
+    from pss_ordering.store.schema import deliveries, events, subscriptions
+
+    query = (
+        select(subscriptions.c.callback, events.c.event_id, deliveries.c.id)
+        .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
+        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .where(events.c.seq > after_seq)
+    )
+    with services.database.engine.connect() as conn:
+        return {(urlsplit(r.callback).path, r.event_id): int(r.id) for r in conn.execute(query)}
+
+
+def check_order(
+    records: list[Record],
+    index: dict[str, tuple[int, str, float]],
+    order: dict[tuple[str, str], int],
+) -> dict[str, int]:
+    """Per callback: arrivals in commit order? Duplicates? Unknown ids?"""
     last: dict[str, int] = {}
     seen: set[tuple[str, str]] = set()
     out = {"out_of_order": 0, "duplicates": 0, "unknown": 0}
@@ -501,10 +537,10 @@ def check_order(records: list[Record], index: dict[str, tuple[int, str, float]])
             out["duplicates"] += 1
             continue
         seen.add((path, hook))
-        seq = index[hook][0]
-        if seq < last.get(path, -1):
+        position = order[(path, hook)]
+        if position < last.get(path, -1):
             out["out_of_order"] += 1
-        last[path] = seq
+        last[path] = position
     return out
 
 
@@ -605,7 +641,7 @@ def run_throughput(
     records = receiver.dump(f"{backend}-throughput.json")
     rate, span = rate_of(records)
     arrivals = sorted(t for _, _, t in records) or [started]
-    checks = check_order(records, index)
+    checks = check_order(records, index, delivery_ids(services))
     result = Result(
         phase="throughput",
         backend=backend,
@@ -686,6 +722,19 @@ async def generate(
     return committed
 
 
+def by_tenth(timed: list[tuple[float, float]]) -> list[float]:
+    """p99 latency of the deliveries of each tenth of the run (by commit time): is the
+    tail a warm-up, a steady state or a drift?"""
+    if not timed:
+        return []
+    start = min(t for t, _ in timed)
+    span = (max(t for t, _ in timed) - start) or 1.0
+    tenths: list[list[float]] = [[] for _ in range(10)]
+    for moment, latency in timed:
+        tenths[min(int((moment - start) / span * 10), 9)].append(latency)
+    return [round(percentile(t, 99), 1) if t else 0.0 for t in tenths]
+
+
 def run_latency(
     services: Any,
     writer: Any,
@@ -724,7 +773,9 @@ def run_latency(
     cpu = CpuWindow({**pids, "receiver": [receiver.pid]}, postgres=backend == "postgresql")
     cpu.start()
     committed = asyncio.run(
-        generate(services, writer, args.market, events_per_s, args.duration, first_order)
+        generate(
+            services, writer, args.market, events_per_s, args.warmup + args.duration, first_order
+        )
     )
     total_after, _ = count_deliveries(services)
     expected = total_after - total_before
@@ -736,13 +787,23 @@ def run_latency(
         thread.stop()
     records = receiver.dump(f"{backend}-{phase}.json")
     index = event_index(services, before_seq)
-    checks = check_order(records, index)
-    from_commit, from_occurred = [], []
+    checks = check_order(records, index, delivery_ids(services, before_seq))
+    # The first --warmup seconds (lanes claimed, connections opened, caches filled) are
+    # delivered and checked, but not measured.
+    measured_from = min(committed.values()) + args.warmup if committed else 0.0
+    from_commit, from_occurred, timed, warm = [], [], [], []
     for _, hook, arrived in records:
         if hook in index:
             _, order_id, occurred = index[hook]
-            from_commit.append((arrived - committed[order_id]) * 1000)
+            latency = (arrived - committed[order_id]) * 1000
+            timed.append((committed[order_id], latency))
+            if committed[order_id] < measured_from:
+                warm.append(latency)
+                continue
+            from_commit.append(latency)
             from_occurred.append((arrived - occurred) * 1000)
+    records = [r for r in records if r[1] in index and committed[index[r[1]][1]] >= measured_from]
+    committed = {k: v for k, v in committed.items() if v >= measured_from}
     rate, span = rate_of(records)
     commits = sorted(committed.values())
     commit_span = commits[-1] - commits[0] if len(commits) > 1 else 0.0
@@ -770,6 +831,9 @@ def run_latency(
             "fanout": args.fanout,
             "expected": expected,
             "received_after_the_last_commit": late,
+            "p99_ms_by_tenth_of_the_run": by_tenth(timed),
+            "warmup_s": args.warmup,
+            "warmup_p99_ms": percentile(warm, 99) if warm else None,
             "from_occurred_at_ms": {
                 "p50": percentile(occ, 50),
                 "p99": percentile(occ, 99),
@@ -883,6 +947,13 @@ def parse_args() -> argparse.Namespace:
         help="latency run: deliveries/s (half the target: 500 SQLite, 1000 PostgreSQL)",
     )
     parser.add_argument("--duration", type=float, default=20, help="latency run: seconds (20)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3,
+        help="latency run: seconds at the rate before measuring (3): lanes claimed, "
+        "connections opened, caches filled",
+    )
     parser.add_argument(
         "--latency-with",
         choices=["workers", "serve", "both"],
@@ -1066,6 +1137,12 @@ def report(args: argparse.Namespace, results: list[Result], stamp: str) -> None:
                 f"p50 {occ['p50']:.1f} ms  p99 {occ['p99']:.1f} ms  max {occ['max']:.1f} ms; "
                 f"{r.extra['received_after_the_last_commit']} of {r.deliveries} received after "
                 "the generator's last commit"
+            )
+            tenths = " ".join(f"{v:g}" for v in r.extra["p99_ms_by_tenth_of_the_run"])
+            print(
+                f"{r.phase}: measured after a {r.extra['warmup_s']:g} s warm-up (its p99: "
+                f"{r.extra['warmup_p99_ms'] or 0:.1f} ms); p99 ms by tenth of warm-up + "
+                f"run: {tenths}"
             )
         bad = {k: r.extra[k] for k in ("out_of_order", "duplicates", "unknown") if r.extra.get(k)}
         if bad:

@@ -123,3 +123,37 @@ def test_bad_bodies(client: TestClient, auth: Auth) -> None:
     unknown = client.post(url, json={"callback": CALLBACK, "x": 1}, headers=auth("dave"))
     assert unknown.status_code == 400
     assert client.post(url, json={"callback": CALLBACK}).status_code == 401
+
+
+def test_health_and_resume_answer_only_the_owner_and_governance_PSI_01_02_03_07(
+    client: TestClient, auth: Auth
+) -> None:
+    """A new callback reads as active with nothing pending; bad requests change nothing."""
+    dave = auth("dave")
+    hub = client.post(
+        "/psi-api/event/v2/topic/order/hub", json={"callback": CALLBACK}, headers=dave
+    ).json()
+    url = f"/psi-api/event/v2/topic/order/hub/{hub['id']}"
+    health = client.get(url, headers=dave)
+    assert health.status_code == 200
+    assert health.json() | {"href": None} == {
+        "id": hub["id"],
+        "href": None,
+        "callback": CALLBACK,
+        "@type": "HubSubscription",
+        "state": "active",
+        "pendingCount": 0,
+        "deliveredCount": 0,
+        "consecutiveFailures": 0,
+    }
+    assert "secret" not in health.json()
+    assert client.get(url, headers=auth("gov", "governance")).status_code == 200
+    assert client.get(url, headers=auth("erin")).status_code == 404
+    assert client.get(url).status_code == 401
+    assert client.post(f"{url}/resume").status_code == 401
+    assert client.post(f"{url}/resume", headers=auth("erin")).status_code == 404
+    wrong_topic = f"/psi-api/event/v2/topic/alarm/hub/{hub['id']}"
+    assert client.get(wrong_topic, headers=dave).status_code == 404
+    assert client.get(f"{url}?colour=red", headers=dave).status_code == 400
+    assert client.get("/psi-api/event/v2/topic/order/hub/nope", headers=dave).status_code == 404
+    assert client.post(f"{url}/resume", headers=dave).json()["state"] == "active"

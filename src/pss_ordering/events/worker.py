@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,16 +37,19 @@ import orjson
 from ..clock import Clock
 from ..domain import notifications
 from ..domain.delivery import Next, RetryPolicy, SendResult, Step
+from ..domain.notifications import StoredEvent
 from ..domain.timestamps import format_instant, parse_instant
 from ..service.execution import Executor
 from ..service.unit_of_work import Database
-from ..store.deliveries import Attempt, Lane, PendingDelivery
+from ..store.deliveries import PENDING_BATCH, Attempt, Lane, PendingDelivery
 from .sender import Outgoing, Sender
 from .wakeup import Wakeup
 
 log = logging.getLogger(__name__)
-BATCH = 100
 RENDERED_CACHE = 20_000
+EVENT_CACHE = 5_000
+COALESCE_SECONDS = 0.005
+CLAIM_AT_ONCE = 16
 
 
 def worker_name() -> str:
@@ -65,7 +69,7 @@ class DeliveryWorker:
         timeout_seconds: float,
         max_lanes: int = 256,
         idle_poll_seconds: float = 1.0,
-        linger_seconds: float = 5.0,
+        linger_seconds: float = 2.0,
         wakeup: Wakeup | None = None,
         rand: Callable[[], float] = random.random,
         name: str | None = None,
@@ -86,14 +90,20 @@ class DeliveryWorker:
         self._rand = rand
         self._linger = min(linger_seconds, lease_seconds / 3)
         self._lanes: dict[str, asyncio.Task[None]] = {}
-        self._more: dict[str, asyncio.Event] = {}
+        self._waiting: dict[str, _Waiting] = {}
         self._seen = 0
         self._leases: dict[str, datetime] = {}
         self._rendered: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._events: OrderedDict[int, StoredEvent] = OrderedDict()
+        self._events_lock = threading.Lock()  # reads run on executor threads (PostgreSQL)
         self._acks: list[tuple[Attempt, asyncio.Future[None]]] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._look_around = True
+        self._rounds_looked = 0
+        self._retry_known_at = -1
+        self._next_due: datetime | None = None
 
     # -- the loop ----------------------------------------------------------------
 
@@ -107,13 +117,17 @@ class DeliveryWorker:
             while not stop.is_set():
                 self._wake.clear()
                 try:
-                    await self._poke_lingering()
-                    await self._fill()
+                    unclaimed = await self._poke_lanes()
+                    if self._look_around or unclaimed:
+                        await self._fill()
                     wait = await self._idle_seconds()
                 except Exception:
                     log.exception("delivery worker: claiming failed; retrying")
-                    wait = self._idle_poll
-                await _first(stop, self._wake, wait)
+                    self._look_around, wait = True, self._idle_poll
+                if await _first(stop, self._wake, wait):
+                    await asyncio.sleep(COALESCE_SECONDS)  # a burst of commits, one round
+                else:
+                    self._look_around = True  # time passed: retries may be due
         finally:
             for task in [*helpers, *self._lanes.values()]:
                 task.cancel()
@@ -133,33 +147,50 @@ class DeliveryWorker:
 
     async def _fill(self) -> int:
         """Claim idle callbacks with something due and start their lanes."""
-        free = self._max_lanes - len(self._lanes)
+        self._look_around = False
+        self._rounds_looked += 1
+        free = min(self._max_lanes - len(self._lanes), CLAIM_AT_ONCE)
         if free <= 0 or not await self._executor.read(self._any_claimable):
             return 0  # the cheap read first: claiming takes the write lock
         lanes, until = await self._executor.write(self._claim, free)
         for lane in lanes:
             self._leases[lane.subscription_id] = until
             self._lanes[lane.subscription_id] = asyncio.create_task(self._run_lane(lane))
+        if len(lanes) == free:
+            # A few at a time, so that other workers claim their share; come back soon.
+            self._look_around = True
+            self._wake.set()
         return len(lanes)
 
-    async def _poke_lingering(self) -> None:
-        """Wake the lingering lanes whose callbacks got deliveries since we last looked."""
-        if not self._more:
-            return
+    async def _poke_lanes(self) -> bool:
+        """Hand the lingering lanes whose callbacks got deliveries since we last looked
+        their next deliveries (one read for all of them); returns whether some callback
+        without a lane here got any (then it is worth claiming)."""
         callbacks, self._seen = await self._executor.read(self._new_since, self._seen)
-        for subscription_id in callbacks:
-            more = self._more.get(subscription_id)
-            if more is not None:
-                more.set()
+        waiting = sorted(sid for sid in callbacks if sid in self._waiting)
+        if waiting:
+            found = await self._executor.read(self._pending, *waiting)
+            for sid in waiting:
+                lane = self._waiting.get(sid)
+                if lane is not None:  # still lingering
+                    lane.hand(found.get(sid, []))
+        return any(sid not in self._lanes for sid in callbacks)
 
     async def _idle_seconds(self) -> float:
-        """How long to sleep when nothing wakes us: until the next retry, at most a poll."""
+        """How long to sleep when nothing wakes us: until the next retry, at most a poll.
+
+        The next retry is read again only after a round that looked around (a lane
+        ended, time passed), not after every commit that woke us.
+        """
         if len(self._lanes) >= self._max_lanes:
             return self._idle_poll
-        due = await self._executor.read(self._next_retry)
-        if due is None:
+        if self._retry_known_at != self._rounds_looked:
+            self._next_due = await self._executor.read(self._next_retry)
+            self._retry_known_at = self._rounds_looked
+        if self._next_due is None:
             return self._idle_poll
-        return min(self._idle_poll, max((due - self._clock.now()).total_seconds(), 0.005))
+        left = (self._next_due - self._clock.now()).total_seconds()
+        return min(self._idle_poll, max(left, 0.005))
 
     async def _renew_leases(self) -> None:
         every = self._lease.total_seconds() / 3
@@ -202,6 +233,7 @@ class DeliveryWorker:
                 await self._executor.write(self._release, [sid])
             except Exception:
                 log.exception("delivery worker: releasing %s failed; the lease expires", sid)
+        self._look_around = True  # its callback may need a lane again, or wait for a retry
         self._wake.set()
 
     async def _deliver(self, lane: Lane) -> bool:
@@ -212,21 +244,26 @@ class DeliveryWorker:
         """
         sid = lane.subscription_id
         failures = lane.failures
-        more = self._more[sid] = asyncio.Event()
-        try:
-            while True:
-                more.clear()  # set again by a delivery that commits from now on
-                batch = await self._executor.read(self._pending, sid)
-                if not batch:
-                    if self._linger <= 0 or not await _within(more, self._linger):
-                        return True
-                    continue
+        sent_upto = 0
+        batch = (await self._executor.read(self._pending, sid)).get(sid, [])
+        while True:
+            if batch:
                 ended = await self._send_in_order(lane, batch, failures)
                 if ended is not None:
                     return ended
-                failures = 0
-        finally:
-            self._more.pop(sid, None)
+                failures, sent_upto = 0, batch[-1].id
+                if len(batch) == PENDING_BATCH:
+                    batch = (await self._executor.read(self._pending, sid)).get(sid, [])
+                    continue
+            if self._linger <= 0:
+                return True
+            waiting = self._waiting[sid] = _Waiting(sent_upto)
+            try:
+                if not await _within(waiting.handed, self._linger):
+                    return True
+            finally:
+                self._waiting.pop(sid, None)
+            batch = waiting.deliveries
 
     async def _send_in_order(
         self, lane: Lane, batch: list[PendingDelivery], failures: int
@@ -335,9 +372,24 @@ class DeliveryWorker:
             uow.commit()
         return lanes, until
 
-    def _pending(self, subscription_id: str) -> list[PendingDelivery]:
+    def _pending(self, *subscription_ids: str) -> dict[str, list[PendingDelivery]]:
+        """These callbacks' next deliveries, oldest first, with their events (each event
+        read once per worker, then kept)."""
         with self._db.reading() as uow:
-            return uow.deliveries.pending(subscription_id, BATCH)
+            rows = uow.deliveries.pending(subscription_ids)
+            with self._events_lock:
+                missing = {seq for _, _, seq, _ in rows if seq not in self._events}
+            found = uow.events.get_many(missing) if missing else {}
+        with self._events_lock:
+            for seq, event in found.items():
+                self._events[seq] = event
+            known = {seq: self._events.get(seq) or found[seq] for _, _, seq, _ in rows}
+            while len(self._events) > EVENT_CACHE:
+                self._events.popitem(last=False)
+        by_callback: dict[str, list[PendingDelivery]] = {}
+        for d_id, sid, seq, audience in rows:
+            by_callback.setdefault(sid, []).append(PendingDelivery(d_id, seq, audience, known[seq]))
+        return by_callback
 
     def _record(self, attempts: list[Attempt]) -> None:
         with self._db.writing() as uow:
@@ -369,6 +421,21 @@ class DeliveryWorker:
         return None if due is None else parse_instant(due)
 
 
+class _Waiting:
+    """A lane that ran out of work, waiting to be handed its callback's next deliveries."""
+
+    def __init__(self, sent_upto: int) -> None:
+        self.sent_upto = sent_upto
+        self.deliveries: list[PendingDelivery] = []
+        self.handed = asyncio.Event()
+
+    def hand(self, deliveries: list[PendingDelivery]) -> None:
+        # Read while the lane waited, so all unsent; the id check guards anyway.
+        self.deliveries = [d for d in deliveries if d.id > self.sent_upto]
+        if self.deliveries:
+            self.handed.set()
+
+
 async def _within(event: asyncio.Event, seconds: float) -> bool:
     """Whether ``event`` is set within ``seconds``."""
     try:
@@ -378,11 +445,12 @@ async def _within(event: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-async def _first(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    """Sleep until ``stop`` or ``wake`` is set, or ``timeout`` seconds pass."""
+async def _first(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> bool:
+    """Sleep until ``stop`` or ``wake`` is set (True), or ``timeout`` seconds pass (False)."""
     waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()
+    return bool(done)

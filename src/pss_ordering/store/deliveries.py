@@ -30,9 +30,8 @@ from sqlalchemy import (
 )
 
 from ..domain.notifications import StoredEvent
-from .events import EVENT_COLUMNS, stored_event
 from .prepared import Prepared, insert_all
-from .schema import deliveries, delivery_attempts, events, subscriptions
+from .schema import deliveries, delivery_attempts, subscriptions
 
 WAKE_CHANNEL = "pss_deliveries"
 PENDING, DELIVERED = "pending", "delivered"
@@ -124,6 +123,18 @@ _FAILED = Prepared(
 )
 
 
+PENDING_BATCH = 100
+_PENDING = Prepared(
+    select(deliveries.c.id, deliveries.c.event_seq, deliveries.c.audience)
+    .where(
+        deliveries.c.subscription_id == bindparam("sid"),
+        deliveries.c.state == literal_column(f"'{PENDING}'"),
+    )
+    .order_by(deliveries.c.id)
+    .limit(literal_column(str(PENDING_BATCH)))
+)
+
+
 def _claimable(now: str) -> list[Any]:
     """Active callbacks with a delivery waiting, not leased, and not waiting for a retry."""
     return [
@@ -141,7 +152,23 @@ class SqlDeliveries:
         self._db = connection
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """Queue deliveries (subscription_id, event_seq, audience) in this transaction."""
+        """Queue deliveries (subscription_id, event_seq, audience) in this transaction.
+
+        A callback's deliveries are sent in id order, which must be the order their
+        transactions commit. SQLite has one writer at a time, so it is. On PostgreSQL
+        two transactions could take ids in one order and commit in the other; so each
+        first takes a lock per callback (held until it commits, in a fixed order
+        against deadlocks): a later id of the same callback then commits later.
+        """
+        if self._db.dialect.name == "postgresql":
+            self._db.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT "
+                    "hashtextextended(id, 1877) AS key FROM unnest(CAST(:ids AS text[])) AS id "
+                    "ORDER BY key) AS keys"
+                ),
+                {"ids": sorted({row["subscription_id"] for row in rows})},
+            )
         _INSERT.many(
             self._db,
             [{**row, "state": PENDING, "attempts": 0, "delivered_at": None} for row in rows],
@@ -207,18 +234,17 @@ class SqlDeliveries:
                 .values(lease_owner=None, lease_until=None)
             )
 
-    def pending(self, subscription_id: str, limit: int) -> list[PendingDelivery]:
-        """The callback's next deliveries, oldest first."""
-        query = (
-            select(deliveries.c.id, deliveries.c.event_seq, deliveries.c.audience, *EVENT_COLUMNS)
-            .join_from(deliveries, events, events.c.seq == deliveries.c.event_seq)
-            .where(deliveries.c.subscription_id == subscription_id, deliveries.c.state == PENDING)
-            .order_by(deliveries.c.id)
-            .limit(limit)
-        )
+    def pending(self, subscription_ids: Sequence[str]) -> list[tuple[int, str, int, str]]:
+        """The callbacks' next deliveries (up to a batch each), oldest first:
+        (id, subscription id, event seq, audience).
+
+        The events themselves are read separately (``SqlEvents.get_many``), so a
+        worker that already holds an event, sent to another callback, skips it.
+        """
         return [
-            PendingDelivery(row.id, row.event_seq, row.audience, stored_event(row))
-            for row in self._db.execute(query)
+            (int(row[0]), sid, int(row[1]), str(row[2]))
+            for sid in subscription_ids
+            for row in _PENDING.rows(self._db, sid=sid)
         ]
 
     def record(self, worker: str, attempts: Sequence[Attempt]) -> None:

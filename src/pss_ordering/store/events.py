@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, false, func, insert, or_, select, true
@@ -57,6 +57,15 @@ class SqlEvents:
         )
         _INSERT_PROVIDERS.many(self._db, [{"provider_id": p, "event_seq": seq} for p in providers])
         return int(seq)
+
+    def get_many(self, seqs: Iterable[int]) -> dict[int, StoredEvent]:
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return {}
+        rows = self._db.execute(
+            select(events.c.seq, *EVENT_COLUMNS).where(events.c.seq.in_(wanted))
+        )
+        return {int(row.seq): stored_event(row) for row in rows}
 
     def listing(
         self,

@@ -27,9 +27,12 @@ def insert_all(table: Table, generated: str | None = None) -> Prepared:
 
 
 class Prepared:
+    """A statement whose parameters are all ``bindparam``s, except those the dialect
+    adds itself with a value (SQLite's ``OFFSET`` after a ``LIMIT``): those keep it."""
+
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
     def _sql(self, connection: Connection, params: dict[str, Any]) -> tuple[str, Any]:
         dialect = connection.dialect
@@ -37,9 +40,12 @@ class Prepared:
         if entry is None:
             compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            entry = (str(compiled), order)
+            fixed = {k: v for k, v in compiled.params.items() if v is not None}
+            entry = (str(compiled), order, fixed)
             self._compiled[dialect.name] = entry
-        sql, order = entry
+        sql, order, fixed = entry
+        if fixed:
+            params = {**fixed, **params}
         if order is not None:
             return sql, tuple(params[name] for name in order)
         return sql, params
