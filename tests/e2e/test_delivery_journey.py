@@ -3,7 +3,9 @@
 A customer creates an order -> the provider's callback receives the creation
 with only its items (PSI-03-02-01-02, PSI-03-02-01-03, PSI-01-02-03-04) -> the
 provider acknowledges by posting an event (PSI-01-02-03-01, PSI-03-02-02-03) ->
-the customer's callback receives the state change (PSI-03-02-02-02).
+the customer's callback receives the state change (PSI-03-02-02-02). Every
+event carries the affected order itself, as its receiver may see it
+(PSI-01-02-03-02: entity data within events).
 """
 
 from __future__ import annotations
