@@ -26,7 +26,6 @@ import logging
 import os
 import random
 import socket
-import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,17 +36,17 @@ import orjson
 from ..clock import Clock
 from ..domain import notifications
 from ..domain.delivery import Next, RetryPolicy, SendResult, Step
-from ..domain.notifications import StoredEvent
-from ..domain.timestamps import format_instant, parse_instant
+from ..domain.timestamps import format_instant
 from ..service.execution import Executor
 from ..service.unit_of_work import Database
 from ..store.deliveries import PENDING_BATCH, Attempt, Lane, PendingDelivery
+from .acks import GroupCommit
+from .lane_store import LaneStore
 from .sender import Outgoing, Sender
 from .wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 RENDERED_CACHE = 20_000
-EVENT_CACHE = 5_000
 COALESCE_SECONDS = 0.005
 CLAIM_AT_ONCE = 16
 
@@ -94,11 +93,8 @@ class DeliveryWorker:
         self._seen = 0
         self._leases: dict[str, datetime] = {}
         self._rendered: OrderedDict[tuple[int, str], bytes] = OrderedDict()
-        self._events: OrderedDict[int, StoredEvent] = OrderedDict()
-        self._events_lock = threading.Lock()  # reads run on executor threads (PostgreSQL)
-        self._acks: list[tuple[Attempt, asyncio.Future[None]]] = []
-        self._flushing = False
-        self._flusher: asyncio.Task[None] | None = None
+        self._store = LaneStore(database, clock, self.name, self._lease)
+        self._acks = GroupCommit(executor, self._store.record)
         self._wake = asyncio.Event()
         self._look_around = True
         self._rounds_looked = 0
@@ -113,7 +109,7 @@ class DeliveryWorker:
         if self._wakeup is not None:
             helpers.append(asyncio.create_task(self._wakeup.run(self._wake.set)))
         try:
-            self._seen = await self._executor.read(self._newest)
+            self._seen = await self._executor.read(self._store.newest)
             while not stop.is_set():
                 self._wake.clear()
                 try:
@@ -150,9 +146,9 @@ class DeliveryWorker:
         self._look_around = False
         self._rounds_looked += 1
         free = min(self._max_lanes - len(self._lanes), CLAIM_AT_ONCE)
-        if free <= 0 or not await self._executor.read(self._any_claimable):
+        if free <= 0 or not await self._executor.read(self._store.any_claimable):
             return 0  # the cheap read first: claiming takes the write lock
-        lanes, until = await self._executor.write(self._claim, free)
+        lanes, until = await self._executor.write(self._store.claim, free)
         for lane in lanes:
             self._leases[lane.subscription_id] = until
             self._lanes[lane.subscription_id] = asyncio.create_task(self._run_lane(lane))
@@ -166,10 +162,10 @@ class DeliveryWorker:
         """Hand the lingering lanes whose callbacks got deliveries since we last looked
         their next deliveries (one read for all of them); returns whether some callback
         without a lane here got any (then it is worth claiming)."""
-        callbacks, self._seen = await self._executor.read(self._new_since, self._seen)
+        callbacks, self._seen = await self._executor.read(self._store.new_since, self._seen)
         waiting = sorted(sid for sid in callbacks if sid in self._waiting)
         if waiting:
-            found = await self._executor.read(self._pending, *waiting)
+            found = await self._executor.read(self._store.pending, *waiting)
             for sid in waiting:
                 lane = self._waiting.get(sid)
                 if lane is not None:  # still lingering
@@ -185,7 +181,7 @@ class DeliveryWorker:
         if len(self._lanes) >= self._max_lanes:
             return self._idle_poll
         if self._retry_known_at != self._rounds_looked:
-            self._next_due = await self._executor.read(self._next_retry)
+            self._next_due = await self._executor.read(self._store.next_retry)
             self._retry_known_at = self._rounds_looked
         if self._next_due is None:
             return self._idle_poll
@@ -203,7 +199,7 @@ class DeliveryWorker:
             asked = list(self._leases)
             try:
                 until = self._clock.now() + self._lease
-                held = await self._executor.write(self._renew, until, asked)
+                held = await self._executor.write(self._store.renew, until, asked)
             except Exception:
                 log.exception("delivery worker: renewing leases failed")
                 continue
@@ -230,7 +226,7 @@ class DeliveryWorker:
         self._lanes.pop(sid, None)
         if self._leases.pop(sid, None) is not None and let_go:
             try:
-                await self._executor.write(self._release, [sid])
+                await self._executor.write(self._store.release, [sid])
             except Exception:
                 log.exception("delivery worker: releasing %s failed; the lease expires", sid)
         self._look_around = True  # its callback may need a lane again, or wait for a retry
@@ -245,7 +241,7 @@ class DeliveryWorker:
         sid = lane.subscription_id
         failures = lane.failures
         sent_upto = 0
-        batch = (await self._executor.read(self._pending, sid)).get(sid, [])
+        batch = (await self._executor.read(self._store.pending, sid)).get(sid, [])
         while True:
             if batch:
                 ended = await self._send_in_order(lane, batch, failures)
@@ -253,7 +249,7 @@ class DeliveryWorker:
                     return ended
                 failures, sent_upto = 0, batch[-1].id
                 if len(batch) == PENDING_BATCH:
-                    batch = (await self._executor.read(self._pending, sid)).get(sid, [])
+                    batch = (await self._executor.read(self._store.pending, sid)).get(sid, [])
                     continue
             if self._linger <= 0:
                 return True
@@ -279,7 +275,7 @@ class DeliveryWorker:
             )
             result = await self._sender.send(outgoing)
             step = self._policy.after(result, failures, self._rand)
-            await self._acknowledge(self._attempt(delivery, sid, result, step))
+            await self._acks.commit(self._attempt(delivery, sid, result, step))
             if step.next is not Next.DELIVERED:
                 return False
             failures = 0
@@ -322,103 +318,13 @@ class DeliveryWorker:
             else None,
         )
 
-    async def _acknowledge(self, attempt: Attempt) -> None:
-        """Queue the attempt for the next group commit and wait until it is committed."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._acks.append((attempt, done))
-        if not self._flushing:
-            self._flushing = True
-            self._flusher = asyncio.create_task(self._flush())
-        await done
-
-    async def _flush(self) -> None:
-        try:
-            while self._acks:
-                batch, self._acks = self._acks, []
-                try:
-                    await self._executor.write(self._record, [a for a, _ in batch])
-                except Exception as exc:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                else:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
-        finally:
-            self._flushing = False
-
     async def _release_all(self) -> None:
         if self._leases:
             try:
-                await self._executor.write(self._release, list(self._leases))
+                await self._executor.write(self._store.release, list(self._leases))
             except Exception:
                 log.exception("delivery worker: releasing leases failed; they expire")
             self._leases.clear()
-
-    # -- the database work (run by the executor) --------------------------------------
-
-    def _any_claimable(self) -> bool:
-        with self._db.reading() as uow:
-            return uow.deliveries.any_claimable(format_instant(self._clock.now()))
-
-    def _claim(self, limit: int) -> tuple[list[Lane], datetime]:
-        now = self._clock.now()
-        until = now + self._lease
-        with self._db.writing() as uow:
-            lanes = uow.deliveries.claim(
-                self.name, format_instant(now), format_instant(until), limit
-            )
-            uow.commit()
-        return lanes, until
-
-    def _pending(self, *subscription_ids: str) -> dict[str, list[PendingDelivery]]:
-        """These callbacks' next deliveries, oldest first, with their events (each event
-        read once per worker, then kept)."""
-        with self._db.reading() as uow:
-            rows = uow.deliveries.pending(subscription_ids)
-            with self._events_lock:
-                missing = {seq for _, _, seq, _ in rows if seq not in self._events}
-            found = uow.events.get_many(missing) if missing else {}
-        with self._events_lock:
-            for seq, event in found.items():
-                self._events[seq] = event
-            known = {seq: self._events.get(seq) or found[seq] for _, _, seq, _ in rows}
-            while len(self._events) > EVENT_CACHE:
-                self._events.popitem(last=False)
-        by_callback: dict[str, list[PendingDelivery]] = {}
-        for d_id, sid, seq, audience in rows:
-            by_callback.setdefault(sid, []).append(PendingDelivery(d_id, seq, audience, known[seq]))
-        return by_callback
-
-    def _record(self, attempts: list[Attempt]) -> None:
-        with self._db.writing() as uow:
-            uow.deliveries.record(self.name, attempts)
-            uow.commit()
-
-    def _release(self, subscription_ids: list[str]) -> None:
-        with self._db.writing() as uow:
-            uow.deliveries.release(self.name, subscription_ids)
-            uow.commit()
-
-    def _renew(self, until: datetime, subscription_ids: list[str]) -> set[str]:
-        with self._db.writing() as uow:
-            held = uow.deliveries.renew(self.name, format_instant(until), subscription_ids)
-            uow.commit()
-        return held
-
-    def _newest(self) -> int:
-        with self._db.reading() as uow:
-            return uow.deliveries.newest_id()
-
-    def _new_since(self, seen: int) -> tuple[set[str], int]:
-        with self._db.reading() as uow:
-            return uow.deliveries.new_since(seen)
-
-    def _next_retry(self) -> datetime | None:
-        with self._db.reading() as uow:
-            due = uow.deliveries.next_retry_at(format_instant(self._clock.now()))
-        return None if due is None else parse_instant(due)
 
 
 class _Waiting:
