@@ -118,3 +118,40 @@ def percentile(values: list[float], pct: float) -> float:
 def quiet(seconds: float) -> None:
     if seconds and not wait_quiet(seconds):
         log(f"the machine was not quiet for {seconds:g} s; measuring anyway")
+
+
+def environment(
+    args: argparse.Namespace, packages: tuple[str, ...], skip: set[str]
+) -> dict[str, object]:
+    """What a result was measured with: commit, Python, machine, packages, the options."""
+    import platform
+    from datetime import UTC, datetime
+    from importlib.metadata import PackageNotFoundError, version
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(Path(__file__).resolve().parent.parent), *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        return done.stdout.strip()
+
+    versions = {}
+    for name in packages:
+        with contextlib.suppress(PackageNotFoundError):
+            versions[name] = version(name)
+    settings = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip
+    }
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "--short", "HEAD")
+        + ("+dirty-src" if git("status", "--porcelain", "src") else ""),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "settings": settings,
+    }

@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from children import Child, percentile, profile, quiet
+from children import Child, environment, percentile, profile, quiet
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -1076,45 +1075,14 @@ def database(args: argparse.Namespace, work: Path) -> Iterator[str]:
         yield url
 
 
-def environment(args: argparse.Namespace) -> dict[str, Any]:
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    def git(*argv: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(BENCH.parent), *argv],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-        return done.stdout.strip()
-
-    versions = {}
-    for name in ("pss-ordering", "aiohttp", "sqlalchemy", "psycopg", "orjson", "httptools"):
-        with contextlib.suppress(PackageNotFoundError):
-            versions[name] = version(name)
-    settings = {
-        k: (str(v) if isinstance(v, Path) else v)
-        for k, v in vars(args).items()
-        if k not in {"market", "logs", "profile_dir"}
-    }
-    return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git("rev-parse", "--short", "HEAD")
-        + ("+dirty-src" if git("status", "--porcelain", "src") else ""),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "packages": versions,
-        "settings": settings,
-    }
-
-
 def report(args: argparse.Namespace, results: list[Result], stamp: str) -> None:
     from run import RESULTS, log
 
-    env = environment(args)
+    env = environment(
+        args,
+        ("pss-ordering", "aiohttp", "sqlalchemy", "psycopg", "orjson", "httptools"),
+        {"market", "logs", "profile_dir"},
+    )
     print()
     print(
         f"pss-ordering delivery benchmark  commit {env['commit']}  python {env['python']}  "

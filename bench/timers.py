@@ -36,7 +36,6 @@ import multiprocessing
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -49,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from children import Child, percentile, profile, quiet
+from children import Child, environment, percentile, profile, quiet
 
 BENCH = Path(__file__).resolve().parent
 LAG_P99_TARGET_S = 1.0  # issue 5: a breach is recorded within one second
@@ -915,45 +914,14 @@ def _format(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
 
 
-def environment(args: argparse.Namespace) -> dict[str, Any]:
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    def git(*argv: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(BENCH.parent), *argv],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-        return done.stdout.strip()
-
-    versions = {}
-    for name in ("pss-ordering", "sqlalchemy", "psycopg", "orjson"):
-        with contextlib.suppress(PackageNotFoundError):
-            versions[name] = version(name)
-    settings = {
-        k: (str(v) if isinstance(v, Path) else v)
-        for k, v in vars(args).items()
-        if k not in {"logs", "results", "seed_rates", "profile_dir"}
-    }
-    return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git("rev-parse", "--short", "HEAD")
-        + ("+dirty-src" if git("status", "--porcelain", "src") else ""),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "packages": versions,
-        "settings": settings,
-    }
-
-
 def report(args: argparse.Namespace, results: list[Result], stamp: str) -> None:
     from run import RESULTS
 
-    env = environment(args)
+    env = environment(
+        args,
+        ("pss-ordering", "sqlalchemy", "psycopg", "orjson"),
+        {"logs", "results", "seed_rates", "profile_dir"},
+    )
     print()
     print(
         f"pss-ordering timer benchmark  commit {env['commit']}  python {env['python']}  "
