@@ -127,3 +127,34 @@ def test_errors_do_not_leak_existence(world: World, client: TestClient, auth: Au
     foreign = _assert_error(client.get(f"{ORDERS}/{order['id']}", headers=auth("erin")), 404)
     missing = _assert_error(client.get(f"{ORDERS}/nope", headers=auth("erin")), 404)
     assert foreign["message"].replace(order["id"], "ID") == missing["message"].replace("nope", "ID")
+
+
+def test_integers_beyond_64_bits_are_refused(client: TestClient, auth: Auth) -> None:
+    """orjson would read them as floats and the answer would differ from the request."""
+    body = (
+        b'{"name": "o", "lifecycleStatus": "active", "bundledGroupProductOffering": '
+        b'[{"bundledGroupProductOfferingOption": {"numberRelOfferUpperLimit": '
+        b"1894863826513328865280}}]}"
+    )
+    response = client.post(
+        "/psi-api/productCatalogManagement/v2/productOffering",
+        content=body,
+        headers={**auth("prov-x", "provider"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "64 bits" in response.json()["message"]
+    fine = client.post(
+        "/psi-api/productCatalogManagement/v2/productOffering",
+        content=body.replace(b"1894863826513328865280", b"18446744073709551615"),
+        headers={**auth("prov-x", "provider"), "Content-Type": "application/json"},
+    )
+    assert fine.status_code == 201, fine.text
+    note = (
+        b'{"name": "o", "lifecycleStatus": "active", "description": "ref: 12345678901234567890123"}'
+    )
+    text = client.post(
+        "/psi-api/productCatalogManagement/v2/productOffering",
+        content=note,
+        headers={**auth("prov-x", "provider"), "Content-Type": "application/json"},
+    )
+    assert text.status_code == 201, "long digit runs inside strings are text"
