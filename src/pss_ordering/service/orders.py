@@ -218,25 +218,33 @@ class OrderService:
 
     def deadline_passed(self, uow: UnitOfWork, timer: Timer) -> None:
         """A provider's response deadline fell due: record the breach (if still unanswered)."""
-        order = uow.orders.get(timer.order_id, lock=True)
-        if order is None:
-            return
-        state, had_missing = order.state, bool(order.missing)
-        if not deadlines.breach(order, timer.subject, self._now()):
-            return
-        if self._response_time.reject_after_grace:
+        now = self._now()
+        breached = self._change_by_timer(
+            uow, timer, lambda order: deadlines.breach(order, timer.subject, now)
+        )
+        if breached and self._response_time.reject_after_grace:
             due = format_instant(self._clock.now() + self._response_time.grace)
-            uow.timers.schedule(GRACE_TIMER, order.id, due, subject=timer.subject)
-        self._save(uow, order, state, had_missing)
+            uow.timers.schedule(GRACE_TIMER, timer.order_id, due, subject=timer.subject)
 
     def grace_expired(self, uow: UnitOfWork, timer: Timer) -> None:
         """The ``reject`` breach policy: still unanswered after the grace period."""
+        now, grace = self._now(), self._response_time.grace
+        self._change_by_timer(
+            uow, timer, lambda order: deadlines.expire(order, timer.subject, now, grace)
+        )
+
+    def _change_by_timer(
+        self, uow: UnitOfWork, timer: Timer, change: Callable[[orders.ProductOrder], bool]
+    ) -> bool:
+        """Apply a timer's change to its order and save it with what follows, if any."""
         order = uow.orders.get(timer.order_id, lock=True)
         if order is None:
-            return
+            return False
         state, had_missing = order.state, bool(order.missing)
-        if deadlines.expire(order, timer.subject, self._now(), self._response_time.grace):
-            self._save(uow, order, state, had_missing)
+        if not change(order):
+            return False
+        self._save(uow, order, state, had_missing)
+        return True
 
     def information_timed_out(self, uow: UnitOfWork, timer: Timer) -> None:
         """The customer did not supply what was missing in time: cancel the order."""
