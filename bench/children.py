@@ -155,3 +155,27 @@ def environment(
         "packages": versions,
         "settings": settings,
     }
+
+
+def common_options(parser: argparse.ArgumentParser, pg_database: str, profiled: str) -> None:
+    """The options the delivery and timer benchmarks share."""
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL URL used to create and drop the bench database(s)",
+    )
+    parser.add_argument("--pg-database", default=pg_database)
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30,
+        help="before each measurement, wait up to this many s for an idle machine (30; 0: no)",
+    )
+    parser.add_argument("--profile", action="store_true", help=profiled)
+    parser.add_argument("--profile-gil", action="store_true", help="with --profile: --gil")
+    parser.add_argument(
+        "--profile-idle",
+        action="store_true",
+        help="with --profile: --idle, so that waits (locks, I/O) show too",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from children import Child, environment, percentile, profile, quiet
+from children import Child, common_options, environment, percentile, profile, quiet
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -962,28 +962,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument(
-        "--pg-admin-url",
-        default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-        help="PostgreSQL URL used to create and drop the bench database",
-    )
-    parser.add_argument("--pg-database", default="bench_pss_delivery")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=30,
-        help="before each measurement, wait up to this many s for an idle machine (30; 0: no)",
-    )
-    parser.add_argument(
-        "--profile", action="store_true", help="py-spy on the workers (perturbs figures)"
-    )
-    parser.add_argument("--profile-gil", action="store_true", help="with --profile: --gil")
-    parser.add_argument(
-        "--profile-idle",
-        action="store_true",
-        help="with --profile: --idle, so that waits (locks, I/O) show too",
-    )
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    common_options(parser, "bench_pss_delivery", "py-spy on the workers (perturbs figures)")
     args = parser.parse_args()
     backend = "sqlite" if args.db == "sqlite" else "postgresql"
     args.backend = backend

@@ -48,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from children import Child, environment, percentile, profile, quiet
+from children import Child, common_options, environment, percentile, profile, quiet
 
 BENCH = Path(__file__).resolve().parent
 LAG_P99_TARGET_S = 1.0  # issue 5: a breach is recorded within one second
@@ -1045,30 +1045,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-capacity", action="store_true")
     parser.add_argument("--skip-idle", action="store_true")
     parser.add_argument("--skip-lag", action="store_true")
-    parser.add_argument(
-        "--pg-admin-url",
-        default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-        help="PostgreSQL URL used to create and drop the bench databases",
+    common_options(
+        parser,
+        "bench_pss_timers",
+        "py-spy on the workers during the capacity and lag runs (perturbs figures)",
     )
-    parser.add_argument("--pg-database", default="bench_pss_timers")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=30,
-        help="before each measurement, wait up to this many s for an idle machine (30; 0: no)",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="py-spy on the workers during the capacity and lag runs (perturbs figures)",
-    )
-    parser.add_argument("--profile-gil", action="store_true", help="with --profile: --gil")
-    parser.add_argument(
-        "--profile-idle",
-        action="store_true",
-        help="with --profile: --idle (also sample threads waiting, e.g. for a lock)",
-    )
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     args.backend = "sqlite" if args.db == "sqlite" else "postgresql"
     if args.workers is None:
