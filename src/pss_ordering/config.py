@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Hardening (issue 9): token lifetime, JWKS fetching, JSON Patch cost, transport limits.
+    jwt_max_lifetime_seconds: int = Field(default=86_400, gt=0)
+    jwks_timeout_seconds: float = Field(default=3.0, gt=0)
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    jwks_unknown_kid_seconds: float = Field(default=60.0, ge=0)
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
+    max_patch_operations: int = Field(default=100, ge=1)
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
 
     default_page_limit: int = 20
     max_page_limit: int = 1000

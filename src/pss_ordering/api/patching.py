@@ -1,18 +1,33 @@
-"""PATCH bodies: JSON Merge Patch (RFC 7386, also for plain JSON) and JSON Patch (RFC 6902)."""
+"""PATCH bodies: JSON Merge Patch (RFC 7386, also for plain JSON) and JSON Patch (RFC 6902).
+
+A JSON Patch is bounded before it can cost more than its body: at most
+``max_operations`` operations (checked when the body is read, before anything
+is loaded), and while it is applied, operation by operation, neither the
+document's growth nor the bytes its ``copy`` operations duplicate may exceed
+``max_bytes`` (the body limit) — so ``copy /zz -> /zz/-`` repeated, which
+doubles the document each time, stops at the budget instead of after seconds
+and gigabytes, before any validation or authorisation work sees the result.
+A merge patch cannot grow a document by more than its own size.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
+import jsonpointer
+import orjson
 
-from ..domain.errors import InvalidBody
+from ..config import Settings
+from ..domain.errors import InvalidBody, PayloadTooLarge
 from .contract import BodySchema
 from .jsonio import JSON, JSON_PATCH, MERGE_PATCH
 
 PATCH_TYPES = (MERGE_PATCH, JSON, JSON_PATCH)
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
+_GROWING = frozenset({"add", "replace", "copy"})
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -27,34 +42,94 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def make_patcher(body: Any, kind: str, schema: BodySchema) -> Patcher:
-    """Check the patch document's shape now; return the function that applies it."""
+@dataclass(frozen=True, slots=True)
+class PatchLimits:
+    """What a JSON Patch may cost: its length, and the bytes it may add or copy."""
+
+    max_bytes: int = 1_000_000
+    max_operations: int = 100
+
+
+def patch_limits(settings: Settings) -> PatchLimits:
+    return PatchLimits(settings.max_body_bytes, settings.max_patch_operations)
+
+
+def make_patcher(
+    body: Any, kind: str, schema: BodySchema, limits: PatchLimits = PatchLimits()
+) -> Patcher:
+    """Check the patch document's shape (and a JSON Patch's length) now; return the
+    function that applies it. The function may change the document it is given:
+    callers hand in their own copy."""
     if kind == JSON_PATCH:
-        if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
-            raise InvalidBody("a JSON Patch body must be an array of operation objects")
-        try:
-            patch = jsonpatch.JsonPatch(body)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise InvalidBody(f"invalid JSON Patch: {exc}") from None
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:
-            raise InvalidBody(f"invalid JSON Patch: {exc}") from None
-
-        def apply_json_patch(doc: dict[str, Any]) -> dict[str, Any]:
-            try:
-                result = patch.apply(doc)
-            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-                raise InvalidBody(f"JSON Patch cannot be applied: {exc}") from None
-            except (TypeError, KeyError, IndexError, ValueError) as exc:
-                raise InvalidBody(f"JSON Patch cannot be applied: {exc!r}") from None
-            if not isinstance(result, dict):
-                raise InvalidBody("the patched document must remain a JSON object")
-            return result
-
-        return apply_json_patch
+        return _json_patcher(body, limits.max_bytes, limits.max_operations)
     if not isinstance(body, dict):
         raise InvalidBody("a merge-patch body must be a JSON object")
     schema.validate({k: v for k, v in body.items() if v is not None}, fill_type=False)
     return lambda doc: merge_patch(doc, body)
+
+
+def _json_patcher(body: Any, max_bytes: int, max_operations: int) -> Patcher:
+    if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
+        raise InvalidBody("a JSON Patch body must be an array of operation objects")
+    if len(body) > max_operations:
+        raise PayloadTooLarge(
+            f"the JSON Patch has {len(body)} operations; at most {max_operations} are accepted"
+        )
+    try:
+        steps = [jsonpatch.JsonPatch([op]) for op in body]
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise InvalidBody(f"invalid JSON Patch: {exc}") from None
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise InvalidBody(f"invalid JSON Patch: {exc}") from None
+
+    def apply_json_patch(doc: dict[str, Any]) -> dict[str, Any]:
+        """Apply one operation at a time, in place: callers hand in their own copy."""
+        result: Any = doc
+        estimate = _size(doc)
+        limit = estimate + max_bytes
+        copied = 0
+        try:
+            for op, step in zip(body, steps, strict=True):
+                grows = _growth(op, result) if op.get("op") in _GROWING else 0
+                if op.get("op") == "copy":
+                    copied += grows
+                    if copied > max_bytes:
+                        raise PayloadTooLarge(
+                            f"the JSON Patch copies more than {max_bytes} bytes"
+                        )
+                result = step.apply(result, in_place=True)
+                estimate += grows
+                if estimate > limit:
+                    estimate = _size(result)
+                    if estimate > limit:
+                        raise PayloadTooLarge(
+                            f"the JSON Patch grows the document by more than {max_bytes} bytes"
+                        )
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise InvalidBody(f"JSON Patch cannot be applied: {exc}") from None
+        except (TypeError, KeyError, IndexError, ValueError) as exc:
+            raise InvalidBody(f"JSON Patch cannot be applied: {exc!r}") from None
+        if not isinstance(result, dict):
+            raise InvalidBody("the patched document must remain a JSON object")
+        return result
+
+    return apply_json_patch
+
+
+def _growth(op: dict[str, Any], doc: Any) -> int:
+    """At most how many bytes ``op`` adds: the size of the value it writes."""
+    if op["op"] == "copy":
+        value = jsonpointer.JsonPointer(op["from"]).resolve(doc)
+    else:
+        value = op.get("value")
+    return _size(value)
+
+
+def _size(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        raise InvalidBody("the patched document is nested too deeply") from None
 
 
 def result_validator(schema: BodySchema) -> Callable[[dict[str, Any]], None]:

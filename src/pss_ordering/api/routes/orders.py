@@ -11,7 +11,7 @@ from ..collections import requested_fields
 from ..common import caller_of, etag, if_match, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema, load_contract
 from ..jsonio import JSON, json_response, page_response, read_json
-from ..patching import PATCH_TYPES, make_patcher, result_validator
+from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
 
 BASE = "/psi-api/productOrdering/v2"
 PATH = BASE + "/productOrder"
@@ -81,7 +81,7 @@ async def patch(request: Request) -> Response:
     body, kind = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     fields = _fields(request)
     schema = _patch_schema()
-    patcher = make_patcher(body, kind, schema)
+    patcher = make_patcher(body, kind, schema, patch_limits(svc.settings))
     result = await writing(
         request,
         svc.orders.patch,

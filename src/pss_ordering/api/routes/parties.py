@@ -11,7 +11,7 @@ from ..collections import attributes, collection_response, requested_fields
 from ..common import caller_of, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
-from ..patching import PATCH_TYPES, make_patcher, result_validator
+from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
 
 BASE = "/psi-api/partyManagement/v2"
 KINDS = {"organization": "Organization", "individual": "Individual"}
@@ -72,7 +72,7 @@ async def update(request: Request) -> Response:
     fields = _fields(request, kind)
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema(kind, "MVO")
-    patcher = make_patcher(body, media, schema)
+    patcher = make_patcher(body, media, schema, patch_limits(svc.settings))
     doc = await writing(
         request,
         svc.parties.update,
