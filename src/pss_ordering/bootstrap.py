@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from .api.app import create_app
 from .api.auth import Authenticator
 from .api.common import Services
+from .api.jwks import JwksKeys
 from .clock import Clock, SystemClock
 from .config import Settings
 from .domain.delivery import RetryPolicy
@@ -65,6 +66,18 @@ def development_secret(settings: Settings) -> str | None:
     return SECRET_FILE.read_text().strip()
 
 
+def jwks_keys(settings: Settings) -> JwksKeys | None:
+    if not settings.jwt_jwks_url:
+        return None
+    return JwksKeys(
+        settings.jwt_jwks_url,
+        timeout=settings.jwks_timeout_seconds,
+        cache_seconds=settings.jwks_cache_seconds,
+        unknown_kid_seconds=settings.jwks_unknown_kid_seconds,
+        min_refresh_seconds=settings.jwks_min_refresh_seconds,
+    )
+
+
 def build_engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     migrate.upgrade(engine)
@@ -99,6 +112,8 @@ def build_services(
             algorithms=settings.jwt_algorithms,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+            jwks=jwks_keys(settings),
         ),
         orders=orders,
         parties=PartyService(database),

@@ -86,6 +86,23 @@ def test_token_command_mints_a_verifiable_token(monkeypatch: pytest.MonkeyPatch)
     assert caller == Caller("alice", frozenset({Role.CUSTOMER, Role.PSS}))
 
 
+def test_token_command_refuses_a_lifetime_the_service_would_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PSS_JWT_SECRET", "cli-secret-long-enough-for-hs256-tokens")
+    args = ["token", "--party", "alice", "--role", "customer", "--ttl", "90000"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code != 0
+    assert "PSS_JWT_MAX_LIFETIME_SECONDS" in refused.output
+    monkeypatch.setenv("PSS_JWT_MAX_LIFETIME_SECONDS", "100000")
+    allowed = CliRunner().invoke(cli, args)
+    assert allowed.exit_code == 0, allowed.output
+    caller = Authenticator(
+        secret="cli-secret-long-enough-for-hs256-tokens", max_lifetime_seconds=100_000
+    ).authenticate("Bearer " + allowed.output.strip())
+    assert caller.party_id == "alice"
+
+
 def test_token_command_generates_a_local_secret(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

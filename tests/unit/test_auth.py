@@ -83,10 +83,9 @@ def test_same_token_twice_gives_same_caller() -> None:
     assert HS.authenticate(bearer(token)) == HS.authenticate(bearer(token))
 
 
-def test_single_role_string_is_accepted() -> None:
-    assert HS.authenticate(bearer(signed(SECRET, "HS256", roles="provider"))).roles == {
-        Role.PROVIDER
-    }
+def test_roles_as_a_string_are_refused() -> None:
+    """``roles`` is a list; a bare string is not read as one role (nor as its letters)."""
+    rejected(HS, bearer(signed(SECRET, "HS256", roles="provider")), "'roles' must be a list")
 
 
 def test_unknown_roles_are_dropped_when_a_known_one_remains() -> None:
@@ -125,6 +124,33 @@ def test_garbage_token() -> None:
 
 def test_expired_token() -> None:
     rejected(HS, bearer(mint_token(SECRET, "a", ["customer"], lifetime_seconds=-30)), "expired")
+
+
+def test_lifetime_beyond_the_maximum_is_refused() -> None:
+    far = int(time.time()) + 10 * 365 * 86_400
+    rejected(HS, bearer(signed(SECRET, "HS256", exp=far)), "lifetime exceeds", "86400")
+    day_and_more = int(time.time()) + 86_400 + 3600
+    rejected(HS, bearer(signed(SECRET, "HS256", exp=day_and_more)), "lifetime")
+
+
+def test_lifetime_counts_from_iat_too() -> None:
+    """A token issued long ago for long is refused although little of it remains."""
+    now = int(time.time())
+    token = signed(SECRET, "HS256", iat=now - 5 * 86_400, exp=now + 600)
+    rejected(HS, bearer(token), "lifetime exceeds")
+
+
+def test_a_longer_lifetime_may_be_allowed() -> None:
+    week = 7 * 86_400
+    auth = Authenticator(secret=SECRET, max_lifetime_seconds=week)
+    token = mint_token(SECRET, "a", ["customer"], lifetime_seconds=week)
+    assert auth.authenticate(bearer(token)).party_id == "a"
+    rejected(HS, bearer(token), "lifetime exceeds")
+
+
+def test_a_day_long_token_is_accepted_by_default() -> None:
+    token = mint_token(SECRET, "a", ["customer"], lifetime_seconds=86_400)
+    assert HS.authenticate(bearer(token)).party_id == "a"
 
 
 def test_token_without_exp_is_refused() -> None:

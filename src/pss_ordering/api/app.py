@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
 from ..service.timers import TimerWorker
+from .auth import AuthPrefetch
 from .common import Services
 from .errors import HANDLERS
 from .routes import docs, events, monitoring, offerings, orders, parties
+from .transport import BodyDeadline
 
 
 def create_app(
@@ -49,6 +52,12 @@ def create_app(
         ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
+        middleware=[
+            # A body that never finishes is answered 408 (api/transport.py); JWKS keys
+            # a token needs are fetched off the event loop before the route runs.
+            Middleware(BodyDeadline, seconds=services.settings.body_timeout_seconds),
+            *([Middleware(AuthPrefetch, auth=services.auth)] if services.auth.uses_jwks else []),
+        ],
     )
     app.state.services = services
     warm_up_validators()

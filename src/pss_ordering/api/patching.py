@@ -94,9 +94,7 @@ def _json_patcher(body: Any, max_bytes: int, max_operations: int) -> Patcher:
                 if op.get("op") == "copy":
                     copied += grows
                     if copied > max_bytes:
-                        raise PayloadTooLarge(
-                            f"the JSON Patch copies more than {max_bytes} bytes"
-                        )
+                        raise PayloadTooLarge(f"the JSON Patch copies more than {max_bytes} bytes")
                 result = step.apply(result, in_place=True)
                 estimate += grows
                 if estimate > limit:

@@ -31,6 +31,7 @@ def serve(host: str | None, port: int | None, seed: Path | None, demo: bool) -> 
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.transport import TransportLimits, guarded_protocol
     from ..bootstrap import build_delivery_worker, build_services
     from .seed import DEMO_SEED, load_seed
 
@@ -39,12 +40,23 @@ def serve(host: str | None, port: int | None, seed: Path | None, demo: bool) -> 
     services = build_services(settings)
     for path in [p for p in (DEMO_SEED if demo else None, seed) if p is not None]:
         click.echo(f"seeded from {path}: {load_seed(services, path)}")
+    limits = TransportLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        header_timeout=settings.header_timeout_seconds,
+    )
     uvicorn.run(
         create_app(services, lambda: build_delivery_worker(services)),
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
         access_log=False,
+        # Transport limits (api/transport.py): header size, count and time on the
+        # httptools parser; connections and tasks beyond max_connections get 503.
+        http=guarded_protocol(limits),
+        ws="none",
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=5,
     )
 
 
@@ -67,6 +79,11 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
     secret = development_secret(settings)
     if secret is None:
         raise click.ClickException("tokens are verified with a public key here; no secret to sign")
+    if ttl > settings.jwt_max_lifetime_seconds:
+        raise click.ClickException(
+            f"--ttl {ttl} exceeds the accepted token lifetime of "
+            f"{settings.jwt_max_lifetime_seconds} s (PSS_JWT_MAX_LIFETIME_SECONDS)"
+        )
     click.echo(
         mint_token(
             secret,

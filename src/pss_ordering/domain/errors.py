@@ -65,3 +65,19 @@ class BusinessRuleViolation(PssError):
     """Valid JSON and schema, but a business rule refuses it."""
 
     status, code, reason = 422, "BUSINESS_RULE", "Business rule violated"
+
+
+class RequestTimeout(PssError):
+    """The request (its headers or its body) did not arrive in time."""
+
+    status, code, reason = 408, "REQUEST_TIMEOUT", "Request not received in time"
+
+
+class HeadersTooLarge(PssError):
+    status, code, reason = 431, "HEADERS_TOO_LARGE", "Request header fields too large"
+
+
+class ServiceUnavailable(PssError):
+    """A dependency the request needs (e.g. the JWKS endpoint) cannot be reached now."""
+
+    status, code, reason = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
