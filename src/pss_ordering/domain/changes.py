@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import progress
+from .authorship import EXPECTED, NOTE, PER_PROVIDER_FIELDS
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 from .events import OrderStateChanged, OrderValuesChanged
@@ -270,7 +271,11 @@ def _provider_changes(
                 f"reporting missing information puts productOrderItem '{missing.item_id}' "
                 "in state pending"
             )
-    _write(order, after, fields, appended)
+    # Notes and the expected completion date are the provider's own (authorship.py).
+    _write(order, after, [key for key in fields if key not in PER_PROVIDER_FIELDS], appended)
+    order.authorship.add_notes(order.doc, provider_id, appended.get(NOTE, []))
+    if EXPECTED in fields:
+        order.authorship.expect(order.doc, provider_id, after.get(EXPECTED))
     if progress.move_items(order, provider_id, moves, now):
         fields = [*fields, "productOrderItem"]
     order.record_missing(found, now)

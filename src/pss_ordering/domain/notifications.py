@@ -8,6 +8,14 @@ A provider hears of an order only once it has been submitted; for the
 provider, the submission of a draft is the order's creation. Alarm events go
 to governance and to the provider they concern, never to the customer.
 
+Which providers are told of an event is decided once, when it is published
+(:func:`told_providers`), and kept with it: a provider is not told of a value
+change that left its own view as it was (another provider's item, notes or
+expected completion date changed), nor of an information request about
+another provider's item. Delivery and the event listing both ask
+:func:`audience`, which reads that decision, so a provider lists exactly the
+events its callbacks are sent.
+
 The envelope is PSID688's ``Event`` as seed 001 shows it: ``eventId``,
 ``eventTime``, ``eventType``, ``correlationId``, ``domain``, the affected
 resource under ``event``, and ``resourcePath``/``fieldPath`` on
@@ -17,7 +25,7 @@ information-required notifications.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .identity import Role
@@ -49,7 +57,13 @@ DOMAINS = {ORDER_TOPIC: "productOrdering", ALARM_TOPIC: "alarm"}
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One event as the log keeps it; ``order`` is the order as it was then."""
+    """One event as the log keeps it; ``order`` is the order as it was then.
+
+    ``providers``: the providers told of it (:func:`told_providers`), as decided
+    when it was published; None until then (then no earlier view is compared).
+    A reader may load only the part it needs: the listing loads whether its
+    viewer is among them.
+    """
 
     event_id: str
     topic: str
@@ -57,6 +71,7 @@ class StoredEvent:
     occurred_at: str
     order: ProductOrder
     details: Mapping[str, Any]
+    providers: frozenset[str] | None = None
 
     @property
     def concerned_provider(self) -> str | None:
@@ -70,31 +85,51 @@ def provider_audience(provider_id: str) -> str:
 
 
 def audience(viewer: Viewer, event: StoredEvent) -> str | None:
-    """Which rendering of ``event`` this viewer may receive, or None for none at all."""
+    """Which rendering of ``event`` this viewer may receive, or None for none at all.
+
+    The one rule for delivery (``service/publishing.py``) and the event listing
+    (``events/intake.py``; ``store/events.py`` says the same in SQL, to count).
+    """
     caller = viewer.caller
-    if event.topic == ALARM_TOPIC:
-        if caller.is_governance:
-            return GOVERNANCE
-        concerned = event.concerned_provider
-        if concerned == viewer.party_id and caller.has(Role.PROVIDER):
-            return provider_audience(concerned)
-        return None
-    level = access(viewer, event.order)
-    if level is Access.FULL:
+    if event.topic == ALARM_TOPIC and caller.is_governance:
+        return GOVERNANCE
+    if event.topic != ALARM_TOPIC and access(viewer, event.order) is Access.FULL:
         return FULL
-    if level is Access.PROVIDER:
+    told = event.providers if event.providers is not None else told_providers(event, None)
+    if caller.has(Role.PROVIDER) and viewer.party_id in told:
         return provider_audience(viewer.party_id)
     return None
 
 
-def provider_audiences(event: StoredEvent) -> list[str]:
-    """The providers that may see this event in their own view (for listing by provider)."""
+def told_providers(event: StoredEvent, before: ProductOrder | None) -> frozenset[str]:
+    """The providers told of this event, each in its own view; ``before`` is the order
+    before the change that caused it (None for a new order).
+
+    An alarm: the provider it concerns. An order event: the order's providers once
+    it is submitted, but not a provider whose view a value change left as it was,
+    nor one that may not see the item an information request is about.
+    """
     if event.topic == ALARM_TOPIC:
         concerned = event.concerned_provider
-        return [concerned] if concerned else []
-    if event.order.submitted_at is None:
-        return []
-    return sorted(p for p in event.order.provider_ids if not _about_others_item(event, p))
+        return frozenset({concerned}) if concerned else frozenset()
+    order = event.order
+    if order.submitted_at is None:
+        return frozenset()
+    return frozenset(
+        p
+        for p in order.provider_ids
+        if not _about_others_item(event, p)
+        and not (
+            event.event_type == VALUE_CHANGE
+            and before is not None
+            and unchanged_for(provider_audience(p), before, order)
+        )
+    )
+
+
+def decided(event: StoredEvent, before: ProductOrder | None) -> StoredEvent:
+    """The event with its providers decided (at publishing)."""
+    return replace(event, providers=told_providers(event, before))
 
 
 def _about_others_item(event: StoredEvent, provider: str) -> bool:

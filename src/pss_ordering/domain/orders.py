@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .authorship import Authorship
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, InvalidBody
 from .events import DomainEvent, OrderCreated, OrderInformationRequired
@@ -37,7 +38,9 @@ class ProductOrder:
     information, ``missing`` the information the order waits for,
     ``replaces`` the order this one is to replace, ``submitted_at`` when it
     was submitted to its providers (None while a draft: providers never see it),
-    and ``deadlines`` each provider's response deadline (``deadlines.py``).
+    ``deadlines`` each provider's response deadline (``deadlines.py``), and
+    ``authorship`` which notes are whose and each provider's expected completion
+    (``authorship.py``: need-to-know between the providers of one order).
     """
 
     id: str
@@ -52,6 +55,7 @@ class ProductOrder:
     replaces: str | None = None
     submitted_at: str | None = None
     deadlines: dict[str, Deadline] = field(default_factory=dict)
+    authorship: Authorship = field(default_factory=Authorship)
     events: list[DomainEvent] = field(default_factory=list)
 
     @property
@@ -101,12 +105,14 @@ class ProductOrder:
             "resume": self.resume,
             "missing": [m.as_json() for m in self.missing],
             "deadlines": [d.as_json() for d in self.deadlines.values()],
+            "authorship": self.authorship.as_json(),
         }
 
     def load_meta(self, meta: dict[str, Any]) -> None:
         self.acknowledged = dict(meta.get("acknowledged") or {})
         self.resume = dict(meta.get("resume") or {})
         self.missing = [Missing.from_json(m) for m in meta.get("missing") or []]
+        self.authorship = Authorship.from_json(meta.get("authorship"))
         self.deadlines = {
             d.provider_id: d for d in map(Deadline.from_json, meta.get("deadlines") or [])
         }

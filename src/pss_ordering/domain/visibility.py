@@ -3,7 +3,9 @@
 A party that may not see an order gets the same answer as for an order that
 does not exist. A provider sees only orders holding at least one of its items,
 and then only its own items; it never sees a draft, nor a draft cancelled
-before it was submitted.
+before it was submitted. Of what the providers write on the order, a provider
+sees its own only: another provider's notes, expected completion date,
+messages and milestones are not shown to it (``authorship.py`` has the rules).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .authorship import EXPECTED, NOTE
 from .identity import Caller, Role
 from .orders import ProductOrder
 
@@ -77,7 +80,8 @@ def _concerns_only(entry: Any, mine: set[str]) -> bool:
 
 
 def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
-    """Only the provider's items; no order totals; no other provider's references."""
+    """Only the provider's items; no order totals; no other provider's references,
+    notes or expected completion date (its own is the order's, for it)."""
     mine = {item_id for item_id, owner in order.item_providers.items() if owner == provider_id}
     doc = {k: v for k, v in order.doc.items() if k != "orderTotalPrice"}
     items = []
@@ -97,6 +101,16 @@ def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
             doc[key] = [entry for entry in doc[key] if _concerns_only(entry, mine)]
             if not doc[key]:
                 del doc[key]  # not even an empty list hints at another provider's entries
+    authorship = order.authorship
+    if doc.get(NOTE) and authorship.notes:
+        doc[NOTE] = authorship.notes_for(doc[NOTE], provider_id)
+        if not doc[NOTE]:
+            del doc[NOTE]
+    own = authorship.expected.get(provider_id)
+    if own is None:
+        doc.pop(EXPECTED, None)
+    else:
+        doc[EXPECTED] = own
     others = order.provider_ids - {provider_id}
     if others and doc.get("relatedParty"):
         doc["relatedParty"] = [

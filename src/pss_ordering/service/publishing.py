@@ -2,7 +2,8 @@
 as it was, and queued for every callback that qualifies, in the same transaction.
 
 A callback qualifies (TOD-01-02-03) by topic (PSI-01-02-03-03), by need-to-know
-(PSI-01-02-03-04: its owner could read the order, and receives its own view)
+(PSI-01-02-03-04: ``notifications.audience``, the rule the event listing applies
+too; which providers are told is decided here, once, and stored with the event)
 and by its filter query (PSI-01-02-03-05). Because the deliveries commit with
 the change, a committed event is never lost and an uncommitted one never sent.
 """
@@ -51,15 +52,18 @@ class Publisher:
         candidates: dict[str, list[Subscription]] = {}
         queued: list[dict[str, Any]] = []
         for domain_event in recorded:
-            event = StoredEvent(
-                event_id=str(uuid.uuid4()),
-                topic=domain_event.topic,
-                event_type=domain_event.notification,
-                occurred_at=domain_event.occurred_at,
-                order=order,
-                details=domain_event.details,
+            event = notifications.decided(
+                StoredEvent(
+                    event_id=str(uuid.uuid4()),
+                    topic=domain_event.topic,
+                    event_type=domain_event.notification,
+                    occurred_at=domain_event.occurred_at,
+                    order=order,
+                    details=domain_event.details,
+                ),
+                before,
             )
-            seq = uow.events.add(event, notifications.provider_audiences(event))
+            seq = uow.events.add(event)
             if event.topic not in candidates:
                 wanted = owners if event.topic != ALARM_TOPIC else {event.concerned_provider or ""}
                 candidates[event.topic] = uow.subscriptions.candidates(event.topic, wanted)
@@ -73,22 +77,10 @@ class Publisher:
                 if audience is None:
                     continue
                 if audience not in rendered:
-                    rendered[audience] = self._envelope(event, audience, before)
+                    rendered[audience] = notifications.render(event, audience, self.order_href_base)
                 envelope = rendered[audience]
                 if envelope is not None and _filter(subscription.query).matches(envelope):
                     queued.append(
                         {"subscription_id": subscription.id, "event_seq": seq, "audience": audience}
                     )
         return queued
-
-    def _envelope(
-        self, event: StoredEvent, audience: str, before: ProductOrder | None
-    ) -> dict[str, Any] | None:
-        """The envelope this audience gets, or None when the change is not visible to it."""
-        if (
-            event.event_type == notifications.VALUE_CHANGE
-            and before is not None
-            and notifications.unchanged_for(audience, before, event.order)
-        ):
-            return None
-        return notifications.render(event, audience, self.order_href_base)

@@ -1,12 +1,30 @@
-"""The event log: each event once, with the order as it was, and who may list it."""
+"""The event log: each event once, with the order as it was, and who may list it.
+
+Which providers were told of an event (``event_providers``) is decided when it
+is published (``notifications.told_providers``); the listing filters by that
+stored decision in SQL, before counting, so a provider lists exactly what its
+callbacks are sent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, false, func, insert, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
 
+from ..domain.authorship import Authorship
 from ..domain.identity import Role
 from ..domain.notifications import StoredEvent
 from ..domain.orders import ProductOrder
@@ -39,8 +57,10 @@ class SqlEvents:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
-    def add(self, event: StoredEvent, providers: Sequence[str]) -> int:
-        """Store the event; ``providers`` may list it in their own view. Returns its seq."""
+    def add(self, event: StoredEvent) -> int:
+        """Store the event and the providers told of it (decided). Returns its seq."""
+        if event.providers is None:
+            raise ValueError("which providers are told of an event is decided before it is stored")
         order = event.order
         [(seq,)] = _INSERT.rows(
             self._db,
@@ -55,7 +75,9 @@ class SqlEvents:
             item_providers=dumps(order.item_providers),
             order_doc=dumps(_snapshot(order)),
         )
-        _INSERT_PROVIDERS.many(self._db, [{"provider_id": p, "event_seq": seq} for p in providers])
+        _INSERT_PROVIDERS.many(
+            self._db, [{"provider_id": p, "event_seq": seq} for p in sorted(event.providers)]
+        )
         return int(seq)
 
     def get_many(self, seqs: Iterable[int]) -> dict[int, StoredEvent]:
@@ -76,18 +98,23 @@ class SqlEvents:
         event_types: Sequence[str] | None = None,
     ) -> tuple[int, list[StoredEvent]]:
         """Events on ``topic`` the viewer may see, newest first, and how many there are."""
-        where = [events.c.topic == topic, _visible_to(viewer, topic)]
+        told = _told(viewer)
+        where = [events.c.topic == topic, or_(_full_view(viewer, topic), told)]
         if event_types:
             where.append(events.c.event_type.in_(sorted(set(event_types))))
         total = self._db.execute(select(func.count()).select_from(events).where(*where))
         query = (
-            select(*EVENT_COLUMNS)
+            select(*EVENT_COLUMNS, told.label("told"))
             .where(*where)
             .order_by(events.c.seq.desc())
             .offset(offset)
             .limit(limit)
         )
-        return int(total.scalar_one()), [stored_event(row) for row in self._db.execute(query)]
+        found = [
+            stored_event(row, frozenset({viewer.party_id}) if row.told else frozenset())
+            for row in self._db.execute(query)
+        ]
+        return int(total.scalar_one()), found
 
     def recorded(self, order_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(eventType, details) of an order's events, in commit order."""
@@ -99,12 +126,10 @@ class SqlEvents:
         return [(row.event_type, loads(row.details)) for row in rows]
 
 
-def _visible_to(viewer: Viewer, topic: str) -> ColumnElement[bool]:
-    """Need-to-know in SQL, so that counts never include what the viewer cannot see.
-
-    The rendering (``domain.notifications.audience``) makes the same decision per event;
-    alarms are for governance and the provider concerned only.
-    """
+def _full_view(viewer: Viewer, topic: str) -> ColumnElement[bool]:
+    """``notifications.audience`` in SQL, the full views: governance, and on the order
+    topic the customer side and the creating PSS. Alarms are for governance and the
+    provider concerned only."""
     caller = viewer.caller
     if caller.is_governance:
         return true()
@@ -113,20 +138,29 @@ def _visible_to(viewer: Viewer, topic: str) -> ColumnElement[bool]:
         clauses.append(events.c.customer_id.in_(sorted(viewer.represented)))
     if topic != "alarm" and caller.has(Role.PSS):
         clauses.append(events.c.creator_id == caller.party_id)
-    if caller.has(Role.PROVIDER):
-        mine = select(event_providers.c.event_seq).where(
-            event_providers.c.provider_id == caller.party_id
-        )
-        clauses.append(events.c.seq.in_(mine))
     return or_(*clauses) if clauses else false()
+
+
+def _told(viewer: Viewer) -> ColumnElement[bool]:
+    """``notifications.audience`` in SQL, a provider's own view: it was told of the event."""
+    if not viewer.caller.has(Role.PROVIDER):
+        return literal(False)
+    mine = select(event_providers.c.event_seq).where(
+        event_providers.c.provider_id == viewer.party_id
+    )
+    return events.c.seq.in_(mine)
 
 
 def _snapshot(order: ProductOrder) -> dict[str, Any]:
     """The order as the event shows it; ``submittedAt`` decides if providers may see it."""
-    return {"doc": order.doc, "submittedAt": order.submitted_at}
+    return {
+        "doc": order.doc,
+        "submittedAt": order.submitted_at,
+        "authorship": order.authorship.as_json(),
+    }
 
 
-def stored_event(row: Any) -> StoredEvent:
+def stored_event(row: Any, providers: frozenset[str] | None = None) -> StoredEvent:
     snapshot = loads(row.order_doc)
     order = ProductOrder(
         id=row.order_id,
@@ -135,6 +169,7 @@ def stored_event(row: Any) -> StoredEvent:
         item_providers=loads(row.item_providers),
         doc=snapshot["doc"],
         submitted_at=snapshot.get("submittedAt"),
+        authorship=Authorship.from_json(snapshot.get("authorship")),
     )
     return StoredEvent(
         event_id=row.event_id,
@@ -143,4 +178,5 @@ def stored_event(row: Any) -> StoredEvent:
         occurred_at=row.occurred_at,
         order=order,
         details=loads(row.details),
+        providers=providers,
     )

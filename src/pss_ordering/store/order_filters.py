@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlalchemy.sql.elements import UnaryExpression
 
+from ..domain.authorship import PER_PROVIDER_FIELDS
 from ..domain.errors import InvalidQuery
 from ..domain.identity import Role
 from ..domain.query import Condition, Query, SortKey
@@ -83,9 +84,16 @@ def plan(viewer: Viewer, query: Query) -> SqlPlan:
         and (viewer.caller.has(Role.CUSTOMER) or viewer.caller.has(Role.PSS))
     )
     provider_only = viewer.caller.provider_only
+    # A provider's own expected completion date is not the column's (the latest of all):
+    # such conditions and sorts are evaluated on the views (domain/authorship.py).
+    own_values = viewer.caller.has(Role.PROVIDER) and not viewer.caller.is_governance
     result = SqlPlan(where=[visible_to(viewer)])
     for condition in query.conditions:
-        clause = _translate(condition, viewer.party_id if provider_only else None)
+        clause = (
+            None
+            if own_values and condition.path in PER_PROVIDER_FIELDS
+            else _translate(condition, viewer.party_id if provider_only else None)
+        )
         if clause is None or mixed_views or (provider_only and condition.path == PARTY_PATH):
             result.residual.append(condition)
         if clause is not None:
@@ -93,7 +101,7 @@ def plan(viewer: Viewer, query: Query) -> SqlPlan:
     sql_sort = True
     for key in query.sort:
         column = ORDER_COLUMNS.get(key.path)
-        if column is None or not sql_sort:
+        if column is None or not sql_sort or (own_values and key.path in PER_PROVIDER_FIELDS):
             sql_sort = False
             result.residual_sort = list(query.sort)
             break

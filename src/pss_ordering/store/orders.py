@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
+from ..domain.authorship import Authorship
 from ..domain.orders import ProductOrder
 from ..domain.timestamps import normalise_instant
 from .codec import dumps, loads
@@ -137,7 +138,7 @@ class SqlOrders:
         return int(self._db.execute(query).scalar_one())
 
     def find(self, plan: SqlPlan, offset: int | None, limit: int | None) -> Iterator[ProductOrder]:
-        """Orders to show: their lifecycle bookkeeping (``meta``) is not loaded."""
+        """Orders to show: of their bookkeeping (``meta``) only what the views need."""
         query = select(*_ROW).where(*plan.where).order_by(*plan.order_by)
         if offset:
             query = query.offset(offset)
@@ -214,6 +215,8 @@ def _order(row: Any, with_meta: bool = True) -> ProductOrder:
     )
     if with_meta:
         order.load_meta(loads(row.meta))
+    else:  # what the views need: whose notes and expected completion dates are whose
+        order.authorship = Authorship.from_json(loads(row.meta).get("authorship"))
     return order
 
 
