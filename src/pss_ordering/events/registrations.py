@@ -59,7 +59,13 @@ class HubService:
                 query=query or None,
             )
             secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-            uow.subscriptions.add(subscription, secret, format_instant(self._clock.now()))
+            if not uow.subscriptions.add(subscription, secret, format_instant(self._clock.now())):
+                # The same registration was committed concurrently: answer with it,
+                # as a sequential duplicate is answered.
+                same = uow.subscriptions.find_same(caller.party_id, topic, callback, query)
+                if same is None:
+                    raise RuntimeError("a registration conflicted with one that does not exist")
+                return Registration(same, None, created=False)
             uow.commit()
         return Registration(subscription, secret, created=True)
 

@@ -25,9 +25,10 @@ class OfferingService:
         offering_id = body.get("id") or str(uuid.uuid4())
         doc = {**body, "id": offering_id, "@type": body.get("@type") or OFFERING_TYPE}
         with self._db.writing() as uow:
-            if uow.offerings.get_many([offering_id]):
+            # Checked by the insert itself: concurrent publications of one id answer
+            # as sequential ones do (one 201, then 409s).
+            if not uow.offerings.save(Offering(offering_id, provider_id, doc), new=True):
                 raise Conflict(f"productOffering '{offering_id}' already exists")
-            uow.offerings.save(Offering(offering_id, provider_id, doc), new=True)
             uow.commit()
         return doc
 

@@ -29,11 +29,11 @@ class PartyService:
         parties.check_governed_characteristics(caller, None, body)
         doc = {**body, "id": party_id, "@type": body.get("@type") or parties.PARTY_KINDS[kind]}
         with self._db.writing() as uow:
-            if uow.parties.get(party_id) is not None:
+            party = Party(party_id, kind, parties.declared_parents(kind, doc), doc)
+            # Checked by the insert itself, so that concurrent registrations of one id
+            # (PostgreSQL) answer as sequential ones do: one 201, then 409s.
+            if not uow.parties.save(party, new=True):
                 raise Conflict(f"party '{party_id}' already exists")
-            uow.parties.save(
-                Party(party_id, kind, parties.declared_parents(kind, doc), doc), new=True
-            )
             uow.commit()
         return doc
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 WRITE = "pss_write"
@@ -55,3 +56,17 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         # own snapshot (WAL), which costs nothing and never blocks a writer.
         if connection.get_execution_options().get(WRITE, False):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_if_absent(connection: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING``: whether the row was inserted.
+
+    Concurrent creators of one key (PostgreSQL) then wait for each other instead of
+    failing on the unique constraint, and the losers learn that the row exists.
+    """
+    if connection.dialect.name == "postgresql":
+        statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    result = connection.execute(statement.execution_options(preserve_rowcount=True))
+    return bool(result.rowcount == 1)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, String, bindparam, delete, insert, select, up
 from ..domain.catalog import Offering
 from ..domain.parties import Party
 from .codec import dumps, loads
+from .database import insert_if_absent
 from .prepared import Prepared
 from .schema import offerings, parties, party_parents
 
@@ -72,10 +73,12 @@ class SqlParties:
         rows = self._db.execute(query.order_by(parties.c.id)).all()
         return [Party(row.id, kind, (), loads(row.doc)) for row in rows]
 
-    def save(self, party: Party, *, new: bool) -> None:
+    def save(self, party: Party, *, new: bool) -> bool:
+        """Write the party; a new one only if its id is free (whether it was written)."""
         values = {"kind": party.kind, "doc": dumps(dict(party.doc))}
         if new:
-            self._db.execute(insert(parties).values(id=party.id, **values))
+            if not insert_if_absent(self._db, parties, {"id": party.id, **values}):
+                return False
         else:
             self._db.execute(update(parties).where(parties.c.id == party.id).values(**values))
             self._db.execute(delete(party_parents).where(party_parents.c.party_id == party.id))
@@ -84,6 +87,7 @@ class SqlParties:
                 insert(party_parents),
                 [{"party_id": party.id, "parent_id": parent} for parent in party.parents],
             )
+        return True
 
     def delete(self, party_id: str) -> None:
         self._db.execute(delete(party_parents).where(party_parents.c.party_id == party_id))
@@ -118,14 +122,13 @@ class SqlOfferings:
         rows = self._db.execute(query.order_by(offerings.c.id)).all()
         return [Offering(row.id, row.provider_id, loads(row.doc)) for row in rows]
 
-    def save(self, offering: Offering, *, new: bool) -> None:
+    def save(self, offering: Offering, *, new: bool) -> bool:
+        """Write the offering; a new one only if its id is free (whether it was written)."""
         values = {"provider_id": offering.provider_id, "doc": dumps(dict(offering.doc))}
         if new:
-            self._db.execute(insert(offerings).values(id=offering.id, **values))
-        else:
-            self._db.execute(
-                update(offerings).where(offerings.c.id == offering.id).values(**values)
-            )
+            return insert_if_absent(self._db, offerings, {"id": offering.id, **values})
+        self._db.execute(update(offerings).where(offerings.c.id == offering.id).values(**values))
+        return True
 
     def delete(self, offering_id: str) -> None:
         self._db.execute(delete(offerings).where(offerings.c.id == offering_id))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, literal_column, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, literal_column, or_, select, update
 
 from ..domain.hub import CallbackHealth, Subscription
+from .database import insert_if_absent
 from .prepared import Prepared
 from .schema import subscriptions
 
@@ -16,20 +17,24 @@ class SqlSubscriptions:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
-    def add(self, subscription: Subscription, secret: str, created_at: str) -> None:
-        self._db.execute(
-            insert(subscriptions).values(
-                id=subscription.id,
-                owner_id=subscription.owner_id,
-                owner_roles=",".join(subscription.owner_roles),
-                topic=subscription.topic,
-                callback=subscription.callback,
-                query=subscription.query or "",
-                secret=secret,
-                state=subscription.state,
-                created_at=created_at,
-                governance="governance" in subscription.owner_roles,
-            )
+    def add(self, subscription: Subscription, secret: str, created_at: str) -> bool:
+        """Add the registration unless the same one (owner, topic, callback, query)
+        exists, perhaps just committed by a concurrent caller: whether it was added."""
+        return insert_if_absent(
+            self._db,
+            subscriptions,
+            {
+                "id": subscription.id,
+                "owner_id": subscription.owner_id,
+                "owner_roles": ",".join(subscription.owner_roles),
+                "topic": subscription.topic,
+                "callback": subscription.callback,
+                "query": subscription.query or "",
+                "secret": secret,
+                "state": subscription.state,
+                "created_at": created_at,
+                "governance": "governance" in subscription.owner_roles,
+            },
         )
 
     def find_same(
