@@ -33,6 +33,15 @@ def customer_ref(party: str) -> dict[str, Any]:
     }
 
 
+def pss_grant(pss: str) -> dict[str, Any]:
+    """A profile's grant to a PSS to order on the party's behalf."""
+    return {
+        "@type": "RelatedPartyRefOrPartyRoleRef",
+        "role": "pss",
+        "partyOrPartyRole": {"@type": "PartyRef", "id": pss},
+    }
+
+
 def order_body(*offerings: str, **extra: Any) -> dict[str, Any]:
     items = [
         {"id": str(n), "action": "add", "productOffering": {"id": offering}}
@@ -75,7 +84,15 @@ def world(client: TestClient, auth: Auth) -> World:
                 ],
             },
         ),
-        ("individual", {"id": "dave", "givenName": "Dave", "familyName": "D"}),
+        (
+            "individual",
+            {
+                "id": "dave",
+                "givenName": "Dave",
+                "familyName": "D",
+                "relatedParty": [pss_grant("pss-x")],  # pss-x may order for dave
+            },
+        ),
     ]
     for kind, body in parties:
         response = client.post(f"{PARTIES}/{kind}", json=body, headers=w.gov)

@@ -88,9 +88,22 @@ def customer_ref(party_id: str) -> dict[str, Any]:
     return {"role": "customer", "partyOrPartyRole": {"@type": "PartyRef", "id": party_id}}
 
 
-def party(party_id: str, *, max_priority: str | None = None, kind: str = "individual") -> Party:
-    chars = [] if max_priority is None else [{"name": "maxPriority", "value": max_priority}]
-    return Party(party_id, kind, (), {"id": party_id, "partyCharacteristic": chars})
+def party(
+    party_id: str,
+    *,
+    max_priority: str | None = None,
+    kind: str = "individual",
+    grants: tuple[str, ...] = (),
+    characteristics: Mapping[str, Any] | None = None,
+) -> Party:
+    """A profile; ``grants`` are the PSSs it lets order on its behalf."""
+    values = dict(characteristics or {})
+    if max_priority is not None:
+        values["maxPriority"] = max_priority
+    chars = [{"name": name, "value": value} for name, value in values.items()]
+    related = [{"role": "pss", "partyOrPartyRole": {"id": pss}} for pss in grants]
+    doc = {"id": party_id, "partyCharacteristic": chars, "relatedParty": related}
+    return Party(party_id, kind, (), doc)
 
 
 def context(
@@ -98,12 +111,18 @@ def context(
     *represented: str,
     offerings: Mapping[str, Offering] | None = None,
     customer: Party | None = None,
+    customer_profiles: tuple[Party, ...] = (),
+    caller_profile: Party | None = None,
+    replaced: ProductOrder | None = None,
 ) -> OrderingContext:
     return OrderingContext(
         caller=who,
         represented=frozenset({who.party_id, *represented}),
         offerings=OFFERINGS if offerings is None else offerings,
         customer=customer,
+        customer_profiles=customer_profiles,
+        caller_profile=caller_profile,
+        replaced=replaced,
     )
 
 

@@ -129,15 +129,20 @@ def test_organisation_creates_on_behalf_of_member_PSI_03_02_01_04() -> None:
     assert [r["partyOrPartyRole"]["id"] for r in order.doc["relatedParty"]] == ["alice"]
 
 
+GRANTED = (party("alice", grants=("pss-1",)),)
+
+
 def test_pss_creates_on_behalf_of_customer_PSI_03_02_01_04() -> None:
-    order = create(context(PSS_1), body(relatedParty=[customer_ref("alice")]))
+    order = create(
+        context(PSS_1, customer_profiles=GRANTED), body(relatedParty=[customer_ref("alice")])
+    )
 
     assert (order.customer_id, order.creator_id) == ("alice", "pss-1")
 
 
 def test_customer_role_name_is_case_insensitive() -> None:
     named = {"role": "Customer", "partyOrPartyRole": {"id": "alice"}}
-    order = create(context(PSS_1), body(relatedParty=[named]))
+    order = create(context(PSS_1, customer_profiles=GRANTED), body(relatedParty=[named]))
 
     assert order.customer_id == "alice"
 
@@ -509,3 +514,49 @@ def test_nested_items_are_refused() -> None:
     refused(
         context(ALICE), body(parent), BusinessRuleViolation, "productOrderItem[0].productOrderItem"
     )
+
+
+def test_a_pss_needs_the_customers_grant_PSI_03_02_01_01() -> None:
+    """Without a relatedParty of role pss naming it, a PSS cannot order for a customer."""
+    for profiles in [(party("alice"),), (party("alice", grants=("pss-2",)),)]:
+        with pytest.raises(Forbidden, match="relatedParty with role 'pss'"):
+            create(
+                context(PSS_1, customer_profiles=profiles),
+                body(relatedParty=[customer_ref("alice")]),
+            )
+
+
+def test_an_organisations_grant_counts_for_its_members_PSI_03_02_01_04() -> None:
+    profiles = (party("alice"), party("org-1", kind="organization", grants=("pss-1",)))
+    order = create(
+        context(PSS_1, customer_profiles=profiles), body(relatedParty=[customer_ref("alice")])
+    )
+    assert order.customer_id == "alice"
+
+
+def test_unregistered_customers_need_governance_consent_on_the_pss() -> None:
+    ordering = body(relatedParty=[customer_ref("ghost")])
+    with pytest.raises(Forbidden, match="actsForUnregisteredCustomers"):
+        create(context(PSS_1, caller_profile=party("pss-1")), ordering)
+    consented = party("pss-1", characteristics={"actsForUnregisteredCustomers": "true"})
+    assert create(context(PSS_1, caller_profile=consented), ordering).customer_id == "ghost"
+
+
+@pytest.mark.parametrize(
+    ("field", "error"),
+    [
+        ("productOrderMilestone", Forbidden),
+        ("productOrderErrorMessage", Forbidden),
+        ("productOrderJeopardyAlert", Forbidden),
+        ("expectedCompletionDate", Forbidden),
+        ("cancellationReason", InvalidBody),
+        ("completionDate", InvalidBody),
+        ("state", InvalidBody),
+    ],
+)
+def test_creators_write_only_their_column_of_the_field_table(
+    field: str, error: type[PssError]
+) -> None:
+    """Provider and PSS fields are forgeries (403); server fields malformed (400)."""
+    with pytest.raises(error, match=field):
+        create(context(ALICE), body(**{field: [{"id": "x"}]}))

@@ -18,38 +18,13 @@ from .authorship import EXPECTED, NOTE, PER_PROVIDER_FIELDS
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 from .events import OrderStateChanged, OrderValuesChanged
-from .identity import Role
+from .field_rights import CUSTOMER_FIELDS, DRAFT_FIELDS, PROVIDER_FIELDS
 from .lifecycle import FINAL_STATES, check_customer_move
 from .missing import CHARACTERISTIC_PATH, Missing, reported, required_but_missing
-from .orders import ProductOrder, check_dates, check_priority, validate_items
+from .orders import ProductOrder, check_dates, check_priority, owns, validate_items
 from .parties import Party
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
-CUSTOMER_FIELDS = frozenset(
-    {
-        "billingAccount",
-        "note",
-        "notificationContact",
-        "requestedStartDate",
-        "requestedCompletionDate",
-        "description",
-        "externalId",
-        "priority",
-    }
-)
-DRAFT_FIELDS = CUSTOMER_FIELDS | {
-    "productOrderItem",
-    "category",
-    "channel",
-    "agreement",
-    "orderTotalPrice",
-    "payment",
-    "quote",
-    "productOfferingQualification",
-}
-PROVIDER_FIELDS = frozenset(
-    {"expectedCompletionDate", "productOrderErrorMessage", "productOrderMilestone", "note"}
-)
 APPEND_ONLY = frozenset({"note"})
 REPLACEMENT_FIELDS = frozenset({"product", "productOffering", "action", "quantity"})
 IGNORED = frozenset({"href"})
@@ -98,10 +73,7 @@ def apply_changes(
 
 def is_owner(viewer: Viewer, order: ProductOrder) -> bool:
     """The order's customer (or an organisation representing it), or the PSS that made it."""
-    caller = viewer.caller
-    return (caller.has(Role.CUSTOMER) and order.customer_id in viewer.represented) or (
-        caller.has(Role.PSS) and order.creator_id == caller.party_id
-    )
+    return owns(viewer.caller, viewer.represented, order)
 
 
 def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

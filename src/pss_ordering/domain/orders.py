@@ -16,16 +16,16 @@ from .authorship import Authorship
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, InvalidBody
 from .events import DomainEvent, OrderCreated, OrderInformationRequired
+from .field_rights import check_creatable
 from .identity import Caller, Role
 from .lifecycle import FINAL_STATES
 from .missing import Missing, error_message, required_but_missing
-from .parties import Party
+from .parties import Party, check_may_act_for
 from .response_deadline import Deadline
 from .timestamps import parse_instant
 
 ORDER_TYPE = "ProductOrder"
 ITEM_ACTIONS = ("add", "modify", "delete", "noChange")
-SERVER_SET_FIELDS = ("id", "href", "creationDate", "state", "completionDate", "cancellationDate")
 CUSTOMER_ROLE = "customer"
 
 
@@ -120,7 +120,13 @@ class ProductOrder:
 
 @dataclass(frozen=True, slots=True)
 class OrderingContext:
-    """What create-order rules need from the outside world."""
+    """What create-order rules need from the outside world.
+
+    ``replaced`` is the order the new one replaces only when the caller may see
+    and cancel it, i.e. :func:`owns` it: to the rules, any other order is
+    missing. ``customer_profiles`` are the customer's profile and its
+    organisations' (their grants to PSSs), ``caller_profile`` the caller's own.
+    """
 
     caller: Caller
     represented: frozenset[str]
@@ -128,6 +134,8 @@ class OrderingContext:
     customer: Party | None
     replaced: ProductOrder | None = None
     replacement_taken: bool = False
+    customer_profiles: tuple[Party, ...] = ()
+    caller_profile: Party | None = None
 
 
 def referenced_offering_ids(body: Mapping[str, Any]) -> set[str]:
@@ -142,9 +150,9 @@ def referenced_offering_ids(body: Mapping[str, Any]) -> set[str]:
 def requested_customer_id(caller: Caller, body: Mapping[str, Any]) -> str:
     """The customer an order is for: the named customer party, else the caller.
 
-    A ``pss`` may act for any of its customers and an organisation for its members
-    (PSI-03-02-01-01, -04); that second check needs the caller's community and is
-    made in :func:`create_order`.
+    An organisation may act for its members (PSI-03-02-01-01, -04) and a ``pss``
+    for the customers that granted it; both checks need the parties' profiles
+    and are made in :func:`create_order`.
     """
     if not (caller.has(Role.CUSTOMER) or caller.has(Role.PSS)):
         raise Forbidden("only customers and other PSSs create product orders")
@@ -171,16 +179,9 @@ def create_order(
 ) -> ProductOrder:
     """Check a schema-valid ProductOrder_FVO against the business rules and build the order."""
     caller = ctx.caller
-    for name in SERVER_SET_FIELDS:
-        if name in body:
-            raise InvalidBody(f"'{name}' is set by the server and cannot be supplied")
+    check_creatable(body)
     customer_id = requested_customer_id(caller, body)
-    if (
-        customer_id != caller.party_id
-        and not caller.has(Role.PSS)
-        and customer_id not in ctx.represented
-    ):
-        raise Forbidden(f"the caller may not create orders on behalf of party '{customer_id}'")
+    _check_acts_for(ctx, customer_id)
     items = body["productOrderItem"]
     item_providers = validate_items(items, ctx.offerings)
     check_dates(body, "requestedStartDate", "requestedCompletionDate", "")
@@ -219,6 +220,20 @@ def create_order(
     return order
 
 
+def _check_acts_for(ctx: OrderingContext, customer_id: str) -> None:
+    """The caller orders for itself, a member of its organisation, or a customer that
+    granted the calling PSS (403 otherwise, naming what is missing)."""
+    caller = ctx.caller
+    if customer_id == caller.party_id:
+        return
+    if caller.has(Role.CUSTOMER) and customer_id in ctx.represented:
+        return
+    if caller.has(Role.PSS):
+        check_may_act_for(caller.party_id, customer_id, ctx.customer_profiles, ctx.caller_profile)
+        return
+    raise Forbidden(f"the caller may not create orders on behalf of party '{customer_id}'")
+
+
 REPLACES = "replaces"
 
 
@@ -234,14 +249,27 @@ def replaced_order_id(body: Mapping[str, Any]) -> str | None:
     return str(ids[0]) if ids else None
 
 
+def owns(caller: Caller, represented: frozenset[str], order: ProductOrder) -> bool:
+    """The order's customer (or an organisation acting for it), or the PSS that created it.
+
+    Owners edit, cancel and replace the order; governance sees it but changes
+    nothing, providers move their items only.
+    """
+    return (caller.has(Role.CUSTOMER) and order.customer_id in represented) or (
+        caller.has(Role.PSS) and order.creator_id == caller.party_id
+    )
+
+
 def _replaced_order(ctx: OrderingContext, body: Mapping[str, Any], customer: str) -> str | None:
+    """The order to replace, once the caller may; any other order reads as a missing one."""
     old_id = replaced_order_id(body)
     if old_id is None:
         return None
     old = ctx.replaced
     if old is None or old.customer_id != customer:
         raise BusinessRuleViolation(
-            f"orderRelationship: order '{old_id}' is not an order of this customer"
+            f"orderRelationship: there is no order '{old_id}' of this customer "
+            "that the caller may replace"
         )
     if old.state in FINAL_STATES:
         raise BusinessRuleViolation(

@@ -2,7 +2,14 @@
 
 Governance alone sets ``responseTime`` (a provider's order response time, an
 ISO-8601 duration, or ``none`` for no deadline; PSI-01-01-02-08) and
-``maxPriority`` (a customer's most urgent allowed priority, 0-4; PSI-01-01-02-09).
+``maxPriority`` (a customer's most urgent allowed priority, 0-4; PSI-01-01-02-09)
+and ``actsForUnregisteredCustomers`` (``true`` on a PSS's profile: it may order
+for customers that have no profile).
+
+A PSS orders on behalf of a customer only when the customer granted it: the
+customer's profile, or the profile of an organisation it belongs to, names the
+PSS in a ``relatedParty`` entry with role ``pss``. Only the customer itself (or
+its organisation, for its community) and governance write those profiles.
 
 An organisation's community is declared from the member's side: a
 sub-organisation names its parent in ``organizationParentRelationship``, an
@@ -13,7 +20,7 @@ listing them as members.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +29,9 @@ from .durations import is_duration, parse_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller
 
-GOVERNED_CHARACTERISTICS = frozenset({"responseTime", "maxPriority"})
+ACTS_FOR_UNREGISTERED = "actsForUnregisteredCustomers"
+GOVERNED_CHARACTERISTICS = frozenset({"responseTime", "maxPriority", ACTS_FOR_UNREGISTERED})
+AGENT_ROLE = "pss"
 NO_RESPONSE_TIME = "none"
 PARTY_KINDS = {"organization": "Organization", "individual": "Individual"}
 
@@ -45,6 +54,21 @@ class Party:
         if str(value).strip().lower() == NO_RESPONSE_TIME:
             return None
         return parse_duration(str(value))
+
+    @property
+    def agents(self) -> frozenset[str]:
+        """The PSSs this party lets order on its behalf (``relatedParty`` role ``pss``)."""
+        return frozenset(
+            ref["id"]
+            for related in self.doc.get("relatedParty") or []
+            if isinstance(related, Mapping) and related.get("role") == AGENT_ROLE
+            for ref in [related.get("partyOrPartyRole")]
+            if isinstance(ref, Mapping) and isinstance(ref.get("id"), str)
+        )
+
+    @property
+    def acts_for_unregistered(self) -> bool:
+        return _is_true(self.characteristic(ACTS_FOR_UNREGISTERED))
 
     @property
     def max_priority(self) -> int | None:
@@ -96,6 +120,11 @@ def check_governed_characteristics(
             "partyCharacteristic 'responseTime' must be an ISO-8601 duration such as PT4H, "
             "or 'none' for no deadline"
         )
+    acts = after.get(ACTS_FOR_UNREGISTERED)
+    if acts is not None and str(acts).lower() not in {"true", "false"}:
+        raise BusinessRuleViolation(
+            f"partyCharacteristic '{ACTS_FOR_UNREGISTERED}' must be true or false"
+        )
     max_priority = after.get("maxPriority")
     if max_priority is not None and str(max_priority) not in {"0", "1", "2", "3", "4"}:
         raise BusinessRuleViolation("partyCharacteristic 'maxPriority' must be 0-4")
@@ -105,3 +134,32 @@ def check_may_write(caller: Caller, party_id: str) -> None:
     """A party writes only its own profile; governance writes all (PSI-01-01-02-02/-04/-07)."""
     if not caller.is_governance and caller.party_id != party_id:
         raise Forbidden("a party may only register or update its own profile")
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def check_may_act_for(
+    pss_id: str, customer_id: str, profiles: Sequence[Party], pss_profile: Party | None
+) -> None:
+    """A PSS orders for a customer only as that customer or its organisation granted.
+
+    ``profiles`` are the customer's profile and its organisations' (none when the
+    customer has no profile). Without a profile, only a PSS that governance allowed
+    (``actsForUnregisteredCustomers``) may order for it.
+    """
+    if not profiles:
+        if pss_profile is not None and pss_profile.acts_for_unregistered:
+            return
+        raise Forbidden(
+            f"party '{customer_id}' has no profile: a PSS orders only for registered customers "
+            f"unless governance sets partyCharacteristic '{ACTS_FOR_UNREGISTERED}' on its profile"
+        )
+    if any(pss_id in profile.agents for profile in profiles):
+        return
+    raise Forbidden(
+        f"PSS '{pss_id}' may not order on behalf of party '{customer_id}': the customer's "
+        f"profile (or its organisation's) has no relatedParty with role '{AGENT_ROLE}' "
+        f"naming '{pss_id}'"
+    )

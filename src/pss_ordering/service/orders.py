@@ -14,7 +14,8 @@ from ..domain import changes, deadlines, orders, progress, query, visibility
 from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
-from ..domain.identity import Caller
+from ..domain.identity import Caller, Role
+from ..domain.parties import Party
 from ..domain.timestamps import format_instant
 from ..store.order_filters import plan
 from ..store.timers import Timer
@@ -71,13 +72,22 @@ class OrderService:
             viewer = uow.viewer(caller)
             customer_id = orders.requested_customer_id(caller, body)
             replaced_id = orders.replaced_order_id(body)
+            replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
+            if replaced is not None and not orders.owns(caller, viewer.represented, replaced):
+                replaced = None  # not the caller's to cancel: to the rules it does not exist
+            customer = uow.parties.get(customer_id)
+            acting_for_other = caller.has(Role.PSS) and customer_id != caller.party_id
             ctx = orders.OrderingContext(
                 caller=caller,
                 represented=viewer.represented,
                 offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
-                customer=uow.parties.get(customer_id),
-                replaced=uow.orders.get(replaced_id, lock=True) if replaced_id else None,
-                replacement_taken=bool(replaced_id and uow.orders.replacement_exists(replaced_id)),
+                customer=customer,
+                replaced=replaced,
+                replacement_taken=bool(replaced and uow.orders.replacement_exists(replaced.id)),
+                customer_profiles=_with_organisations(uow, customer)
+                if acting_for_other
+                else (),
+                caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
             )
             order = orders.create_order(ctx, body, str(uuid.uuid4()), self._now())
             self._sync_info_timer(uow, order, had_missing=False)
@@ -268,6 +278,14 @@ class OrderService:
                 uow.timers.clear(kind, order.id)
             uow.orders.remove(order)
             uow.commit()
+
+
+def _with_organisations(uow: UnitOfWork, party: Party | None) -> tuple[Party, ...]:
+    """A party's profile and those of the organisations it (transitively) belongs to."""
+    if party is None:
+        return ()
+    others = sorted(uow.parties.represented_by(party.id) - {party.id})
+    return (party, *(p for p in map(uow.parties.get, others) if p is not None))
 
 
 def _visible(
