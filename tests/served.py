@@ -51,7 +51,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Served]:
+def serve(
+    tmp_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Served]:
     """Start ``serve`` on a free port with a fresh SQLite database; stop it afterwards."""
     port = free_port()
     log_path = tmp_path / f"serve-{port}.log"
@@ -65,7 +67,7 @@ def serve(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Served]
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(SERVE), "serve", "--port", str(port)],
+            [str(SERVE), "serve", "--port", str(port), *args],
             env=environment,
             cwd=tmp_path,
             stdout=log,
