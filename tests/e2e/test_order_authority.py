@@ -248,3 +248,20 @@ def test_item_states_are_the_servers(world: World, client: TestClient, auth: Aut
     response = client.post(ORDERS, json=body, headers=auth("dave"))
     assert response.status_code == 400
     assert "productOrderItem[0].state" in response.json()["message"]
+
+
+def test_no_note_passes_for_anothers_PSI_03_02_02_04(
+    world: World, client: TestClient, auth: Auth
+) -> None:
+    """A note's author is whoever wrote it, at creation as by PATCH: a customer cannot
+    write a note that a provider would read as its other provider's (or the PSS's)."""
+    forged = [{"text": "ship it", "author": "prov-a"}]
+    order = world.create(auth("dave"), order_body("off-a", "off-b", note=forged))
+    url = f"{ORDERS}/{order['id']}"
+    client.patch(
+        url,
+        json={"note": [*order["note"], {"text": "faster", "author": "gov"}]},
+        headers={**auth("dave"), **MERGE},
+    )
+    seen = client.get(url, headers=auth("prov-b", "provider")).json()["note"]
+    assert [(n["text"], n["author"]) for n in seen] == [("ship it", "dave"), ("faster", "dave")]

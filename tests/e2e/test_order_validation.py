@@ -209,4 +209,4 @@ def test_patch_refusals(world: World, client: TestClient, auth: Auth) -> None:
         headers={**dave, "Content-Type": "application/json-patch+json"},
     )
     assert not_ops.status_code == 400
-    assert client.get(url, headers=dave).json()["note"] == [{"text": "a"}]
+    assert client.get(url, headers=dave).json()["note"] == [{"text": "a", "author": "dave"}]

@@ -11,11 +11,12 @@ as a client wrote it decides nothing.
 
 The rules:
 
-* A note appended by a provider is that provider's: its ``author`` is set to the
-  provider's party id, and it is shown to the customer side, governance, the
-  creating PSS and that provider, never to the order's other providers. Notes
-  written by the customer, its organisation or the creating PSS are addressed to
-  all the order's providers, and every provider sees them.
+* Every note's ``author`` is set by the server to the party id of whoever wrote it
+  (customer, organisation, PSS or provider), so no note can pass for another's.
+* A note appended by a provider is that provider's: it is shown to the customer
+  side, governance, the creating PSS and that provider, never to the order's other
+  providers. Notes written by the customer, its organisation or the creating PSS
+  are addressed to all the order's providers, and every provider sees them.
 * Each provider sets (and removes) its own ``expectedCompletionDate``; one
   provider can never overwrite another's. A provider sees its own date as the
   order's; the full view shows the latest date any provider expects (the order
@@ -75,11 +76,9 @@ class Authorship:
         if not notes:
             return
         existing = list(doc.get(NOTE) or [])
-        for note in notes:
-            if not isinstance(note, Mapping):
-                raise BusinessRuleViolation("'note' entries are objects")
+        for note in authored(notes, provider_id):
             self.notes[len(existing)] = provider_id
-            existing.append({**note, "author": provider_id})
+            existing.append(note)
         doc[NOTE] = existing
 
     def expect(self, doc: dict[str, Any], provider_id: str, value: Any) -> None:
@@ -104,6 +103,14 @@ class Authorship:
             if (instant := _instant(value)) is not None
         ]
         return max(dated)[2] if dated else None
+
+
+def authored(notes: Any, author: str) -> list[Any]:
+    """Notes as ``author`` wrote them: the server, never the client, names a note's author,
+    so no party can write a note that reads as another's."""
+    if not isinstance(notes, list) or not all(isinstance(note, Mapping) for note in notes):
+        raise BusinessRuleViolation("'note' entries are objects")
+    return [{**note, "author": author} for note in notes]
 
 
 def _instant(value: str) -> datetime | None:

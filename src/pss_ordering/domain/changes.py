@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import progress
-from .authorship import EXPECTED, NOTE, PER_PROVIDER_FIELDS
+from .authorship import EXPECTED, NOTE, PER_PROVIDER_FIELDS, authored
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 from .events import OrderStateChanged, OrderValuesChanged
@@ -59,9 +59,9 @@ def apply_changes(
         )
     changed = _changed_fields(before, after)
     if as_owner and order.state == "draft":
-        fields = _edit_draft(order, before, after, changed, ctx, now)
+        fields = _edit_draft(order, before, after, changed, ctx, now, viewer.party_id)
     elif as_owner:
-        fields = _owner_changes(order, before, after, changed, ctx, now)
+        fields = _owner_changes(order, before, after, changed, ctx, now, viewer.party_id)
     else:
         fields = _provider_changes(viewer.party_id, order, before, after, changed, now)
     if fields:
@@ -99,6 +99,7 @@ def _edit_draft(
     changed: list[str],
     ctx: ChangeContext,
     now: str,
+    author: str,
 ) -> list[str]:
     """A draft is the customer's to edit freely; submitting it validates it in full."""
     fields = [key for key in changed if key not in LIFECYCLE]
@@ -106,6 +107,9 @@ def _edit_draft(
         if key not in DRAFT_FIELDS:
             raise Forbidden(f"field '{key}' cannot be changed by this caller")
     _write(order, after, fields, {})
+    if NOTE in fields and order.doc.get(NOTE):
+        kept = before.get(NOTE) or []
+        order.doc[NOTE] = [n if n in kept else authored([n], author)[0] for n in order.doc[NOTE]]
     if "productOrderItem" in fields:
         for index, item in enumerate(order.items):
             if "state" in item:
@@ -152,9 +156,12 @@ def _owner_changes(
     changed: list[str],
     ctx: ChangeContext,
     now: str,
+    author: str,
 ) -> list[str]:
     fields = [key for key in changed if key not in LIFECYCLE and key != "productOrderItem"]
     appended = _check_fields(fields, CUSTOMER_FIELDS, before, after)
+    if NOTE in appended:
+        appended[NOTE] = authored(appended[NOTE], author)
     if "priority" in fields:
         check_priority(after, ctx.customer)
     if {"requestedStartDate", "requestedCompletionDate"} & set(fields):

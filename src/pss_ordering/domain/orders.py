@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .authorship import Authorship
+from .authorship import NOTE, Authorship, authored
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, InvalidBody
 from .events import DomainEvent, OrderCreated, OrderInformationRequired
@@ -188,6 +188,8 @@ def create_order(
     check_priority(body, ctx.customer)
 
     doc = dict(body)
+    if body.get(NOTE):
+        doc[NOTE] = authored(body[NOTE], caller.party_id)
     doc["id"] = order_id
     doc["@type"] = doc.get("@type") or ORDER_TYPE
     doc["creationDate"] = now
