@@ -38,7 +38,10 @@ SERVED = {
         {"/providerResponseTime", "/responseTimeBreach"},
     ),
 }
-ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "412", "413", "415", "422", "500")
+# 408 (body or headers too slow), 431 (headers too large) and 503 (JWKS unreachable,
+# connection limit) come from the transport and authentication limits (issue 9).
+ERROR_STATUSES = tuple(str(status) for status in (400, 401, 403, 404, 405, 408, 409, 412))
+ERROR_STATUSES += tuple(str(status) for status in (413, 415, 422, 431, 500, 503))
 _ERROR_RESPONSE = {
     "description": "Error (TMF Error body)",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
