@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from .durations import tmf_duration
+from .durations import MAX_DURATION_TEXT, tmf_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller, Role
 
 NOT_ORDERABLE = frozenset({"retired", "obsolete", "rejected"})
+INFORMATION_TIMEOUT = "informationRequiredTimeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +31,15 @@ class Offering:
         """Per-offering override of the information-required time frame, if any.
 
         Declared as a ``productOfferingTerm`` named ``informationRequiredTimeout``
-        with a TMF ``duration`` (``{"amount": 2, "units": "days"}``).
+        with a TMF ``duration`` (``{"amount": 2, "units": "days"}``). One out of
+        range (stored before :func:`check_terms` existed) is ignored, so it cannot
+        break the orders for this offering.
         """
-        for term in self.doc.get("productOfferingTerm") or []:
-            if isinstance(term, Mapping) and term.get("name") == "informationRequiredTimeout":
-                duration = term.get("duration")
-                if isinstance(duration, Mapping):
-                    return tmf_duration(duration)
-        return None
+        duration = _information_timeout_term(self.doc)
+        try:
+            return None if duration is None else tmf_duration(duration)
+        except ValueError:
+            return None
 
     @property
     def required_characteristics(self) -> tuple[tuple[str, str | None], ...]:
@@ -49,6 +51,30 @@ class Offering:
             and isinstance(use.get("name"), str)
             and int(use.get("minCardinality") or 0) >= 1
         )
+
+
+def _information_timeout_term(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    terms = doc.get("productOfferingTerm")
+    for term in terms if isinstance(terms, list) else []:
+        if isinstance(term, Mapping) and term.get("name") == INFORMATION_TIMEOUT:
+            duration = term.get("duration")
+            if isinstance(duration, Mapping):
+                return duration
+    return None
+
+
+def check_terms(doc: Mapping[str, Any]) -> None:
+    """An offering's terms must be usable by every order for it: the
+    information-required time-out is a duration this service can add to a date."""
+    duration = _information_timeout_term(doc)
+    if duration is None:
+        return
+    try:
+        tmf_duration(duration)
+    except ValueError as exc:
+        raise BusinessRuleViolation(
+            f"productOfferingTerm '{INFORMATION_TIMEOUT}': {exc} (at most {MAX_DURATION_TEXT})"
+        ) from None
 
 
 def offering_provider(caller: Caller, doc: Mapping[str, Any]) -> str:

@@ -1,19 +1,40 @@
-"""One textual form for instants, so that stored dates sort and compare as strings."""
+"""One textual form for instants, so that stored dates sort and compare as strings.
+
+:func:`parse_instant` is the one place that reads an instant from a client. An
+instant must fall within years 1-9999 *after* conversion to UTC:
+``0001-01-01T00:00:00+01:00`` is a valid ISO-8601 text but lies before the first
+representable UTC instant, so it is refused like any other malformed instant
+(``ValueError``), never left to overflow later.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+RANGE = "between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+
+
+class InstantOutOfRange(ValueError):
+    """A well-formed date-time that is no instant this service can represent."""
+
 
 def parse_instant(value: str) -> datetime:
     """Parse an ISO-8601 date-time; naive values are taken as UTC. Raises ValueError."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an ISO-8601 date-time")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{value[:40]}' is not an ISO-8601 date-time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InstantOutOfRange(f"'{value[:40]}' is not an instant {RANGE}") from None
 
 
 def format_instant(moment: datetime) -> str:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..domain.catalog import Offering, offering_provider
+from ..domain.catalog import Offering, check_terms, offering_provider
 from ..domain.errors import Conflict, Forbidden, NotFound
 from ..domain.identity import Caller
 from .unit_of_work import Database, UnitOfWork
@@ -22,6 +22,7 @@ class OfferingService:
 
     def publish(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         provider_id = offering_provider(caller, body)
+        check_terms(body)
         offering_id = body.get("id") or str(uuid.uuid4())
         doc = {**body, "id": offering_id, "@type": body.get("@type") or OFFERING_TYPE}
         with self._db.writing() as uow:
@@ -53,6 +54,7 @@ class OfferingService:
             validate(doc)
             doc["id"] = offering_id
             provider_id = offering_provider(caller, doc)
+            check_terms(doc)
             if provider_id != offering.provider_id:
                 raise Forbidden("an offering's provider cannot be changed")
             uow.offerings.save(Offering(offering_id, provider_id, doc), new=False)
