@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .domain.durations import MAX_DURATION, MAX_DURATION_TEXT
+
 
 class CallbackAuth(BaseModel):
     """How the PSS authenticates to one callback host (PSI-01-02-03-09, ADR035).
@@ -92,6 +94,10 @@ class Settings(BaseSettings):
     default_page_limit: int = 20
     max_page_limit: int = 1000
     max_body_bytes: int = 1_000_000
+    # Query cost, bounded before a query runs (domain/query.py): filter parameters
+    # as sent (repeats included), and distinct conditions on nested attributes.
+    max_filter_params: int = Field(default=100, ge=1)
+    max_nested_filters: int = Field(default=10, ge=1)
     sqlite_synchronous: str = "FULL"
 
     db_concurrency: int = 8
@@ -110,6 +116,8 @@ class Settings(BaseSettings):
     info_required_timeout: timedelta = timedelta(days=7)
     timer_poll_seconds: float = 0.5
     run_workers: bool = True
+    # serve: API processes on one port; None: 1 on SQLite, the number of cores on PostgreSQL.
+    workers: int | None = Field(default=None, ge=1)
 
     default_response_time: timedelta | None = timedelta(days=1)
     breach_policy: Literal["none", "reject"] = "none"
@@ -135,6 +143,19 @@ class Settings(BaseSettings):
     def _none_means_no_deadline(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() == "none":
             return None
+        return value
+
+    @field_validator(
+        "info_required_timeout",
+        "default_response_time",
+        "breach_grace",
+        "metrics_window",
+    )
+    @classmethod
+    def _representable(cls, value: timedelta | None) -> timedelta | None:
+        """Durations are added to dates: at most 100 years, so the sum stays a date."""
+        if value is not None and not timedelta(0) <= value <= MAX_DURATION:
+            raise ValueError(f"must be between 0 and {MAX_DURATION_TEXT}")
         return value
 
     @field_validator("callback_allowed_networks")

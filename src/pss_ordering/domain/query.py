@@ -6,19 +6,33 @@ distinct or repeated parameters all have to match (AND); ``attr.gt=v`` (also
 list matches when any of its elements does. The store translates conditions on
 indexed attributes to SQL; :func:`matches` evaluates any condition on a document
 so both paths give the same answer.
+
+The cost of a query is bounded before it runs: identical conditions count once,
+and a query with more filter parameters than ``max_filters`` (as sent, repeats
+included), more distinct conditions on nested attributes than ``max_nested``
+(each is a sub-query or a fan-out over lists), more than :data:`MAX_LIST`
+values in one parameter, a path deeper than :data:`MAX_PATH_PARTS` or an
+offset beyond :data:`MAX_OFFSET` is refused with a 400 that names the limit.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidQuery
-from .timestamps import parse_instant
+from .timestamps import InstantOutOfRange, parse_instant
 
 OPERATORS = frozenset({"eq", "gt", "gte", "lt", "lte"})
 ALWAYS_KEPT = ("id", "href", "@type")
+MAX_OFFSET = 2**31 - 1
+MAX_LIST = 100
+MAX_PATH_PARTS = 16
+DEFAULT_MAX_FILTERS = 100
+DEFAULT_MAX_NESTED = 10
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,72 +67,117 @@ def parse_query(
     attributes: frozenset[str],
     default_limit: int,
     max_limit: int,
+    max_filters: int = DEFAULT_MAX_FILTERS,
+    max_nested: int = DEFAULT_MAX_NESTED,
 ) -> Query:
     """Parse query-string pairs; ``attributes`` are the resource's top-level attribute names."""
-    conditions: list[Condition] = []
+    conditions: dict[tuple[str, str, frozenset[str]], Condition] = {}
     sort: list[SortKey] = []
     fields: tuple[str, ...] | None = None
     offset, limit = 0, default_limit
+    filters = 0
     for name, raw in params:
         if name == "offset":
-            offset = _non_negative(name, raw)
+            offset = _integer(name, raw, MAX_OFFSET)
         elif name == "limit":
-            limit = _non_negative(name, raw)
-            if limit < 1 or limit > max_limit:
+            limit = _integer(name, raw, MAX_OFFSET)
+            if not 1 <= limit <= max_limit:
                 raise InvalidQuery(f"limit must be between 1 and {max_limit}")
         elif name == "fields":
             fields = tuple(_paths(raw, attributes, name))
         elif name == "sort":
             sort.extend(
                 SortKey(path.lstrip("-+"), path.startswith("-"))
-                for path in _split(raw)
+                for path in _split(raw, name)
                 if _check_path(path.lstrip("-+"), attributes, name)
             )
+            _at_most(len(sort), MAX_LIST, "sort keys")
         else:
-            path, op = name, "eq"
-            head, _, tail = name.rpartition(".")
-            if head and tail in OPERATORS:
-                path, op = head, tail
-            _check_path(path, attributes, name)
-            values = tuple(_split(raw)) if op == "eq" else (raw,)
-            if not values:
-                raise InvalidQuery(f"filter '{name}' needs a value")
-            if op != "eq":
-                _comparable(raw, name)
-            conditions.append(Condition(path, op, values))
-    return Query(tuple(conditions), tuple(sort), fields, offset, limit)
+            filters += 1
+            if filters > max_filters:
+                raise InvalidQuery(
+                    f"too many filter parameters: at most {max_filters} (repeats included)"
+                )
+            condition = _condition(name, raw, attributes)
+            key = (condition.path, condition.op, frozenset(condition.values))
+            conditions.setdefault(key, condition)
+    nested = sum(1 for c in conditions.values() if "." in c.path)
+    if nested > max_nested:
+        raise InvalidQuery(
+            f"too many distinct conditions on nested attributes: {nested}, "
+            f"at most {max_nested} (such as productOrderItem.state)"
+        )
+    return Query(tuple(conditions.values()), tuple(sort), fields, offset, limit)
 
 
-def _non_negative(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidQuery(f"{name} must be an integer, got '{raw}'") from None
-    if value < 0:
+def _condition(name: str, raw: str, attributes: frozenset[str]) -> Condition:
+    path, op = name, "eq"
+    head, _, tail = name.rpartition(".")
+    if head and tail in OPERATORS:
+        path, op = head, tail
+    _check_path(path, attributes, name)
+    values = tuple(_split(raw, name)) if op == "eq" else (raw,)
+    if not values:
+        raise InvalidQuery(f"filter '{_shown(name)}' needs a value")
+    if op != "eq":
+        _comparable(raw, name)
+    return Condition(path, op, values)
+
+
+def _integer(name: str, raw: str, maximum: int) -> int:
+    text = raw.strip()
+    if not _INTEGER.fullmatch(text):
+        raise InvalidQuery(f"{name} must be an integer, got '{_shown(raw)}'")
+    if text.startswith("-"):
         raise InvalidQuery(f"{name} must not be negative")
-    return value
+    if len(text.lstrip("0")) > len(str(maximum)) or int(text) > maximum:
+        raise InvalidQuery(f"{name} must be at most {maximum}")
+    return int(text)
 
 
-def _split(raw: str) -> list[str]:
-    return [part.strip() for part in raw.split(",") if part.strip()]
+def _at_most(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise InvalidQuery(f"too many {what}: at most {limit}")
+
+
+def _shown(text: str, width: int = 40) -> str:
+    """A client's text as quoted in an error message: short, control characters escaped."""
+    short = text if len(text) <= width else text[:width] + "..."
+    return short.encode("unicode_escape").decode("ascii") if not short.isprintable() else short
+
+
+def _split(raw: str, name: str) -> list[str]:
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    _at_most(len(parts), MAX_LIST, f"values in '{_shown(name)}'")
+    return parts
 
 
 def _paths(raw: str, attributes: frozenset[str], name: str) -> Iterator[str]:
-    for path in _split(raw):
+    for path in _split(raw, name):
         _check_path(path, attributes, name)
         yield path
 
 
 def _check_path(path: str, attributes: frozenset[str], name: str) -> bool:
-    top = path.split(".", 1)[0]
-    if not path or top not in attributes or any(not part for part in path.split(".")):
-        raise InvalidQuery(f"'{name}': unknown attribute '{path}'")
+    parts = path.split(".")
+    if not path or parts[0] not in attributes or any(not part for part in parts):
+        raise InvalidQuery(f"'{_shown(name)}': unknown attribute '{_shown(path)}'")
+    if len(parts) > MAX_PATH_PARTS:
+        raise InvalidQuery(f"'{_shown(name)}': a path has at most {MAX_PATH_PARTS} parts")
     return True
 
 
 def _comparable(raw: str, name: str) -> None:
-    if _as_number(raw) is None and _as_instant(raw) is None:
-        raise InvalidQuery(f"'{name}': '{raw}' is neither a number nor a date-time")
+    if _as_number(raw) is not None:
+        return
+    try:
+        parse_instant(raw)
+    except InstantOutOfRange as exc:
+        raise InvalidQuery(f"'{_shown(name)}': {exc}") from None
+    except ValueError:
+        raise InvalidQuery(
+            f"'{_shown(name)}': '{_shown(raw)}' is neither a number nor a date-time"
+        ) from None
 
 
 def values_at(doc: Any, parts: Sequence[str]) -> Iterator[Any]:

@@ -1,11 +1,19 @@
-"""Where use cases run, chosen by database: the event loop must never wait on a lock.
+"""Where use cases run, chosen by database: the event loop must never wait on a lock,
+nor on a query whose cost grows with the data.
 
-SQLite: reads run inline on the event loop (a primary-key read takes tens of
-microseconds, less than a thread hand-off) and writes go to one writer thread
-that commits them in batches (:mod:`..service.batching`), so they queue
-in-process instead of spinning on SQLite's busy timeout, and share one fsync.
-PostgreSQL: both run on worker threads, at most ``concurrency`` at a time, so
-threads do not thrash the GIL under load.
+SQLite: :meth:`Executor.read` runs inline on the calling event loop. The routes
+use it only for point reads — one order, party or offering by its primary key,
+plus at most the caller's membership of that one order's customer — whose cost
+is an index probe (tens of microseconds, less than a thread hand-off) whatever
+the size of the database or of the request; the delivery worker uses it on its
+own event loop, which serves no requests. Every other read of a request
+(:meth:`Executor.scan`: lists, counts, filters, figures, delivery health) runs
+on a worker thread, because its cost grows with the rows it visits. Writes go
+to one writer thread that commits them in batches (:mod:`..service.batching`),
+so they queue in-process instead of spinning on SQLite's busy timeout, and share
+one fsync.
+PostgreSQL: everything runs on worker threads, at most ``concurrency`` at a
+time, so threads do not thrash the GIL under load.
 """
 
 from __future__ import annotations
@@ -32,8 +40,13 @@ class Executor:
         self._limiter: CapacityLimiter | None = None
 
     async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A read of bounded cost (by primary key): inline on SQLite, a thread on PostgreSQL."""
         if self._inline_reads:
             return fn(*args, **kwargs)
+        return await self._in_thread(partial(fn, *args, **kwargs))
+
+    async def scan(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A read whose cost grows with the data (lists, counts): always on a thread."""
         return await self._in_thread(partial(fn, *args, **kwargs))
 
     async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
