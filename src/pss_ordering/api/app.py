@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
 from ..service.timers import TimerWorker
 from .auth import AuthPrefetch
+from .bounds import guard
 from .common import Services
 from .errors import HANDLERS
 from .routes import docs, events, monitoring, offerings, orders, parties
@@ -42,14 +44,16 @@ def create_app(
             services.executor.close()
 
     app = Starlette(
-        routes=[
-            *orders.routes,
-            *parties.routes,
-            *offerings.routes,
-            *events.routes,
-            *monitoring.routes,
-            *docs.routes,
-        ],
+        routes=guarded(
+            [
+                *orders.routes,
+                *parties.routes,
+                *offerings.routes,
+                *events.routes,
+                *monitoring.routes,
+                *docs.routes,
+            ]
+        ),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
         middleware=[
@@ -62,6 +66,14 @@ def create_app(
     app.state.services = services
     warm_up_validators()
     return app
+
+
+def guarded(routes: list[Route]) -> list[Route]:
+    """Every route behind the edge's bounds on its path, query and headers."""
+    return [
+        Route(route.path, guard(route.endpoint), methods=route.methods, name=route.name)
+        for route in routes
+    ]
 
 
 def warm_up_validators() -> None:

@@ -3,14 +3,15 @@ collections (parties, offerings) filtered, sorted and paged in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..domain.errors import InvalidQuery
-from ..domain.query import evaluate, parse_query, select_fields
-from .common import services, with_href
+from ..domain.query import Query, evaluate, parse_query, select_fields
+from .common import reading, services, with_href
 from .contract import load_contract, schema_properties
 from .jsonio import page_response
 
@@ -20,18 +21,30 @@ def attributes(api: str, schema: str) -> frozenset[str]:
     return frozenset(schema_properties(schemas, schema)) | {"id", "href"}
 
 
-def collection_response(
-    request: Request, docs: list[dict[str, Any]], known: frozenset[str], base: str
-) -> Response:
+def query_of(request: Request, known: frozenset[str]) -> Query:
+    """The request's TMF630 query, within the configured paging and cost limits."""
     settings = services(request).settings
-    query = parse_query(
+    return parse_query(
         request.query_params.multi_items(),
         attributes=known,
         default_limit=settings.default_page_limit,
         max_limit=settings.max_page_limit,
+        max_filters=settings.max_filter_params,
+        max_nested=settings.max_nested_filters,
     )
-    total, page = evaluate(docs, query.conditions, query.sort, query.offset, query.limit)
-    body = [select_fields(with_href(doc, base), query.fields) for doc in page]
+
+
+async def collection_response(
+    request: Request, load: Callable[[], list[dict[str, Any]]], known: frozenset[str], base: str
+) -> Response:
+    """A small collection: loaded, filtered, sorted and paged off the event loop."""
+    query = query_of(request, known)
+
+    def answer() -> tuple[int, list[dict[str, Any]]]:
+        total, page = evaluate(load(), query.conditions, query.sort, query.offset, query.limit)
+        return total, [select_fields(with_href(doc, base), query.fields) for doc in page]
+
+    total, body = await reading(request, answer)
     return page_response(body, total)
 
 

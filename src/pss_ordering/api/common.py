@@ -23,6 +23,7 @@ from ..service.timers import TimerService
 from ..service.unit_of_work import Database
 from ..sla.figures import FiguresService
 from .auth import Authenticator
+from .bounds import shown
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -56,7 +57,12 @@ def caller_of(request: Request) -> Caller:
 
 
 async def reading(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a read-only use case where the database's executor says reads run."""
+    """Run a read-only use case off the event loop (its cost may grow with the data)."""
+    return await services(request).executor.scan(fn, *args, **kwargs)
+
+
+async def looking_up(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a read by primary key, whose cost is bounded (inline on SQLite; see Executor)."""
     return await services(request).executor.read(fn, *args, **kwargs)
 
 
@@ -75,8 +81,9 @@ def if_match(request: Request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     text = raw.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise BadRequest(f"If-Match '{raw}' is not an ETag this service issued")
+    # ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise BadRequest(f"If-Match '{shown(raw)}' is not an ETag this service issued")
     return int(text)
 
 

@@ -9,6 +9,10 @@ made explicit on the way:
   a missing ``@type`` is filled in and an unknown one is refused.
 * ``discriminator`` + ``oneOf`` becomes an ``if/then`` chain on ``@type`` so the
   error names the branch that failed instead of "matched none of oneOf".
+
+The documents carry the service's input bounds (string lengths by kind, no NUL;
+see :mod:`.bounds`), and ``date-time`` means an instant this service can
+represent, so what is validated is what is served.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 import fastjsonschema
 
 from ..domain.errors import InvalidBody
+from ..domain.timestamps import RANGE
+from .bounds import bound_contract, is_instant
 
 CONTRACTS = {
     "productOrdering": "PSID622-ProductOrdering-v5.0.0.oas.json",
@@ -32,13 +38,15 @@ CONTRACTS = {
     "event": "PSID688-Event-v4.0.0.oas.json",
     "orderMonitoring": "PSS-OrderMonitoring-v1.oas.json",
 }
+FORMATS = {"date-time": is_instant}
 _DROPPED = frozenset({"discriminator", "example", "examples", "xml", "externalDocs", "nullable"})
 
 
 @cache
 def load_contract(api: str) -> dict[str, Any]:
+    """The PSI document with this service's input bounds written in (:mod:`.bounds`)."""
     text = resources.files(__package__).joinpath("contract", CONTRACTS[api]).read_text()
-    return json.loads(text)  # type: ignore[no-any-return]
+    return bound_contract(json.loads(text))
 
 
 def to_json_schema(node: Any) -> Any:
@@ -123,6 +131,8 @@ def _describe(exc: fastjsonschema.JsonSchemaValueException) -> str:
     message = str(exc.message)
     if message.startswith(name):
         message = message[len(name) :].strip()
+    if message == "must be date-time":
+        message += f" (RFC 3339, an instant {RANGE} in UTC)"
     return f"{path or '(body)'}: {message}"
 
 
@@ -137,5 +147,5 @@ def body_schema(api: str, name: str, base_type: str) -> BodySchema:
         base_type=base_type,
         allowed_types=frozenset(mapping),
         fields=frozenset(schema_properties(schemas, name)),
-        check=fastjsonschema.compile(root, use_default=False),
+        check=fastjsonschema.compile(root, use_default=False, formats=FORMATS),
     )

@@ -11,7 +11,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ..domain.errors import BadRequest, InvalidBody, PayloadTooLarge, UnsupportedMediaType
+from .bounds import MAX_JSON_DEPTH, check_body
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -23,14 +24,15 @@ def media_type(request: Request) -> str:
 
 
 async def read_json(request: Request, accepted: tuple[str, ...], limit: int) -> tuple[Any, str]:
-    """The parsed body and its media type; 415, 413 and 400 as the HTTP rules say."""
+    """The parsed body and its media type; 415, 413 and 400 as the HTTP rules say, and
+    400 for a body beyond the bounds of :func:`.bounds.check_body`."""
     kind = media_type(request)
     if kind not in accepted:
         raise UnsupportedMediaType(
             f"Content-Type '{kind or '(none)'}' is not supported; use " + " or ".join(accepted)
         )
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
@@ -43,7 +45,10 @@ async def read_json(request: Request, accepted: tuple[str, ...], limit: int) -> 
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc) or "recursion" in str(exc):
+            raise InvalidBody(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    check_body(parsed)
     if _LONG_NUMBER.search(raw):
         _check_integers(raw)
     return parsed, kind

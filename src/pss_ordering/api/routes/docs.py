@@ -2,8 +2,9 @@
 
 Each document is the PSI file with what this service adds: the bearer-token
 security scheme, the error statuses it can answer with, the leniency of its
-validator (see :func:`_as_accepted`),
-and only the paths it implements.
+validator (see :func:`_as_accepted`), the input bounds it enforces (``maxLength``,
+``pattern`` and ``maximum`` in the schemas and parameters, the rest under
+``x-pss-limits``; see :mod:`..bounds`), and only the paths it implements.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from ..bounds import bound_contract, limits
+from ..common import services
 from ..contract import load_contract
 from ..jsonio import json_response
 
@@ -64,6 +67,7 @@ def served_contract(api: str) -> dict[str, Any]:
     components.setdefault("responses", {})["PssError"] = _ERROR_RESPONSE
     _as_accepted(components.get("schemas", {}))
     _plain_json(doc["paths"])
+    bound_contract(doc)  # the extensions' schemas and parameters get their limits too
     for operations in doc["paths"].values():
         for method, operation in operations.items():
             if method == "parameters" or not isinstance(operation, dict):
@@ -166,8 +170,11 @@ def _plain_json(node: Any) -> None:
 
 
 async def openapi(request: Request) -> Response:
+    """The served document, with the limits no schema keyword states (``x-pss-limits``)."""
     api = request.url.path.split("/")[2]
-    return json_response(served_contract(api))
+    return json_response(
+        {**served_contract(api), "x-pss-limits": limits(services(request).settings)}
+    )
 
 
 _SWAGGER = """<!doctype html>

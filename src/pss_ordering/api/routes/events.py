@@ -19,8 +19,8 @@ from ...domain.errors import InvalidQuery
 from ...domain.hub import TOPICS, CallbackHealth, Subscription
 from ...domain.identity import Caller
 from ...domain.notifications import SEED_EVENT_NAMES
-from ...domain.query import parse_query, select_fields
-from ..collections import attributes, requested_fields
+from ...domain.query import select_fields
+from ..collections import attributes, query_of, requested_fields
 from ..common import caller_of, reading, services, writing
 from ..contract import body_schema
 from ..jsonio import JSON, json_response, page_response, read_json
@@ -160,13 +160,7 @@ async def receive_event(request: Request) -> Response:
 
 async def list_events(request: Request) -> Response:
     caller = caller_of(request)
-    settings = services(request).settings
-    query = parse_query(
-        request.query_params.multi_items(),
-        attributes=EVENT_ATTRIBUTES,
-        default_limit=settings.default_page_limit,
-        max_limit=settings.max_page_limit,
-    )
+    query = query_of(request, EVENT_ATTRIBUTES)
     if query.sort or any(c.path != "eventType" or c.op != "eq" for c in query.conditions):
         raise InvalidQuery(
             "events are listed newest first and filtered by eventType only "

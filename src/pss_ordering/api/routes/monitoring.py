@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from ...domain.errors import Forbidden, InvalidQuery
 from ...domain.query import parse_query
+from ..bounds import query_instant, shown
 from ..common import caller_of, reading, services
 from ..jsonio import page_response
 
@@ -17,12 +18,17 @@ WINDOW = ("provider", "from", "to")
 
 
 def _params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """Each parameter at most once; ``from`` and ``to`` are instants (named when not)."""
     found: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name not in allowed:
-            raise InvalidQuery(f"unsupported query parameter: {name} (use {', '.join(allowed)})")
+            raise InvalidQuery(
+                f"unsupported query parameter: {shown(name)} (use {', '.join(allowed)})"
+            )
         if name in found:
             raise InvalidQuery(f"query parameter {name} given twice")
+        if name in ("from", "to"):
+            query_instant(name, value)
         found[name] = value
     return found
 

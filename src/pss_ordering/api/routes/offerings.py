@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ...domain.query import select_fields
 from ..collections import attributes, collection_response, requested_fields
-from ..common import caller_of, reading, services, with_href, writing
+from ..common import caller_of, looking_up, services, with_href, writing
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
@@ -42,15 +42,16 @@ async def publish(request: Request) -> Response:
 async def retrieve(request: Request) -> Response:
     caller_of(request)
     fields = _fields(request)
-    doc = await reading(request, services(request).offerings.get, request.path_params["id"])
+    doc = await looking_up(request, services(request).offerings.get, request.path_params["id"])
     return json_response(select_fields(with_href(doc, _base(request)), fields))
 
 
 async def list_offerings(request: Request) -> Response:
     caller_of(request)
-    docs = await reading(request, services(request).offerings.list)
     known = attributes("productCatalogManagement", "ProductOffering")
-    return collection_response(request, docs, known, _base(request))
+    return await collection_response(
+        request, services(request).offerings.list, known, _base(request)
+    )
 
 
 async def update(request: Request) -> Response:

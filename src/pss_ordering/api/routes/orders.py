@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...domain.query import parse_query, select_fields
-from ..collections import requested_fields
-from ..common import caller_of, etag, if_match, reading, services, with_href, writing
+from ...domain.query import select_fields
+from ..collections import query_of, requested_fields
+from ..common import caller_of, etag, if_match, looking_up, reading, services, with_href, writing
 from ..contract import BodySchema, body_schema, load_contract
 from ..jsonio import JSON, json_response, page_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
@@ -54,20 +54,16 @@ async def create(request: Request) -> Response:
 async def retrieve(request: Request) -> Response:
     caller = caller_of(request)
     fields = _fields(request)
-    result = await reading(request, services(request).orders.get, caller, request.path_params["id"])
+    result = await looking_up(
+        request, services(request).orders.get, caller, request.path_params["id"]
+    )
     doc = with_href(result.doc, _href_base(request))
     return json_response(select_fields(doc, fields), 200, {"ETag": etag(result.version)})
 
 
 async def list_orders(request: Request) -> Response:
     caller = caller_of(request)
-    settings = services(request).settings
-    query = parse_query(
-        request.query_params.multi_items(),
-        attributes=ORDER_ATTRIBUTES,
-        default_limit=settings.default_page_limit,
-        max_limit=settings.max_page_limit,
-    )
+    query = query_of(request, ORDER_ATTRIBUTES)
     page = await reading(request, services(request).orders.list, caller, query)
     base = _href_base(request)
     docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ...domain.query import select_fields
 from ..collections import attributes, collection_response, requested_fields
-from ..common import caller_of, reading, services, with_href, writing
+from ..common import caller_of, looking_up, services, with_href, writing
 from ..contract import BodySchema, body_schema
 from ..jsonio import JSON, json_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
@@ -51,7 +53,7 @@ async def retrieve(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
     fields = _fields(request, kind)
-    doc = await reading(
+    doc = await looking_up(
         request, services(request).parties.get, caller, kind, request.path_params["id"]
     )
     return json_response(select_fields(with_href(doc, _base(request, kind)), fields))
@@ -60,9 +62,10 @@ async def retrieve(request: Request) -> Response:
 async def list_parties(request: Request) -> Response:
     caller = caller_of(request)
     kind = _kind(request)
-    docs = await reading(request, services(request).parties.list, caller, kind)
     known = attributes("partyManagement", KINDS[kind])
-    return collection_response(request, docs, known, _base(request, kind))
+    return await collection_response(
+        request, partial(services(request).parties.list, caller, kind), known, _base(request, kind)
+    )
 
 
 async def update(request: Request) -> Response:
