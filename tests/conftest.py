@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,8 +42,10 @@ def _postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def _new_postgres_database() -> Iterator[str]:
+    """A database of its own on the server, dropped afterwards; fails in CI when the
+    server is unreachable, skips elsewhere."""
     if not _postgres_available():
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is unreachable at {ADMIN_URL} and CI=true")
@@ -55,6 +58,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One database for the session's in-process tests (emptied before each)."""
+    with _new_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A database for one test alone, e.g. for service processes it starts."""
+    with _new_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,18 @@
 """Under a flood of the worst requests of issue 9, an ordinary GET by id keeps answering.
 
-A real ``pss-ordering serve`` on 127.0.0.1 (SQLite, the demo catalogue), with a
-JWKS endpoint that never answers in time. While these run at once:
+A real ``pss-ordering serve`` on 127.0.0.1 (SQLite and PostgreSQL, the demo
+catalogue and a few hundred orders), with a JWKS endpoint that never answers in
+time. While these run at once:
 
 * 150 slowloris connections (headers never finished) and 10 bodies never finished,
 * threads sending the JSON Patch amplification (``copy /zz -> /zz/-``, seventeen
   times) as the order's provider (which may not change that field: 403 once
   applied) and as its customer,
 * threads sending RS256 tokens whose ``kid``s the (hanging) JWKS must be asked for,
+* threads sending the most expensive list query still accepted (the same nested
+  filter repeated up to the parameter limit, plus the most distinct nested
+  conditions allowed) and ones past the limits (400 repeated filters),
+* threads sending JSON nested hundreds of levels deep,
 
 a customer's GET of its order answers each time in under a second. The number of
 hostile requests is bounded (each thread stops after a fixed count, or when the
@@ -111,11 +116,28 @@ def hammer(
         connection.close()
 
 
+WORST_ACCEPTED_QUERY = ORDERS + "?" + "&".join(
+    [f"productOrderItem.state=s{n}" for n in range(10)]  # the most nested conditions allowed
+    + ["productOrderItem.state=s0"] * 90  # and repeats, up to the parameter limit
+)
+PAST_THE_LIMITS = ORDERS + "?" + "&".join(["productOrderItem.state=pending"] * 400)
+DEEP = b'{"productOrderItem": [], "note": [{"text": "x", "z": ' + b"[" * 300 + b"]" * 300 + b"}]}"
+STORED_ORDERS = 300
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The serve process's database: its own SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"PSS_DATABASE_URL": request.getfixturevalue("fresh_postgres_url")}
+
+
 def test_a_get_by_id_answers_within_a_second_under_the_flood(
-    tmp_path: Path, hanging_jwks: tuple[str, Counter[str]]
+    tmp_path: Path, hanging_jwks: tuple[str, Counter[str]], database_env: dict[str, str]
 ) -> None:
     jwks_url, fetches = hanging_jwks
-    env = {"PSS_JWT_JWKS_URL": jwks_url}
+    env = {"PSS_JWT_JWKS_URL": jwks_url, **database_env}
     with serve(tmp_path, env, ("--demo",)) as served:
         alice = {"Authorization": "Bearer " + served.token("alice")}
         provider = {"Authorization": "Bearer " + served.token("orbit-links", "provider")}
@@ -130,6 +152,15 @@ def test_a_get_by_id_answers_within_a_second_under_the_flood(
         created = setup.getresponse()
         assert created.status == 201, created.read()
         url = f"{ORDERS}/{json.loads(created.read())['id']}"
+        for _ in range(STORED_ORDERS):  # lists with something to scan
+            status = request(
+                setup,
+                "POST",
+                ORDERS,
+                {**alice, "Content-Type": "application/json"},
+                json.dumps({"productOrderItem": [item]}).encode(),
+            )
+            assert status == 201
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         exp = int(time.time()) + 600
@@ -152,12 +183,22 @@ def test_a_get_by_id_answers_within_a_second_under_the_flood(
         def unknown_keys(n: int) -> tuple:
             return ("GET", url, {"Authorization": rs256[n % len(rs256)]}, None)
 
+        def costly_lists(n: int) -> tuple:
+            return ("GET", WORST_ACCEPTED_QUERY if n % 2 else PAST_THE_LIMITS, alice, None)
+
+        def deep_bodies(n: int) -> tuple:
+            return ("POST", ORDERS, {**alice, "Content-Type": "application/json"}, DEEP)
+
         stop = threading.Event()
-        answers: dict[str, Counter[int]] = {"patch": Counter(), "jwks": Counter()}
+        answers: dict[str, Counter[int]] = {
+            kind: Counter() for kind in ("patch", "jwks", "query", "deep")
+        }
         attackers = [
             *[("patch", patching(provider)) for _ in range(3)],
             *[("patch", patching(alice)) for _ in range(2)],
             *[("jwks", unknown_keys) for _ in range(4)],
+            *[("query", costly_lists) for _ in range(4)],
+            *[("deep", deep_bodies) for _ in range(2)],
         ]
         slow: list[socket.socket] = []
         threads = [
@@ -182,8 +223,8 @@ def test_a_get_by_id_answers_within_a_second_under_the_flood(
                 thread.start()
             # The flood is in flight: hostile answers are coming back.
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and (
-                sum(answers["patch"].values()) < 10 or sum(answers["jwks"].values()) < 4
+            while time.monotonic() < deadline and any(
+                sum(counted.values()) < 4 for counted in answers.values()
             ):
                 time.sleep(0.01)
 
@@ -207,11 +248,13 @@ def test_a_get_by_id_answers_within_a_second_under_the_flood(
     print(
         f"\nGET by id under the flood: max {max(latencies) * 1000:.1f} ms, "
         f"median {sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms; "
-        f"hostile answers {dict(answers['patch'])} (patch), {dict(answers['jwks'])} (jwks); "
+        f"hostile answers { {kind: dict(counted) for kind, counted in answers.items()} }; "
         f"JWKS fetches {fetches['jwks']}; attackers still running at the end: {alive}"
     )
     assert alive > 0, "the flood ended before the measurement did"
     assert max(latencies) < 1.0, latencies
     assert set(answers["patch"]) == {413}
     assert set(answers["jwks"]) <= {401, 503}
+    assert set(answers["query"]) == {200, 400}
+    assert set(answers["deep"]) == {400}
     assert fetches["jwks"] <= 2
