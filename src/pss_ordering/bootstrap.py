@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from aiohttp.abc import AbstractResolver
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from starlette.applications import Starlette
 
 from .api.app import create_app
@@ -59,11 +60,24 @@ def development_secret(settings: Settings) -> str | None:
     if settings.jwt_public_key or settings.jwt_jwks_url:
         return None
     if not SECRET_FILE.exists():
-        fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
-        log.warning("no PSS_JWT_SECRET set: generated a development secret in %s", SECRET_FILE)
+        _create_secret_file()
     return SECRET_FILE.read_text().strip()
+
+
+def _create_secret_file() -> None:
+    """Write the secret aside, then link it into place: processes that start together
+    agree on one secret, and none ever reads a half-written file."""
+    fd, written = tempfile.mkstemp(prefix=".pss-ordering.secret.", dir=SECRET_FILE.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:  # mkstemp: mode 0600
+            handle.write(secrets.token_urlsafe(32))
+        try:
+            os.link(written, SECRET_FILE)
+        except FileExistsError:
+            return  # another process created it first: use that one
+        log.warning("no PSS_JWT_SECRET set: generated a development secret in %s", SECRET_FILE)
+    finally:
+        os.unlink(written)
 
 
 def jwks_keys(settings: Settings) -> JwksKeys | None:
@@ -82,6 +96,32 @@ def build_engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     migrate.upgrade(engine)
     return engine
+
+
+def serve_processes(settings: Settings, requested: int | None = None) -> int:
+    """How many API processes ``serve`` runs: ``--workers``, else ``PSS_WORKERS``, else
+    1 on SQLite (one writer at a time: more processes only add lock waits to writes)
+    and the number of cores on PostgreSQL."""
+    chosen = requested or settings.workers
+    if chosen is not None:
+        return chosen
+    if is_sqlite(settings.database_url):
+        return 1
+    return os.cpu_count() or 1
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory database or another backend."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database)
 
 
 def build_services(

@@ -19,6 +19,13 @@ def cli() -> None:
 @click.option("--host", default=None, help="Interface to bind (default PSS_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default PSS_PORT or 8080).")
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="API processes on the port (default PSS_WORKERS, else 1 on SQLite, "
+    "the number of cores on PostgreSQL).",
+)
+@click.option(
     "--seed",
     "seed",
     type=click.Path(exists=True, path_type=Path),
@@ -26,34 +33,49 @@ def cli() -> None:
     help="JSON file of parties and offerings to load at start.",
 )
 @click.option("--demo", is_flag=True, help="Load the demo parties and offerings.")
-def serve(host: str | None, port: int | None, seed: Path | None, demo: bool) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int | None, seed: Path | None, demo: bool
+) -> None:
     """Start the HTTP service (migrates the database first)."""
     import uvicorn
 
-    from ..api.app import create_app
-    from ..api.transport import TransportLimits, guarded_protocol
-    from ..bootstrap import build_delivery_worker, build_services
+    from ..bootstrap import build_services, is_sqlite, serve_processes, sqlite_file
     from .seed import DEMO_SEED, load_seed
 
     _log_to_console()
     settings = Settings()
+    processes = serve_processes(settings, workers)
+    if (
+        processes > 1
+        and is_sqlite(settings.database_url)
+        and not sqlite_file(settings.database_url)
+    ):
+        raise click.ClickException(
+            "an in-memory SQLite database lives in one process: serve it with --workers 1"
+        )
+    # Once, before any API process starts: migrations, the development secret, seed data.
     services = build_services(settings)
-    for path in [p for p in (DEMO_SEED if demo else None, seed) if p is not None]:
-        click.echo(f"seeded from {path}: {load_seed(services, path)}")
-    limits = TransportLimits(
-        max_header_bytes=settings.max_header_bytes,
-        max_headers=settings.max_headers,
-        header_timeout=settings.header_timeout_seconds,
-    )
+    try:
+        for path in [p for p in (DEMO_SEED if demo else None, seed) if p is not None]:
+            click.echo(f"seeded from {path}: {load_seed(services, path)}")
+    finally:
+        services.executor.close()
+        services.database.engine.dispose()
+    bound = f"http://{host or settings.host}:{port or settings.port}"
+    click.echo(f"serving on {bound} with {processes} process{'es' if processes > 1 else ''}")
+    # Each process builds its own application from the environment (api/asgi.py).
     uvicorn.run(
-        create_app(services, lambda: build_delivery_worker(services)),
+        "pss_ordering.api.asgi:app",
+        factory=True,
+        workers=processes,
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
         access_log=False,
         # Transport limits (api/transport.py): header size, count and time on the
-        # httptools parser; connections and tasks beyond max_connections get 503.
-        http=guarded_protocol(limits),
+        # httptools parser; connections and tasks beyond max_connections get 503
+        # (per process).
+        http="pss_ordering.api.asgi:ServedHttpTools",
         ws="none",
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=5,
