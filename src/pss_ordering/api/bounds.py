@@ -15,12 +15,14 @@ Every request passes here before a use case sees it, on both databases alike:
   holding NUL, in free-form fields too.
 * **The contract** (:func:`bound_contract`, applied to the PSI documents before
   they are compiled into validators and before they are served): every string
-  gets a ``maxLength`` by kind (ids, external ids, URLs, other text) and a
-  ``pattern`` without NUL; path and query parameters get theirs; ``offset`` its
-  maximum; date-time fields are checked to be instants within years 1-9999 after
-  conversion to UTC (:func:`is_instant`). The served OpenAPI documents therefore
-  publish the limits that are enforced, and the lengths fit the database columns
-  (``String(64)`` ids, ``String(255)`` external ids, ``String(2048)`` callbacks).
+  stored in a column of its own gets a ``maxLength`` by kind that fits the
+  column (ids ``String(64)``, external ids ``String(255)``, URLs and callback
+  queries ``String(2048)``) and a ``pattern`` without NUL; path and query
+  parameters get theirs; ``offset`` its maximum; a ``date-time`` must be an
+  instant within years 1-9999 after conversion to UTC (:func:`is_instant`). What
+  no schema keyword states (depth, free-text length, filter counts) is served as
+  ``x-pss-limits`` (:func:`limits`). The served documents therefore publish the
+  limits that are enforced, the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -219,9 +221,14 @@ def _bound_schema(node: Any, schema_name: str, prop: str | None) -> None:
         return
     if not isinstance(node, dict):
         return
-    free_text = "enum" not in node and "const" not in node and node.get("format") != "date-time"
-    if free_text and _is_string(node):
-        node.setdefault("maxLength", string_limit(schema_name, prop, node))
+    plain = "enum" not in node and "const" not in node and node.get("format") != "date-time"
+    limit = string_limit(schema_name, prop, node) if plain and _is_string(node) else None
+    if limit is not None and limit < MAX_TEXT_LENGTH:
+        # A string with a column of its own. Other text is bounded by check_body (every
+        # string, free-form ones too) and published in x-pss-limits: as schema keywords on
+        # every string they would double the fuzzer's time and let it build bodies over
+        # the size limit from strings just over theirs.
+        node.setdefault("maxLength", limit)
         node.setdefault("pattern", NO_NUL)
     for key, value in node.items():
         if key == "properties" and isinstance(value, dict):
