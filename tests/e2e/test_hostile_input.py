@@ -468,6 +468,16 @@ class TestLengths:
         body = {"eventId": "e" * 65, "eventType": "x", "event": {}}
         refused(client.post(EVENTS, json=body, headers=auth("prov-a", "provider")), 400, "eventId")
 
+    @pytest.mark.parametrize(("sub", "status"), [("c" * 64, 201), ("c" * 65, 401), ("c\x00", 401)])
+    def test_token_subject(
+        self, world: World, client: TestClient, auth: Auth, sub: str, status: int
+    ) -> None:
+        """The token's ``sub`` becomes the creator's id (a 64-character column)."""
+        response = client.post(ORDERS, json=order_body("off-a"), headers=auth(sub))
+        assert response.status_code == status, response.text
+        if status == 401:
+            refused(response, 401, "sub", "64")
+
     def test_free_text(self, world: World, client: TestClient, auth: Auth) -> None:
         body = order_body("off-a", description="d" * 10_001)
         refused(client.post(ORDERS, json=body, headers=auth("dave")), 400, "description", "10000")

@@ -37,7 +37,7 @@ from starlette.responses import Response
 
 from ..config import Settings
 from ..domain.durations import MAX_DURATION_TEXT
-from ..domain.errors import BadRequest, InvalidBody, InvalidQuery
+from ..domain.errors import BadRequest, InvalidBody, InvalidQuery, Unauthorized
 from ..domain.query import MAX_LIST, MAX_OFFSET, MAX_PATH_PARTS
 from ..domain.timestamps import RANGE, parse_instant
 
@@ -114,6 +114,15 @@ def _check_path_param(name: str, value: str) -> None:
     if _CONTROL.search(value):
         raise BadRequest(
             f"path parameter '{name}': control characters (such as U+0000) are not allowed"
+        )
+
+
+def check_party_id(party_id: str) -> None:
+    """A token's ``sub`` becomes the id of what the caller creates: it is bounded like an id."""
+    if len(party_id) > MAX_ID_LENGTH or _CONTROL.search(party_id):
+        raise Unauthorized(
+            f"the token's sub must be at most {MAX_ID_LENGTH} characters, "
+            "without control characters"
         )
 
 

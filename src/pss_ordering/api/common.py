@@ -23,7 +23,7 @@ from ..service.timers import TimerService
 from ..service.unit_of_work import Database
 from ..sla.figures import FiguresService
 from .auth import Authenticator
-from .bounds import shown
+from .bounds import check_party_id, shown
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -53,7 +53,10 @@ def services(request: Request) -> Services:
 
 
 def caller_of(request: Request) -> Caller:
-    return services(request).auth.authenticate(request.headers.get("authorization"))
+    """The verified caller, whose party id is bounded like every id (see :mod:`.bounds`)."""
+    caller = services(request).auth.authenticate(request.headers.get("authorization"))
+    check_party_id(caller.party_id)
+    return caller
 
 
 async def reading(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
