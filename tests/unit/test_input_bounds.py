@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,8 @@ from pss_ordering.domain.durations import MAX_DURATION, parse_duration, tmf_dura
 from pss_ordering.domain.errors import BusinessRuleViolation, InvalidBody, InvalidQuery
 from pss_ordering.domain.query import MAX_OFFSET, Condition, parse_query
 from pss_ordering.domain.timestamps import InstantOutOfRange, parse_instant
+from pss_ordering.service.batching import BatchWriter
+from pss_ordering.service.execution import Executor
 
 ATTRIBUTES = frozenset({"state", "productOrderItem", "relatedParty", "creationDate", "note"})
 
@@ -244,3 +248,24 @@ def test_attribute_paths_are_bounded() -> None:
     with pytest.raises(InvalidQuery, match="16 parts"):
         parse(("productOrderItem" + ".x" * 16, "1"))
     parse(("productOrderItem" + ".x" * 15, "1"))
+
+
+# --- where reads run -----------------------------------------------------------------------
+
+
+def test_reads_by_id_stay_inline_and_everything_else_leaves_the_event_loop() -> None:
+    """SQLite (a batch writer): a read by primary key runs on the loop, a scan on a thread;
+    PostgreSQL: both on threads. A list never holds the event loop."""
+    sqlite = Executor(writer=BatchWriter(None), concurrency=2)  # type: ignore[arg-type]
+    postgres = Executor(writer=None, concurrency=2)
+
+    async def on_the_loop() -> tuple[bool, ...]:
+        loop = threading.get_ident()
+        return (
+            await sqlite.read(threading.get_ident) == loop,
+            await sqlite.scan(threading.get_ident) == loop,
+            await postgres.read(threading.get_ident) == loop,
+            await postgres.scan(threading.get_ident) == loop,
+        )
+
+    assert anyio.run(on_the_loop) == (True, False, False, False)
