@@ -17,6 +17,7 @@ from ..domain import hub, inbound, notifications
 from ..domain.errors import BusinessRuleViolation, PreconditionFailed
 from ..domain.identity import Caller
 from ..domain.timestamps import format_instant
+from ..service import callers
 from ..service.orders import OrderService
 from ..service.unit_of_work import Database
 
@@ -73,7 +74,7 @@ class EventService:
         """Events on a topic that the caller may see, newest first, in its own view."""
         hub.require_topic(topic)
         with self._db.reading() as uow:
-            viewer = uow.viewer(caller)
+            viewer = callers.viewer(uow.parties, caller)
             total, found = uow.events.listing(viewer, topic, offset, limit, event_types)
         href_base = self._db.publisher.order_href_base
         docs = []

@@ -19,6 +19,7 @@ from ..domain.parties import Party
 from ..domain.timestamps import format_instant
 from ..store.order_filters import plan
 from ..store.timers import Timer
+from . import callers
 from .unit_of_work import Database, UnitOfWork
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
@@ -69,7 +70,7 @@ class OrderService:
 
     def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:
         with self._db.writing() as uow:
-            viewer = uow.viewer(caller)
+            viewer = callers.viewer(uow.parties, caller)
             customer_id = orders.requested_customer_id(caller, body)
             replaced_id = orders.replaced_order_id(body)
             replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
@@ -103,7 +104,7 @@ class OrderService:
 
     def list(self, caller: Caller, q: query.Query) -> OrderPage:
         with self._db.reading() as uow:
-            viewer = uow.viewer(caller)
+            viewer = callers.viewer(uow.parties, caller)
             sql = plan(viewer, q)
             if sql.exact:
                 total = uow.orders.count(sql)
@@ -293,7 +294,7 @@ def _visible(
 ) -> tuple[visibility.Viewer, orders.ProductOrder, dict[str, Any]]:
     """The order and the caller's view of it; 404 alike for missing and not visible."""
     order = uow.orders.get(order_id, lock=lock)
-    viewer = uow.viewer_for(caller, order)
+    viewer = callers.viewer_of(uow.parties, caller, order)
     doc = None if order is None else visibility.view(viewer, order)
     if order is None or doc is None:
         raise NotFound(f"productOrder '{order_id}' not found")

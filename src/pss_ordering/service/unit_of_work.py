@@ -1,7 +1,21 @@
-"""The unit of work: the only place that opens a transaction and commits.
+"""The unit of work: one transaction and the repositories that work in it; the only
+thing that commits.
 
-Committing first publishes the events the written orders recorded (stored,
-and queued for each qualifying callback), so they commit with the change.
+Its jobs, and where the others went:
+
+* the transaction: opened on entry, rolled back on exit unless committed;
+* the repositories: inherited from :class:`~..store.repositories.Repositories`,
+  each built when first used;
+* publishing is the first step of :meth:`UnitOfWork.commit`, named there: the
+  events recorded by the orders written in this unit of work are stored and
+  queued for their callbacks (:mod:`.publishing`) in this transaction, then it
+  commits;
+* group commit is a :class:`Batch`, opened by the writer thread
+  (:mod:`.batching`) with :meth:`Database.batch`. A unit of work opened for
+  writing on a thread running a batch is a savepoint of it, and says so
+  (``batched``): its ``commit`` releases the savepoint, and the batch commits
+  all of them at once, durably, before any caller is answered;
+* whom a caller represents is resolved by :mod:`.callers`.
 """
 
 from __future__ import annotations
@@ -10,93 +24,59 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, Transaction
 
-from ..domain.identity import Caller, Role
 from ..domain.orders import ProductOrder
-from ..domain.visibility import Viewer
 from ..store.database import WRITE
-from ..store.deliveries import SqlDeliveries
-from ..store.events import SqlEvents
-from ..store.orders import SqlOrders
-from ..store.parties import SqlOfferings, SqlParties
-from ..store.received import SqlReceivedEvents
-from ..store.response_times import SqlResponseTimes
-from ..store.subscriptions import SqlSubscriptions
-from ..store.timers import SqlTimers
+from ..store.repositories import Repositories
 from .publishing import Publisher
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 
-class UnitOfWork:
-    """One connection, one transaction; rolled back unless :meth:`commit` is called."""
+class Publishing(Protocol):
+    def publish(self, uow: UnitOfWork, written: list[ProductOrder]) -> None: ...
 
-    orders: SqlOrders
-    parties: SqlParties
-    offerings: SqlOfferings
-    timers: SqlTimers
-    subscriptions: SqlSubscriptions
-    events: SqlEvents
-    deliveries: SqlDeliveries
-    received: SqlReceivedEvents
-    response_times: SqlResponseTimes
+
+class UnitOfWork(Repositories):
+    """One transaction; rolled back unless :meth:`commit` is called."""
 
     def __init__(
         self,
-        engine: Engine,
-        publisher: Publisher,
+        connection: Connection,
+        publisher: Publishing,
         *,
-        write: bool,
-        reuse: Connection | None = None,
-        batch: Connection | None = None,
+        batched: bool = False,
+        owns_connection: bool = False,
     ) -> None:
-        self._engine = engine
+        super().__init__(connection)
+        self.batched = batched
         self._publisher = publisher
-        self._write = write
-        self._reuse = reuse
-        self._batch = batch
-        self._connection: Connection | None = None
+        self._owns_connection = owns_connection
         self._transaction: Transaction | None = None
 
     def __enter__(self) -> UnitOfWork:
-        if self._batch is not None:
-            connection = self._batch
-            self._transaction = connection.begin_nested()
-        else:
-            connection = self._reuse or self._engine.connect()
-            if self._write:
-                connection = connection.execution_options(**{WRITE: True})
-            self._transaction = connection.begin()
-        self._connection = connection
-        self.orders = SqlOrders(connection)
-        self.parties = SqlParties(connection)
-        self.offerings = SqlOfferings(connection)
-        self.timers = SqlTimers(connection)
-        self.subscriptions = SqlSubscriptions(connection)
-        self.events = SqlEvents(connection)
-        self.deliveries = SqlDeliveries(connection)
-        self.received = SqlReceivedEvents(connection)
-        self.response_times = SqlResponseTimes(connection)
+        connection = self.connection
+        self._transaction = connection.begin_nested() if self.batched else connection.begin()
         return self
 
     @contextmanager
     def part(self) -> Iterator[None]:
         """A part of this unit of work that may fail alone (a savepoint): its writes, and
         the events of the orders it wrote, are undone; the rest still commits."""
-        assert self._connection is not None
         mark = self.orders.mark()
         try:
-            with self._connection.begin_nested():
+            with self.connection.begin_nested():
                 yield
         except BaseException:
             self.orders.forget_since(mark)
             raise
 
     def commit(self) -> None:
-        """Publish the written orders' events, then commit (inside a batch: keep the
-        work; the batch commits it with the others)."""
+        """Publish, then commit: durably, or (``batched``) into the batch, which commits
+        durably before the caller is answered."""
         assert self._transaction is not None
         self._publisher.publish(self, self.orders.take_written())
         self._transaction.commit()
@@ -107,36 +87,21 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._connection is not None and self._transaction is not None
+        assert self._transaction is not None
         try:
             if self._transaction.is_active:
                 self._transaction.rollback()
         finally:
-            if self._reuse is None and self._batch is None:
-                self._connection.close()
-            self._connection = None
+            if self._owns_connection:
+                self.connection.close()
 
-    def viewer_for(self, caller: Caller, order: ProductOrder | None) -> Viewer:
-        """The viewer as far as one order needs: its community only when it could matter.
 
-        Most reads are by the order's own customer, provider or creator; only when
-        a customer reads someone else's order is its membership looked up.
-        """
-        party = caller.party_id
-        if (
-            order is not None
-            and caller.has(Role.CUSTOMER)
-            and order.customer_id != party
-            and self.parties.belongs_to(order.customer_id, party)
-        ):
-            return Viewer(caller, frozenset({party, order.customer_id}))
-        return Viewer(caller, frozenset({party}))
+class Batch:
+    """One write transaction that the use cases run together by the group-commit writer
+    share, each in a savepoint (see :meth:`Database.batch`)."""
 
-    def viewer(self, caller: Caller) -> Viewer:
-        """The caller plus the customers it represents (itself and its community)."""
-        if caller.has(Role.CUSTOMER):
-            return Viewer(caller, self.parties.community(caller.party_id))
-        return Viewer(caller, frozenset({caller.party_id}))
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
 
 class Database:
@@ -155,28 +120,35 @@ class Database:
 
     def reading(self) -> UnitOfWork:
         if not self._keep_readers:
-            return UnitOfWork(self.engine, self.publisher, write=False)
+            return UnitOfWork(self.engine.connect(), self.publisher, owns_connection=True)
         reader = getattr(self._readers, "connection", None)
         if reader is None:
             reader = self._readers.connection = self.engine.connect()
-        return UnitOfWork(self.engine, self.publisher, write=False, reuse=reader)
+        return UnitOfWork(reader, self.publisher)
 
     def writing(self) -> UnitOfWork:
-        batch = getattr(self._batches, "connection", None)
-        return UnitOfWork(self.engine, self.publisher, write=True, batch=batch)
+        """A write transaction of its own, or a savepoint of the batch this thread runs."""
+        batch = self.running_batch()
+        if batch is not None:
+            return UnitOfWork(batch.connection, self.publisher, batched=True)
+        connection = self.engine.connect().execution_options(**{WRITE: True})
+        return UnitOfWork(connection, self.publisher, owns_connection=True)
+
+    def running_batch(self) -> Batch | None:
+        """The batch the calling thread runs, if any."""
+        batch: Batch | None = getattr(self._batches, "batch", None)
+        return batch
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction for several units of work on this thread (group commit).
-
-        Each unit of work inside runs in a savepoint, so a failing one leaves the
-        others intact; the batch commits them all with one durable commit.
-        """
+    def batch(self) -> Iterator[Batch]:
+        """One transaction for the units of work this thread opens until it ends (group
+        commit): each is a savepoint, so a failing one leaves the others intact, and
+        the batch commits them all with one durable commit."""
         with self.engine.connect() as connection:
             connection = connection.execution_options(**{WRITE: True})
             with connection.begin():
-                self._batches.connection = connection
+                batch = self._batches.batch = Batch(connection)
                 try:
-                    yield
+                    yield batch
                 finally:
-                    self._batches.connection = None
+                    self._batches.batch = None
