@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from .durations import is_duration, parse_duration
+from .durations import MAX_DURATION_TEXT, is_duration, parse_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller
 
@@ -118,7 +118,7 @@ def check_governed_characteristics(
     ):
         raise BusinessRuleViolation(
             "partyCharacteristic 'responseTime' must be an ISO-8601 duration such as PT4H, "
-            "or 'none' for no deadline"
+            f"at most {MAX_DURATION_TEXT}, or 'none' for no deadline"
         )
     acts = after.get(ACTS_FOR_UNREGISTERED)
     if acts is not None and str(acts).lower() not in {"true", "false"}:
