@@ -139,6 +139,7 @@ def build_services(
             reject_after_grace=settings.breach_policy == "reject",
             grace=settings.breach_grace,
         ),
+        count_limit=settings.exact_count_limit,
     )
     figures = FiguresService(database, clock)
     return Services(

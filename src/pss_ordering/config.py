@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # as sent (repeats included), and distinct conditions on nested attributes.
     max_filter_params: int = Field(default=100, ge=1)
     max_nested_filters: int = Field(default=10, ge=1)
+    # Lists count their matches exactly up to this many; beyond, X-Total-Count is omitted.
+    exact_count_limit: int = Field(default=10_000, ge=1)
     sqlite_synchronous: str = "FULL"
 
     db_concurrency: int = 8

@@ -71,9 +71,19 @@ def _check_integers(raw: bytes) -> None:
     json.loads(raw, parse_int=parse_int)
 
 
-def page_response(docs: list[Any], total: int) -> Response:
-    """A collection answer with TMF630's counts: all matches, and those in this page."""
-    return json_response(docs, 200, {"X-Total-Count": str(total), "X-Result-Count": str(len(docs))})
+def page_response(docs: list[Any], total: int | None, count_limit: int | None = None) -> Response:
+    """A collection answer with TMF630's counts: all matches, and those in this page.
+
+    A total that is not known exactly (counting stopped at ``count_limit``) is not
+    sent: TMF630 lets ``X-Total-Count`` be omitted, and a client could not tell an
+    estimate from a count. ``X-Total-Count-Exceeds`` says where counting stopped.
+    """
+    headers = {"X-Result-Count": str(len(docs))}
+    if total is not None:
+        headers["X-Total-Count"] = str(total)
+    elif count_limit is not None:
+        headers["X-Total-Count-Exceeds"] = str(count_limit)
+    return json_response(docs, 200, headers)
 
 
 def json_response(

@@ -17,7 +17,6 @@ from ..domain.events import OrderRemoved
 from ..domain.identity import Caller, Role
 from ..domain.parties import Party
 from ..domain.timestamps import format_instant
-from ..store.order_filters import plan
 from ..store.timers import Timer
 from . import callers
 from .unit_of_work import Database, UnitOfWork
@@ -27,6 +26,7 @@ MAX_PATCH_ATTEMPTS = 5
 INFO_TIMER = "informationRequired"
 DEADLINE_TIMER = "responseDeadline"
 GRACE_TIMER = "responseGrace"
+DEFAULT_COUNT_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +48,12 @@ class OrderView:
 
 @dataclass(frozen=True, slots=True)
 class OrderPage:
-    total: int
+    """A page of a list, and how many orders matched: exactly, or (``total`` None) more
+    than ``count_limit``, where counting stopped (README, "Lists and counts")."""
+
+    total: int | None
     docs: list[dict[str, Any]]
+    count_limit: int
 
 
 class OrderService:
@@ -59,11 +63,13 @@ class OrderService:
         clock: Clock,
         info_timeout: timedelta = timedelta(days=7),
         response_time: ResponseTimePolicy | None = None,
+        count_limit: int = DEFAULT_COUNT_LIMIT,
     ) -> None:
         self._db = database
         self._clock = clock
         self._info_timeout = info_timeout
         self._response_time = response_time or ResponseTimePolicy()
+        self._count_limit = count_limit
 
     def _now(self) -> str:
         return format_instant(self._clock.now())
@@ -103,21 +109,16 @@ class OrderService:
         return OrderView(doc, order.version)
 
     def list(self, caller: Caller, q: query.Query) -> OrderPage:
+        """A page of the orders the caller may see, in its views; the total while it is
+        at most the count limit (see :class:`OrderPage`)."""
         with self._db.reading() as uow:
             viewer = callers.viewer(uow.parties, caller)
-            sql = plan(viewer, q)
-            if sql.exact:
-                total = uow.orders.count(sql)
-                found = uow.orders.find(sql, q.offset, q.limit)
-                docs = [doc for o in found if (doc := visibility.view(viewer, o)) is not None]
-                return OrderPage(total, docs)
-            visible = [
-                doc
-                for o in uow.orders.find(sql, None, None)
-                if (doc := visibility.view(viewer, o)) is not None
-            ]
-        total, docs = query.evaluate(visible, sql.residual, sql.residual_sort, q.offset, q.limit)
-        return OrderPage(total, docs)
+            found = uow.orders.matching(viewer, q, count_limit=self._count_limit)
+        docs = [doc for o in found.orders if (doc := visibility.view(viewer, o)) is not None]
+        if found.paged:
+            return OrderPage(found.total, docs, self._count_limit)
+        total, page = query.evaluate(docs, found.residual, found.residual_sort, q.offset, q.limit)
+        return OrderPage(total, page, self._count_limit)
 
     def patch(
         self,

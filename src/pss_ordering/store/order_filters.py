@@ -1,17 +1,40 @@
-"""Turn visibility and TMF630 conditions into SQL over the indexed columns.
+"""Visibility and TMF630 conditions translated to SQL over the indexed columns, as
+a *shape* and its *values*.
 
-Conditions on attributes that have a column or an index table become SQL;
-the rest are returned as ``residual`` for the service to evaluate on each
-visible document. Visibility is always applied in SQL, before counting.
+The shape of a list query is what decides its SQL: the kind of viewer (and how
+many customers it represents), each condition's attribute, operator and number
+of values, and the sort. The values never do. :func:`selection` returns both;
+the repository builds the statements of a shape once and binds the values
+(``store/orders.py``), so the thousandth ``state=pending`` list of a customer
+costs no SQL building or compiling at all.
+
+Conditions on attributes that have a column or an index table become SQL; the
+rest are returned as ``residual`` for the service to evaluate on each visible
+document. Visibility is always applied in SQL, before counting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import count
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import UnaryExpression
 
 from ..domain.authorship import PER_PROVIDER_FIELDS
@@ -20,6 +43,7 @@ from ..domain.identity import Role
 from ..domain.query import Condition, Query, SortKey
 from ..domain.timestamps import normalise_instant
 from ..domain.visibility import Viewer
+from .prepared import Prepared
 from .schema import order_external_ids, order_items, order_parties, orders
 
 ORDER_COLUMNS = {
@@ -32,116 +56,130 @@ ORDER_COLUMNS = {
     "completionDate": orders.c.completion_date,
 }
 DATE_ATTRIBUTES = frozenset(ORDER_COLUMNS) - {"id", "state"}
+OFFERING_PATH = "productOrderItem.productOffering.id"
 ITEM_COLUMNS = {
     "productOrderItem.id": order_items.c.item_id,
-    "productOrderItem.productOffering.id": order_items.c.offering_id,
+    OFFERING_PATH: order_items.c.offering_id,
     "productOrderItem.state": order_items.c.state,
 }
 PARTY_PATH = "relatedParty.partyOrPartyRole.id"
 EXTERNAL_ID_PATH = "externalId.id"
 
+# Who the viewer sees orders as (its parts are OR-ed): every order, the orders of the
+# customers it represents (with their number), those it created, those holding its items.
+EVERYONE, CUSTOMERS, CREATOR, PROVIDER = "everyone", "customers", "creator", "provider"
 
-@dataclass(slots=True)
-class SqlPlan:
-    where: list[ColumnElement[bool]]
-    order_by: list[UnaryExpression[Any]] = field(default_factory=list)
-    residual: list[Condition] = field(default_factory=list)
-    residual_sort: list[SortKey] = field(default_factory=list)
+
+@dataclass(frozen=True, slots=True)
+class CondShape:
+    """A condition as SQL sees it: which table answers it, and how many values it binds."""
+
+    kind: str  # "column", "item", "party" or "external"
+    path: str
+    op: str
+    values: int
+    own_items: bool = False  # "item" for a provider alone: its own items only
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Everything that decides the SQL of a list query, and nothing else (hashable)."""
+
+    visibility: tuple[tuple[str, int], ...]
+    conditions: tuple[CondShape, ...]
+    sort: tuple[tuple[str, bool], ...] | None  # None: newest first
+
+    @property
+    def provider_views(self) -> bool:
+        """Whether some order may be shown in a provider's view (which needs authorship)."""
+        return any(kind == PROVIDER for kind, _ in self.visibility)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A list query as the store runs it: its shape, the values to bind, and what SQL
+    cannot decide (conditions and sort the service applies to the visible documents)."""
+
+    shape: Shape
+    values: tuple[Any, ...]
+    residual: tuple[Condition, ...] = ()
+    residual_sort: tuple[SortKey, ...] = ()
 
     @property
     def exact(self) -> bool:
         """True when SQL alone answers the query (count and paging can run in SQL)."""
         return not self.residual and not self.residual_sort
 
+    def params(self) -> dict[str, Any]:
+        return {f"p{n}": value for n, value in enumerate(self.values)}
 
-def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+
+def selection(viewer: Viewer, query: Query) -> Selection:
+    """The shape and values of what SQL can answer; the rest is left for the documents."""
     caller = viewer.caller
+    values: list[Any] = []
+    visibility: list[tuple[str, int]] = []
     if caller.is_governance:
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    if caller.has(Role.CUSTOMER):
-        clauses.append(orders.c.customer_id.in_(sorted(viewer.represented)))
-    if caller.has(Role.PSS):
-        clauses.append(orders.c.creator_id == caller.party_id)
-    if caller.has(Role.PROVIDER):
-        clauses.append(
-            and_(
-                orders.c.submitted_at.is_not(None),
-                exists().where(
-                    order_items.c.order_id == orders.c.id,
-                    order_items.c.provider_id == caller.party_id,
-                ),
-            )
-        )
-    return or_(*clauses) if clauses else false()
-
-
-def plan(viewer: Viewer, query: Query) -> SqlPlan:
-    """SQL for what the index can answer; the rest is left for document evaluation."""
-    mixed_views = (
-        viewer.caller.has(Role.PROVIDER)
-        and not viewer.caller.is_governance
-        and (viewer.caller.has(Role.CUSTOMER) or viewer.caller.has(Role.PSS))
-    )
-    provider_only = viewer.caller.provider_only
+        visibility.append((EVERYONE, 0))
+    else:
+        if caller.has(Role.CUSTOMER):
+            visibility.append((CUSTOMERS, len(viewer.represented)))
+            values.extend(sorted(viewer.represented))
+        if caller.has(Role.PSS):
+            visibility.append((CREATOR, 1))
+            values.append(caller.party_id)
+        if caller.has(Role.PROVIDER):
+            visibility.append((PROVIDER, 1))
+            values.append(caller.party_id)
+    # With several ways of seeing orders, one order may be seen in different views:
+    # conditions narrow in SQL and are decided on the views.
+    mixed_views = caller.has(Role.PROVIDER) and len(visibility) > 1
+    provider_only = caller.provider_only
     # A provider's own expected completion date is not the column's (the latest of all):
     # such conditions and sorts are evaluated on the views (domain/authorship.py).
-    own_values = viewer.caller.has(Role.PROVIDER) and not viewer.caller.is_governance
-    result = SqlPlan(where=[visible_to(viewer)])
+    own_values = caller.has(Role.PROVIDER) and not caller.is_governance
+    conditions: list[CondShape] = []
+    residual: list[Condition] = []
     for condition in query.conditions:
-        clause = (
-            None
-            if own_values and condition.path in PER_PROVIDER_FIELDS
-            else _translate(condition, viewer.party_id if provider_only else None)
+        translated = None
+        if not (own_values and condition.path in PER_PROVIDER_FIELDS):
+            translated = _translate(condition, provider_only)
+        if translated is None or mixed_views or (provider_only and condition.path == PARTY_PATH):
+            residual.append(condition)
+        if translated is not None:
+            condition_shape, bound = translated
+            conditions.append(condition_shape)
+            values.extend(bound)
+            if condition_shape.own_items:
+                values.append(caller.party_id)
+    sort: tuple[tuple[str, bool], ...] | None = None
+    residual_sort: tuple[SortKey, ...] = ()
+    if query.sort:
+        in_sql = all(
+            key.path in ORDER_COLUMNS and not (own_values and key.path in PER_PROVIDER_FIELDS)
+            for key in query.sort
         )
-        if clause is None or mixed_views or (provider_only and condition.path == PARTY_PATH):
-            result.residual.append(condition)
-        if clause is not None:
-            result.where.append(clause)
-    sql_sort = True
-    for key in query.sort:
-        column = ORDER_COLUMNS.get(key.path)
-        if column is None or not sql_sort or (own_values and key.path in PER_PROVIDER_FIELDS):
-            sql_sort = False
-            result.residual_sort = list(query.sort)
-            break
-        result.order_by.append(column.desc() if key.descending else column.asc())
-    if not sql_sort:
-        result.order_by = []
-    result.order_by.extend(
-        [orders.c.creation_date.desc(), orders.c.id.desc()]
-        if not query.sort
-        else [orders.c.id.asc()]
-    )
-    return result
+        sort = tuple((key.path, key.descending) for key in query.sort) if in_sql else ()
+        residual_sort = () if in_sql else tuple(query.sort)
+    shape = Shape(tuple(visibility), tuple(conditions), sort)
+    return Selection(shape, tuple(values), tuple(residual), residual_sort)
 
 
-def _translate(condition: Condition, provider_id: str | None) -> ColumnElement[bool] | None:
-    path = condition.path
+def _translate(condition: Condition, provider_only: bool) -> tuple[CondShape, list[Any]] | None:
+    path, op = condition.path, condition.op
+    values = list(condition.values)
     if path in ORDER_COLUMNS:
-        column = ORDER_COLUMNS[path]
-        values = _normalised(condition) if path in DATE_ATTRIBUTES else list(condition.values)
-        return _compare(column, condition.op, values)
+        if path in DATE_ATTRIBUTES:
+            values = _normalised(condition)
+        return CondShape("column", path, op, len(values)), values
+    if op != "eq":
+        return None
     if path in ITEM_COLUMNS:
-        if condition.op != "eq":
-            return None
-        where = [
-            order_items.c.order_id == orders.c.id,
-            ITEM_COLUMNS[path].in_(condition.values),
-        ]
-        if provider_id is not None:
-            where.append(order_items.c.provider_id == provider_id)
-        return exists().where(*where)
-    if path == PARTY_PATH and condition.op == "eq":
-        return exists().where(
-            order_parties.c.order_id == orders.c.id,
-            order_parties.c.party_id.in_(condition.values),
-        )
-    if path == EXTERNAL_ID_PATH and condition.op == "eq":
-        return exists().where(
-            order_external_ids.c.order_id == orders.c.id,
-            order_external_ids.c.external_id.in_(condition.values),
-        )
+        return CondShape("item", path, op, len(values), own_items=provider_only), values
+    if path == PARTY_PATH:
+        return CondShape("party", path, op, len(values)), values
+    if path == EXTERNAL_ID_PATH:
+        return CondShape("external", path, op, len(values)), values
     return None
 
 
@@ -152,6 +190,73 @@ def _normalised(condition: Condition) -> list[str]:
         raise InvalidQuery(f"'{condition.path}' needs ISO-8601 date-time values") from None
 
 
+def where(shape: Shape) -> list[ColumnElement[bool]]:
+    """The shape's conditions, with ``p0``, ``p1``… bound in the order of its values."""
+    names = (f"p{n}" for n in count())
+    return [_visible(shape, names), *(_condition(c, names) for c in shape.conditions)]
+
+
+def order_by(shape: Shape) -> list[UnaryExpression[Any]]:
+    """Newest first by default; a SQL sort then ``id``; otherwise ``id`` alone (the
+    service sorts the documents, stably)."""
+    if shape.sort is None:
+        return [orders.c.creation_date.desc(), orders.c.id.desc()]
+    keys = [
+        ORDER_COLUMNS[path].desc() if descending else ORDER_COLUMNS[path].asc()
+        for path, descending in shape.sort
+    ]
+    return [*keys, orders.c.id.asc()]
+
+
+def _visible(shape: Shape, names: Iterator[str]) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = []
+    for kind, size in shape.visibility:
+        if kind == EVERYONE:
+            return true()
+        if kind == CUSTOMERS:
+            clauses.append(orders.c.customer_id.in_(_params(names, size)))
+        elif kind == CREATOR:
+            clauses.append(orders.c.creator_id == bindparam(next(names)))
+        else:
+            clauses.append(
+                and_(
+                    orders.c.submitted_at.is_not(None),
+                    exists().where(
+                        order_items.c.order_id == orders.c.id,
+                        order_items.c.provider_id == bindparam(next(names)),
+                    ),
+                )
+            )
+    return or_(*clauses) if clauses else false()
+
+
+def _condition(shape: CondShape, names: Iterator[str]) -> ColumnElement[bool]:
+    values = _params(names, shape.values)
+    if shape.kind == "column":
+        column = ORDER_COLUMNS[shape.path]
+        if shape.op == "eq":
+            return column.in_(values)
+        return _OPERATORS[shape.op](column, values[0])
+    if shape.kind == "item":
+        where = [order_items.c.order_id == orders.c.id, ITEM_COLUMNS[shape.path].in_(values)]
+        if shape.own_items:
+            where.append(order_items.c.provider_id == bindparam(next(names)))
+        return exists().where(*where)
+    if shape.kind == "party":  # often every order of the customer: each is probed
+        return exists().where(
+            order_parties.c.order_id == orders.c.id, order_parties.c.party_id.in_(values)
+        )
+    # An external id is (nearly) unique: the few orders holding it are looked up.
+    holding = select(order_external_ids.c.order_id).where(
+        order_external_ids.c.external_id.in_(values)
+    )
+    return orders.c.id.in_(holding)
+
+
+def _params(names: Iterator[str], size: int) -> list[Any]:
+    return [bindparam(next(names)) for _ in range(size)]
+
+
 _OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "gt": lambda column, value: column > value,
     "gte": lambda column, value: column >= value,
@@ -160,7 +265,89 @@ _OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 }
 
 
-def _compare(column: Any, op: str, values: list[str]) -> ColumnElement[bool]:
-    if op == "eq":
-        return column.in_(values)  # type: ignore[no-any-return]
-    return _OPERATORS[op](column, values[0])
+# A page this deep is found on the index alone, and only its rows are read (a
+# deferred join): reading every skipped row costs more than the second lookup.
+DEEP_OFFSET = 100
+LISTED = (
+    orders.c.id,
+    orders.c.customer_id,
+    orders.c.creator_id,
+    orders.c.version,
+    orders.c.item_providers,
+    orders.c.doc,
+    orders.c.replaces_id,
+    orders.c.submitted_at,
+)
+
+
+class Statements:
+    """The statements of one shape, each built and compiled (per dialect) when first run.
+
+    Every one binds the shape's values as ``p0``, ``p1``…; ``count`` also ``cap``
+    (it counts at most that many rows), the pages ``limit`` and ``offset``. Rows are
+    :data:`LISTED` plus ``meta`` (NULL unless the shape has provider views, which
+    need the order's authorship).
+    """
+
+    def __init__(self, shape: Shape) -> None:
+        self._shape = shape
+        self._where = where(shape)
+        self._order_by = order_by(shape)
+        meta = orders.c.meta if shape.provider_views else null().label("meta")
+        self._columns = (*LISTED, meta)
+
+    @cached_property
+    def count(self) -> Prepared:
+        matching: Any = _offering_matches(self._shape)
+        if matching is None:
+            matching = select(literal_column("1")).select_from(orders).where(*self._where)
+        capped = matching.limit(bindparam("cap", type_=Integer)).subquery("matching")
+        return Prepared(select(func.count()).select_from(capped))
+
+    @cached_property
+    def page(self) -> Prepared:
+        return Prepared(self._paged(select(*self._columns).where(*self._where)))
+
+    @cached_property
+    def deep_page(self) -> Prepared:
+        ids = self._paged(select(orders.c.id.label("page_id")).where(*self._where))
+        chosen = ids.subquery("page")
+        return Prepared(
+            select(*self._columns)
+            .join_from(orders, chosen, orders.c.id == chosen.c.page_id)
+            .order_by(*self._order_by)
+        )
+
+    @cached_property
+    def everything(self) -> Prepared:
+        return Prepared(select(*self._columns).where(*self._where).order_by(*self._order_by))
+
+    def _paged(self, query: Any) -> Any:
+        return (
+            query.order_by(*self._order_by)
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer))
+        )
+
+
+@lru_cache(maxsize=1024)
+def statements(shape: Shape) -> Statements:
+    return Statements(shape)
+
+
+def _offering_matches(shape: Shape) -> Any:
+    """A list filtered by offering alone is counted on the item index, which holds the
+    order's customer and creator: no order row is visited (None for other shapes)."""
+    if len(shape.conditions) != 1 or len(shape.visibility) != 1:
+        return None
+    condition, (kind, size) = shape.conditions[0], shape.visibility[0]
+    if condition.path != OFFERING_PATH or condition.own_items or kind == PROVIDER:
+        return None
+    names = (f"p{n}" for n in count())
+    where: list[ColumnElement[bool]] = []
+    if kind == CUSTOMERS:
+        where.append(order_items.c.customer_id.in_(_params(names, size)))
+    elif kind == CREATOR:
+        where.append(order_items.c.creator_id == bindparam(next(names)))
+    where.append(order_items.c.offering_id.in_(_params(names, condition.values)))
+    return select(order_items.c.order_id).where(*where).distinct()

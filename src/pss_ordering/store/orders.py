@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from ..domain.authorship import Authorship
 from ..domain.orders import ProductOrder
+from ..domain.query import Condition, Query, SortKey
 from ..domain.timestamps import normalise_instant
+from ..domain.visibility import Viewer
 from .codec import dumps, loads
-from .order_filters import SqlPlan
+from .order_filters import DEEP_OFFSET, selection, statements
 from .prepared import Prepared, insert_all
 from .schema import order_external_ids, order_items, order_parties, orders, response_deadlines
 
@@ -44,6 +46,22 @@ class _Row(NamedTuple):
     meta: str
     replaces_id: str | None
     submitted_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """What a list query found (:meth:`SqlOrders.matching`).
+
+    ``paged``: ``orders`` is the requested page and ``total`` the number of matches
+    (None: more than the count limit). Otherwise ``orders`` is every visible
+    candidate, and ``residual`` and ``residual_sort`` remain to be applied.
+    """
+
+    orders: list[ProductOrder]
+    total: int | None
+    paged: bool
+    residual: tuple[Condition, ...] = ()
+    residual_sort: tuple[SortKey, ...] = ()
 
 
 _INSERT_ORDER = insert_all(orders)
@@ -133,19 +151,27 @@ class SqlOrders:
         )
         return self._db.execute(query.limit(1)).first() is not None
 
-    def count(self, plan: SqlPlan) -> int:
-        query = select(func.count()).select_from(orders).where(*plan.where)
-        return int(self._db.execute(query).scalar_one())
+    def matching(self, viewer: Viewer, query: Query, *, count_limit: int) -> Matches:
+        """The orders ``viewer`` may see that ``query`` selects, as far as SQL can tell.
 
-    def find(self, plan: SqlPlan, offset: int | None, limit: int | None) -> Iterator[ProductOrder]:
-        """Orders to show: of their bookkeeping (``meta``) only what the views need."""
-        query = select(*_ROW).where(*plan.where).order_by(*plan.order_by)
-        if offset:
-            query = query.offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        for row in self._db.execute(query):
-            yield _order(row, with_meta=False)
+        When SQL decides the whole query: the requested page, and the total when it is
+        at most ``count_limit`` (counting stops there) or the page is the last one.
+        Otherwise every visible candidate, with what is left to decide on the views.
+        Of the orders' bookkeeping (``meta``) only what the views need is read.
+        """
+        chosen = selection(viewer, query)
+        run = statements(chosen.shape)
+        params = chosen.params()
+        if not chosen.exact:
+            found = [_listed(row) for row in run.everything.rows(self._db, **params)]
+            return Matches(found, None, False, chosen.residual, chosen.residual_sort)
+        offset, limit = query.offset, query.limit
+        page = run.deep_page if offset >= DEEP_OFFSET else run.page
+        found = [_listed(row) for row in page.rows(self._db, limit=limit, offset=offset, **params)]
+        if 0 < len(found) < limit or (not found and not offset):
+            return Matches(found, offset + len(found), True)  # the last page: nothing to count
+        counted = run.count.rows(self._db, cap=count_limit + 1, **params)[0][0]
+        return Matches(found, counted if counted <= count_limit else None, True)
 
     def _write_deadlines(self, order: ProductOrder, *, new: bool) -> None:
         """The response-time projection for governance's figures (kept after a delete)."""
@@ -181,6 +207,8 @@ class SqlOrders:
                 "provider_id": order.item_providers.get(item["id"], ""),
                 "offering_id": (item.get("productOffering") or {}).get("id", ""),
                 "state": item.get("state"),
+                "customer_id": order.customer_id,
+                "creator_id": order.creator_id,
             }
             for item in order.doc.get("productOrderItem") or []
         ]
@@ -217,6 +245,25 @@ def _order(row: Any, with_meta: bool = True) -> ProductOrder:
         order.load_meta(loads(row.meta))
     else:  # what the views need: whose notes and expected completion dates are whose
         order.authorship = Authorship.from_json(loads(row.meta).get("authorship"))
+    return order
+
+
+def _listed(row: tuple[Any, ...]) -> ProductOrder:
+    """A row of a list statement (``order_filters.LISTED`` + ``meta``, which is NULL when
+    no provider view needs the order's authorship)."""
+    order_id, customer_id, creator_id, version, providers, doc, replaces, submitted, meta = row
+    order = ProductOrder(
+        id=order_id,
+        customer_id=customer_id,
+        creator_id=creator_id,
+        item_providers=loads(providers),
+        doc=loads(doc),
+        version=version,
+        replaces=replaces,
+        submitted_at=submitted,
+    )
+    if meta is not None:
+        order.authorship = Authorship.from_json(loads(meta).get("authorship"))
     return order
 
 

@@ -51,6 +51,13 @@ offerings = Table(
     Column("doc", Text, nullable=False),
 )
 
+LIST_DATES = {
+    "requested_start": "requested_start_date",
+    "requested_completion": "requested_completion_date",
+    "expected_completion": "expected_completion_date",
+    "completion": "completion_date",
+}
+
 orders = Table(
     "orders",
     metadata,
@@ -73,7 +80,14 @@ orders = Table(
     Index("ix_orders_creator_created_id", "creator_id", "creation_date", "id"),
     Index("ix_orders_state_created_id", "state", "creation_date", "id"),
     Index("ix_orders_customer_state_created_id", "customer_id", "state", "creation_date", "id"),
+    Index("ix_orders_creator_state_created_id", "creator_id", "state", "creation_date", "id"),
     Index("ix_orders_created_id", "creation_date", "id"),
+    # Filters and sorts on the other dates, for the customer's and the creator's lists.
+    *(
+        Index(f"ix_orders_{who}_{short}", f"{who}_id", column, "id")
+        for who in ("customer", "creator")
+        for short, column in LIST_DATES.items()
+    ),
     Index("ix_orders_requested_start", "requested_start_date"),
     Index("ix_orders_requested_completion", "requested_completion_date"),
     Index("ix_orders_expected_completion", "expected_completion_date"),
@@ -89,8 +103,14 @@ order_items = Table(
     Column("provider_id", ID, nullable=False),
     Column("offering_id", ID, nullable=False),
     Column("state", String(32)),
+    # The order's customer and creator (never change): an offering filter is counted
+    # on the item index alone, visibility included.
+    Column("customer_id", ID, nullable=False, server_default=""),
+    Column("creator_id", ID, nullable=False, server_default=""),
     Index("ix_order_items_provider", "provider_id", "order_id"),
     Index("ix_order_items_offering", "offering_id", "order_id"),
+    Index("ix_order_items_offering_customer", "offering_id", "customer_id", "order_id"),
+    Index("ix_order_items_offering_creator", "offering_id", "creator_id", "order_id"),
 )
 
 order_parties = Table(

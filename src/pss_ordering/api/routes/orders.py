@@ -67,7 +67,7 @@ async def list_orders(request: Request) -> Response:
     page = await reading(request, services(request).orders.list, caller, query)
     base = _href_base(request)
     docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]
-    return page_response(docs, page.total)
+    return page_response(docs, page.total, page.count_limit)
 
 
 async def patch(request: Request) -> Response:
