@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    and_,
     bindparam,
     exists,
     false,
@@ -217,14 +216,12 @@ def _visible(shape: Shape, names: Iterator[str]) -> ColumnElement[bool]:
             clauses.append(orders.c.customer_id.in_(_params(names, size)))
         elif kind == CREATOR:
             clauses.append(orders.c.creator_id == bindparam(next(names)))
-        else:
+        else:  # items carry their order's submission (see schema.order_items)
             clauses.append(
-                and_(
-                    orders.c.submitted_at.is_not(None),
-                    exists().where(
-                        order_items.c.order_id == orders.c.id,
-                        order_items.c.provider_id == bindparam(next(names)),
-                    ),
+                exists().where(
+                    order_items.c.order_id == orders.c.id,
+                    order_items.c.provider_id == bindparam(next(names)),
+                    order_items.c.submitted_at.is_not(None),
                 )
             )
     return or_(*clauses) if clauses else false()
@@ -298,7 +295,7 @@ class Statements:
 
     @cached_property
     def count(self) -> Prepared:
-        matching: Any = _offering_matches(self._shape)
+        matching: Any = _counted_on_items(self._shape)
         if matching is None:
             matching = select(literal_column("1")).select_from(orders).where(*self._where)
         capped = matching.limit(bindparam("cap", type_=Integer)).subquery("matching")
@@ -306,12 +303,20 @@ class Statements:
 
     @cached_property
     def page(self) -> Prepared:
+        if _provider_alone(self._shape) and self._shape.sort is None:
+            return self.deep_page
         return Prepared(self._paged(select(*self._columns).where(*self._where)))
 
     @cached_property
     def deep_page(self) -> Prepared:
-        ids = self._paged(select(orders.c.id.label("page_id")).where(*self._where))
-        chosen = ids.subquery("page")
+        """The page's ids from an index alone, then only their rows (a deferred join)."""
+        if _provider_alone(self._shape) and self._shape.sort is None:
+            ids = _newest_held(self._shape)
+        else:
+            ids = select(orders.c.id.label("page_id")).where(*self._where)
+            ids = ids.order_by(*self._order_by)
+        paged = ids.limit(bindparam("limit", type_=Integer))
+        chosen = paged.offset(bindparam("offset", type_=Integer)).subquery("page")
         return Prepared(
             select(*self._columns)
             .join_from(orders, chosen, orders.c.id == chosen.c.page_id)
@@ -335,19 +340,53 @@ def statements(shape: Shape) -> Statements:
     return Statements(shape)
 
 
-def _offering_matches(shape: Shape) -> Any:
-    """A list filtered by offering alone is counted on the item index, which holds the
-    order's customer and creator: no order row is visited (None for other shapes)."""
+def _provider_alone(shape: Shape) -> bool:
+    """A caller that sees orders only as a provider, listing them with no condition."""
+    return shape.visibility == ((PROVIDER, 1),) and not shape.conditions
+
+
+def _newest_held(shape: Shape) -> Any:
+    """A provider's orders, newest first, from its items in submitted orders (which hold
+    the order's creation date): no other provider's orders are visited."""
+    return (
+        select(order_items.c.order_id.label("page_id"), order_items.c.creation_date)
+        .where(
+            order_items.c.provider_id == bindparam("p0"),
+            order_items.c.submitted_at.is_not(None),
+        )
+        .distinct()
+        .order_by(order_items.c.creation_date.desc(), order_items.c.order_id.desc())
+    )
+
+
+def _counted_on_items(shape: Shape) -> Any:
+    """What is counted on the item index alone, which holds the order's customer, creator
+    and submission: a provider's orders, or a list filtered by offering alone (None for
+    other shapes, counted on the orders)."""
+    if _provider_alone(shape):
+        return (
+            select(order_items.c.order_id)
+            .where(
+                order_items.c.provider_id == bindparam("p0"),
+                order_items.c.submitted_at.is_not(None),
+            )
+            .distinct()
+        )
     if len(shape.conditions) != 1 or len(shape.visibility) != 1:
         return None
     condition, (kind, size) = shape.conditions[0], shape.visibility[0]
     if condition.path != OFFERING_PATH or condition.own_items or kind == PROVIDER:
         return None
     names = (f"p{n}" for n in count())
+    # The visibility column is selected too (an order has one customer and one
+    # creator): it leads SQLite to the index that holds it, whatever the values.
+    columns: list[Any] = [order_items.c.order_id]
     where: list[ColumnElement[bool]] = []
     if kind == CUSTOMERS:
+        columns.insert(0, order_items.c.customer_id)
         where.append(order_items.c.customer_id.in_(_params(names, size)))
     elif kind == CREATOR:
+        columns.insert(0, order_items.c.creator_id)
         where.append(order_items.c.creator_id == bindparam(next(names)))
     where.append(order_items.c.offering_id.in_(_params(names, condition.values)))
-    return select(order_items.c.order_id).where(*where).distinct()
+    return select(*columns).where(*where).distinct()

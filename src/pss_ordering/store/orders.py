@@ -209,6 +209,8 @@ class SqlOrders:
                 "state": item.get("state"),
                 "customer_id": order.customer_id,
                 "creator_id": order.creator_id,
+                "creation_date": order.doc["creationDate"],
+                "submitted_at": order.submitted_at,
             }
             for item in order.doc.get("productOrderItem") or []
         ]

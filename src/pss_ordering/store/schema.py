@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -103,11 +104,28 @@ order_items = Table(
     Column("provider_id", ID, nullable=False),
     Column("offering_id", ID, nullable=False),
     Column("state", String(32)),
-    # The order's customer and creator (never change): an offering filter is counted
-    # on the item index alone, visibility included.
+    # The order's customer and creator (they never change): an offering filter is
+    # counted on the item index alone, visibility included.
     Column("customer_id", ID, nullable=False, server_default=""),
     Column("creator_id", ID, nullable=False, server_default=""),
-    Index("ix_order_items_provider", "provider_id", "order_id"),
+    # The order's creation and submission: a provider's list is read from its items.
+    Column("creation_date", INSTANT),
+    Column("submitted_at", INSTANT),
+    # A provider sees the items of submitted orders only: those alone are indexed
+    # (``submitted_at`` too, so that SQLite sees that they cover the query).
+    *(
+        Index(
+            name,
+            "provider_id",
+            *columns,
+            sqlite_where=text("submitted_at IS NOT NULL"),
+            postgresql_where=text("submitted_at IS NOT NULL"),
+        )
+        for name, columns in (
+            ("ix_order_items_provider_submitted", ("order_id", "submitted_at")),
+            ("ix_order_items_provider_created", ("creation_date", "order_id", "submitted_at")),
+        )
+    ),
     Index("ix_order_items_offering", "offering_id", "order_id"),
     Index("ix_order_items_offering_customer", "offering_id", "customer_id", "order_id"),
     Index("ix_order_items_offering_creator", "offering_id", "creator_id", "order_id"),
