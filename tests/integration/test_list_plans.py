@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import Connection, Engine
 
 from pss_ordering.domain.identity import Caller, Role
-from pss_ordering.domain.query import parse_query
+from pss_ordering.domain.query import Query, parse_query
 from pss_ordering.domain.visibility import Viewer
 from pss_ordering.store.order_filters import ORDER_COLUMNS, selection, statements
+from pss_ordering.store.orders import SqlOrders
 
 TABLES = ("orders", "order_items", "order_parties", "order_external_ids")
 VIEWERS = {
@@ -48,6 +49,7 @@ PROBED = (  # answered in SQL, by looking up (external id) or probing (party, it
 SORTS = (*(f"sort={path}" for path in ORDER_COLUMNS), "sort=-requestedStartDate")
 QUERIES = [*COVERED, *PROBED, *SORTS, "offset=500"]
 ATTRIBUTES = frozenset(ORDER_COLUMNS) | {
+    "description",
     "expectedCompletionDate",
     "productOrderItem",
     "relatedParty",
@@ -61,14 +63,13 @@ def _plan(conn: Connection, sql: str, params: Any) -> list[str]:
     return [str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
 
 
-def _plans(conn: Connection, viewer: Viewer, raw: str) -> dict[str, list[str]]:
+def _query(raw: str) -> Query:
     pairs = [(name, value) for name, _, value in (p.partition("=") for p in raw.split("&") if p)]
-    query = parse_query(
-        pairs,
-        attributes=ATTRIBUTES,
-        default_limit=20,
-        max_limit=1000,
-    )
+    return parse_query(pairs, attributes=ATTRIBUTES, default_limit=20, max_limit=1000)
+
+
+def _plans(conn: Connection, viewer: Viewer, raw: str) -> dict[str, list[str]]:
+    query = _query(raw)
     chosen = selection(viewer, query)
     run = statements(chosen.shape)
     params = {**chosen.params(), "cap": 10_001, "limit": 20, "offset": query.offset}
@@ -111,3 +112,46 @@ def test_counts_read_an_index_alone(engine: Engine, who: str, raw: str) -> None:
         line for line in plan if line.startswith(("SEARCH", "SCAN")) and "matching" not in line
     ]
     assert searched and all("COVERING INDEX" in line for line in searched), (who, raw, plan)
+
+
+ONE_RANGE = {
+    "customer": ("", "state=held", "creationDate.gte=2026-01-01T00:00:00Z", "sort=creationDate"),
+    "pss": ("state=held&creationDate.lt=2026-01-01T00:00:00Z", "sort=-creationDate"),
+    "governance": ("", "state=held", "creationDate.gt=2026-01-01T00:00:00Z"),
+    "provider": ("",),
+}
+NOT_ONE_RANGE = {
+    "customer": (
+        "state=held,pending",
+        "productOrderItem.productOffering.id=off-a",
+        "requestedStartDate.gte=2026-01-01T00:00:00Z",
+        "sort=-requestedStartDate",
+        "description=x",
+        "offset=10001",
+    ),
+    "organisation": ("", "state=held"),
+    "provider": ("state=held", "sort=creationDate"),
+}
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_lists_said_to_read_one_range_do(engine: Engine) -> None:
+    """What ``Selection.one_range`` calls bounded (and runs inline on SQLite) reads one
+    index range in the page's order: no sort, no probe of another table."""
+    with engine.connect() as conn:
+        for who, raws in ONE_RANGE.items():
+            for raw in raws:
+                assert SqlOrders.bounded(VIEWERS[who], _query(raw), 10_000), (who, raw)
+                for kind, plan in _plans(conn, VIEWERS[who], raw).items():
+                    reads = [line for line in plan if line.startswith(("SEARCH", "SCAN"))]
+                    reads = [line for line in reads if line not in ("SCAN matching", "SCAN page")]
+                    extra = [line for line in plan if "TEMP B-TREE FOR ORDER BY" in line]
+                    deferred = "MATERIALIZE page" in plan
+                    if deferred:  # the rows of the page, looked up by id
+                        reads = [line for line in reads if "(id=?)" not in line]
+                        extra = []
+                    assert len(reads) == 1 and "INDEX" in reads[0], (who, raw, kind, plan)
+                    assert not extra, (who, raw, kind, plan)
+        for who, raws in NOT_ONE_RANGE.items():
+            for raw in raws:
+                assert not SqlOrders.bounded(VIEWERS[who], _query(raw), 10_000), (who, raw)

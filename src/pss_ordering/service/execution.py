@@ -6,9 +6,12 @@ use it only for point reads — one order, party or offering by its primary key,
 plus at most the caller's membership of that one order's customer — whose cost
 is an index probe (tens of microseconds, less than a thread hand-off) whatever
 the size of the database or of the request; the delivery worker uses it on its
-own event loop, which serves no requests. Every other read of a request
-(:meth:`Executor.scan`: lists, counts, filters, figures, delivery health) runs
-on a worker thread, because its cost grows with the rows it visits. Writes go
+own event loop, which serves no requests. A list whose statements each read one
+index range in page order, with its count stopped at the count limit, is bounded
+too (:meth:`Executor.read_sized`: ~0.3 ms on 100k orders) and runs inline; every
+other read of a request (:meth:`Executor.scan`: other lists, residual filters,
+figures, delivery health) runs on a worker thread, because its cost grows with
+the rows it visits. Writes go
 to one writer thread that commits them in batches (:mod:`..service.batching`),
 so they queue in-process instead of spinning on SQLite's busy timeout, and share
 one fsync.
@@ -21,15 +24,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 
 from .batching import BatchWriter
 
+
+class Sized(Protocol):
+    @property
+    def bounded(self) -> bool: ...
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
+S = TypeVar("S", bound=Sized)
 
 
 class Executor:
@@ -48,6 +58,17 @@ class Executor:
     async def scan(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """A read whose cost grows with the data (lists, counts): always on a thread."""
         return await self._in_thread(partial(fn, *args, **kwargs))
+
+    async def read_sized(self, first: Callable[[], S], then: Callable[[S], T]) -> T:
+        """A read in two steps: ``first`` is a point read that finds out whether ``then``
+        is bounded too. SQLite: ``first`` inline, ``then`` inline when bounded, else on
+        a thread. PostgreSQL: both on one thread."""
+        if not self._inline_reads:
+            return await self._in_thread(lambda: then(first()))
+        sized = first()
+        if sized.bounded:
+            return then(sized)
+        return await self._in_thread(partial(then, sized))
 
     async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._writer is not None:

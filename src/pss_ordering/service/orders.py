@@ -47,6 +47,17 @@ class OrderView:
 
 
 @dataclass(frozen=True, slots=True)
+class Listing:
+    """A list request with whom it is for resolved: the caller and the customers it
+    represents. ``bounded``: the list costs a bounded number of index reads whatever
+    the data, so it may run inline (``Executor.read_sized``)."""
+
+    viewer: visibility.Viewer
+    query: query.Query
+    bounded: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OrderPage:
     """A page of a list, and how many orders matched: exactly, or (``total`` None) more
     than ``count_limit``, where counting stopped (README, "Lists and counts")."""
@@ -109,10 +120,20 @@ class OrderService:
         return OrderView(doc, order.version)
 
     def list(self, caller: Caller, q: query.Query) -> OrderPage:
-        """A page of the orders the caller may see, in its views; the total while it is
-        at most the count limit (see :class:`OrderPage`)."""
+        return self.page(self.listing(caller, q))
+
+    def listing(self, caller: Caller, q: query.Query) -> Listing:
+        """Whom a list is for, and whether its cost is bounded (a point read)."""
         with self._db.reading() as uow:
             viewer = callers.viewer(uow.parties, caller)
+            bounded = uow.orders.bounded(viewer, q, self._count_limit)
+        return Listing(viewer, q, bounded)
+
+    def page(self, listing: Listing) -> OrderPage:
+        """A page of the orders the caller may see, in its views; the total while it is
+        at most the count limit (see :class:`OrderPage`)."""
+        viewer, q = listing.viewer, listing.query
+        with self._db.reading() as uow:
             found = uow.orders.matching(viewer, q, count_limit=self._count_limit)
         docs = [doc for o in found.orders if (doc := visibility.view(viewer, o)) is not None]
         if found.paged:

@@ -64,6 +64,7 @@ ITEM_COLUMNS = {
 PARTY_PATH = "relatedParty.partyOrPartyRole.id"
 EXTERNAL_ID_PATH = "externalId.id"
 
+_BY_CREATION = ((("creationDate", False),), (("creationDate", True),))
 # Who the viewer sees orders as (its parts are OR-ed): every order, the orders of the
 # customers it represents (with their number), those it created, those holding its items.
 EVERYONE, CUSTOMERS, CREATOR, PROVIDER = "everyone", "customers", "creator", "provider"
@@ -111,6 +112,29 @@ class Selection:
 
     def params(self) -> dict[str, Any]:
         return {f"p{n}": value for n, value in enumerate(self.values)}
+
+    @property
+    def one_range(self) -> bool:
+        """Whether its page and count each read one index range, in the page's order: its
+        cost is then bounded by the count limit, the offset and the page, whatever the
+        data. True for one viewer (everyone, one customer, a creator) with at most an
+        equality on ``state`` and a range of ``creationDate``, listed by creation date;
+        and for a provider's whole list, newest first."""
+        shape = self.shape
+        if not self.exact or shape.sort not in (None, *_BY_CREATION):
+            return False
+        if shape.visibility == ((PROVIDER, 1),):
+            return not shape.conditions and shape.sort is None
+        if shape.visibility not in (((EVERYONE, 0),), ((CUSTOMERS, 1),), ((CREATOR, 1),)):
+            return False
+        state = [c for c in shape.conditions if c.path == "state"]
+        created = [c for c in shape.conditions if c.path == "creationDate"]
+        return (
+            len(state) + len(created) == len(shape.conditions)
+            and all(c.op == "eq" and c.values == 1 for c in state)
+            and len(state) <= 1
+            and all(c.op != "eq" for c in created)
+        )
 
 
 def selection(viewer: Viewer, query: Query) -> Selection:

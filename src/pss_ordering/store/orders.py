@@ -151,6 +151,13 @@ class SqlOrders:
         )
         return self._db.execute(query.limit(1)).first() is not None
 
+    @staticmethod
+    def bounded(viewer: Viewer, query: Query, count_limit: int) -> bool:
+        """Whether :meth:`matching` reads at most about ``count_limit`` index entries
+        whatever the data (``order_filters.Selection.one_range``), so that it may run
+        where nothing may wait long."""
+        return query.offset <= count_limit and selection(viewer, query).one_range
+
     def matching(self, viewer: Viewer, query: Query, *, count_limit: int) -> Matches:
         """The orders ``viewer`` may see that ``query`` selects, as far as SQL can tell.
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ...domain.query import select_fields
 from ..collections import query_of, requested_fields
-from ..common import caller_of, etag, if_match, looking_up, reading, services, with_href, writing
+from ..common import caller_of, etag, if_match, looking_up, services, with_href, writing
 from ..contract import BodySchema, body_schema, load_contract
 from ..jsonio import JSON, json_response, page_response, read_json
 from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
@@ -64,7 +66,10 @@ async def retrieve(request: Request) -> Response:
 async def list_orders(request: Request) -> Response:
     caller = caller_of(request)
     query = query_of(request, ORDER_ATTRIBUTES)
-    page = await reading(request, services(request).orders.list, caller, query)
+    svc = services(request)
+    page = await svc.executor.read_sized(
+        partial(svc.orders.listing, caller, query), svc.orders.page
+    )
     base = _href_base(request)
     docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]
     return page_response(docs, page.total, page.count_limit)
