@@ -17,6 +17,7 @@ from ..domain.events import OrderRemoved
 from ..domain.identity import Caller, Role
 from ..domain.parties import Party
 from ..domain.timestamps import format_instant
+from ..store.parties import prefetch
 from ..store.timers import Timer
 from . import callers
 from .unit_of_work import Database, UnitOfWork
@@ -87,8 +88,19 @@ class OrderService:
 
     def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:
         with self._db.writing() as uow:
-            viewer = callers.viewer(uow.parties, caller)
             customer_id = orders.requested_customer_id(caller, body)
+            # What the rules and the publishing will ask for, in one round trip: the
+            # caller's community, the customer (and whom it belongs to), the offerings
+            # with their providers.
+            prefetch(
+                uow.parties,
+                uow.offerings,
+                party_ids=(customer_id,),
+                communities=(caller.party_id,) if caller.has(Role.CUSTOMER) else (),
+                ancestors=(customer_id,),
+                offering_ids=orders.referenced_offering_ids(body),
+            )
+            viewer = callers.viewer(uow.parties, caller)
             replaced_id = orders.replaced_order_id(body)
             replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
             if replaced is not None and not orders.owns(caller, viewer.represented, replaced):
@@ -108,8 +120,8 @@ class OrderService:
                 caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
             )
             order = orders.create_order(ctx, body, str(uuid.uuid4()), self._now())
-            self._sync_info_timer(uow, order, had_missing=False)
-            self._sync_deadlines(uow, order)
+            self._sync_info_timer(uow, order, had_missing=False, new=True)
+            self._sync_deadlines(uow, order, new=True)
             uow.orders.add(order)
             uow.commit()
         return OrderView(order.doc, order.version)
@@ -185,6 +197,14 @@ class OrderService:
             )
         after = patcher(copy.deepcopy(before))
         validate(after)
+        # The customer for the rules, whom it belongs to for publishing: one round trip.
+        prefetch(
+            uow.parties,
+            uow.offerings,
+            party_ids=(order.customer_id,),
+            ancestors=(order.customer_id,),
+            offering_ids=orders.referenced_offering_ids(after) if order.state == "draft" else (),
+        )
         ctx = changes.ChangeContext(
             customer=uow.parties.get(order.customer_id),
             offerings=uow.offerings.get_many(orders.referenced_offering_ids(after))
@@ -218,9 +238,10 @@ class OrderService:
         return uow.orders.update(order, previous)
 
     def _sync_info_timer(
-        self, uow: UnitOfWork, order: orders.ProductOrder, had_missing: bool
+        self, uow: UnitOfWork, order: orders.ProductOrder, had_missing: bool, new: bool = False
     ) -> None:
-        """Set the auto-cancel timer when information becomes missing; clear it when supplied."""
+        """Set the auto-cancel timer when information becomes missing; clear it when supplied.
+        (``new``: the order has no timers yet, there is nothing to replace.)"""
         if order.missing and not had_missing:
             offerings = uow.offerings.get_many(
                 {str((i.get("productOffering") or {}).get("id")) for i in order.items}
@@ -228,11 +249,15 @@ class OrderService:
             overrides = [t for o in offerings.values() if (t := o.information_timeout)]
             timeout = min(overrides) if overrides else self._info_timeout
             due = format_instant(self._clock.now() + timeout)
-            uow.timers.schedule(INFO_TIMER, order.id, due, {"timeout": format_duration(timeout)})
+            uow.timers.schedule(
+                INFO_TIMER, order.id, due, {"timeout": format_duration(timeout)}, replace=not new
+            )
         elif had_missing and not order.missing:
             uow.timers.clear(INFO_TIMER, order.id)
 
-    def _sync_deadlines(self, uow: UnitOfWork, order: orders.ProductOrder) -> None:
+    def _sync_deadlines(
+        self, uow: UnitOfWork, order: orders.ProductOrder, new: bool = False
+    ) -> None:
         """Close answered or moot deadlines (and their timers); start those now owed."""
         now = self._now()
         for closed in deadlines.settle(order, now):
@@ -247,7 +272,9 @@ class OrderService:
             )
             started = deadlines.start(order, provider_id, now, response_time)
             if started.due_at is not None:
-                uow.timers.schedule(DEADLINE_TIMER, order.id, started.due_at, subject=provider_id)
+                uow.timers.schedule(
+                    DEADLINE_TIMER, order.id, started.due_at, subject=provider_id, replace=not new
+                )
 
     def deadline_passed(self, uow: UnitOfWork, timer: Timer) -> None:
         """A provider's response deadline fell due: record the breach (if still unanswered)."""

@@ -36,21 +36,30 @@ class Publisher:
         self.order_href_base = base_url.rstrip("/") + ORDER_PATH
 
     def publish(self, uow: UnitOfWork, written: list[ProductOrder]) -> None:
-        queued: list[dict[str, Any]] = []
+        """Decide every event's audiences and callbacks first (reads), then store them with
+        their deliveries (writes): on PostgreSQL the writes go out with the commit."""
+        decided: list[tuple[StoredEvent, list[tuple[str, str]]]] = []
         for order in written:
             if order.events:
-                queued += self._publish_order(uow, order)
-        if queued:
-            uow.deliveries.add_many(queued)
+                decided += self._decide(uow, order)
+        lanes = {subscription for _, queued in decided for subscription, _ in queued}
+        if lanes:
+            uow.deliveries.lock_lanes(lanes)
+        for event, queued in decided:
+            uow.events.add(event, queued)
+        if lanes:
             uow.deliveries.wake_workers()
 
-    def _publish_order(self, uow: UnitOfWork, order: ProductOrder) -> list[dict[str, Any]]:
+    def _decide(
+        self, uow: UnitOfWork, order: ProductOrder
+    ) -> list[tuple[StoredEvent, list[tuple[str, str]]]]:
+        """The order's events, each with the (callback, audience) it is queued for."""
         recorded, order.events = order.events, []
         before = uow.orders.as_loaded(order.id)
         customer_side = uow.parties.represented_by(order.customer_id)
         owners = customer_side | {order.creator_id} | order.provider_ids
         candidates: dict[str, list[Subscription]] = {}
-        queued: list[dict[str, Any]] = []
+        decided: list[tuple[StoredEvent, list[tuple[str, str]]]] = []
         for domain_event in recorded:
             event = notifications.decided(
                 StoredEvent(
@@ -63,11 +72,11 @@ class Publisher:
                 ),
                 before,
             )
-            seq = uow.events.add(event)
             if event.topic not in candidates:
                 wanted = owners if event.topic != ALARM_TOPIC else {event.concerned_provider or ""}
                 candidates[event.topic] = uow.subscriptions.candidates(event.topic, wanted)
             rendered: dict[str, dict[str, Any] | None] = {}
+            queued: list[tuple[str, str]] = []
             for subscription in candidates[event.topic]:
                 represented = {subscription.owner_id}
                 if subscription.owner_id in customer_side:
@@ -80,7 +89,6 @@ class Publisher:
                     rendered[audience] = notifications.render(event, audience, self.order_href_base)
                 envelope = rendered[audience]
                 if envelope is not None and _filter(subscription.query).matches(envelope):
-                    queued.append(
-                        {"subscription_id": subscription.id, "event_seq": seq, "audience": audience}
-                    )
-        return queued
+                    queued.append((subscription.id, audience))
+            decided.append((event, queued))
+        return decided

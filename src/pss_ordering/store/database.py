@@ -4,6 +4,9 @@ SQLite runs in WAL mode with foreign keys on, and write transactions begin
 with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of
 failing when a read lock would have to be upgraded. Reads run in autocommit:
 each statement sees a consistent WAL snapshot.
+
+PostgreSQL: writes queued by ``store.prepared`` are sent before any statement
+SQLAlchemy executes, together with the commit, and dropped by a rollback.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+
+from . import prepared
 
 WRITE = "pss_write"
 
@@ -36,7 +41,45 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
         )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=1800)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=1800)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """Round trips: the driver runs in autocommit mode and each transaction's ``BEGIN`` is
+    queued (``store.prepared``) to travel with its first statement; queued writes go
+    out before anything that could see around them, and with the ``COMMIT`` in one
+    round trip; a rollback drops them."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "begin")
+    def _queue_begin(connection: Connection) -> None:
+        prepared.begin(connection)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _send_queued_first(
+        connection: Connection, _cursor: Any, _sql: str, _params: Any, _ctx: Any, _many: bool
+    ) -> None:
+        if prepared.has_queued(connection):
+            prepared.flush(connection)
+
+    @event.listens_for(engine, "commit")
+    def _send_with_commit(connection: Connection) -> None:
+        # Commits here, in the pipeline; SQLAlchemy's own COMMIT then finds no
+        # transaction and psycopg sends nothing.
+        prepared.flush(connection, commit=True)
+
+    @event.listens_for(engine, "rollback")
+    def _drop_queued(connection: Connection) -> None:
+        prepared.discard(connection)
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _drop_queued_in_savepoint(connection: Connection, _name: str, _ctx: Any) -> None:
+        prepared.discard(connection)
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

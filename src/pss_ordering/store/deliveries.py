@@ -123,6 +123,15 @@ _FAILED = Prepared(
 )
 
 
+_LOCK_LANES = Prepared(
+    text(
+        "SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT "
+        "hashtextextended(id, 1877) AS key FROM unnest(CAST(:ids AS text[])) AS id "
+        "ORDER BY key) AS keys"
+    )
+)
+_NOTIFY = Prepared(text(f"NOTIFY {WAKE_CHANNEL}"))
+
 PENDING_BATCH = 100
 _PENDING = Prepared(
     select(deliveries.c.id, deliveries.c.event_seq, deliveries.c.audience)
@@ -154,30 +163,32 @@ class SqlDeliveries:
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         """Queue deliveries (subscription_id, event_seq, audience) in this transaction.
 
-        A callback's deliveries are sent in id order, which must be the order their
-        transactions commit. SQLite has one writer at a time, so it is. On PostgreSQL
-        two transactions could take ids in one order and commit in the other; so each
-        first takes a lock per callback (held until it commits, in a fixed order
-        against deadlocks): a later id of the same callback then commits later.
+        (Publishing stores each event with its deliveries, ``SqlEvents.add``, after
+        :meth:`lock_lanes`.)
         """
-        if self._db.dialect.name == "postgresql":
-            self._db.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT "
-                    "hashtextextended(id, 1877) AS key FROM unnest(CAST(:ids AS text[])) AS id "
-                    "ORDER BY key) AS keys"
-                ),
-                {"ids": sorted({row["subscription_id"] for row in rows})},
-            )
+        self.lock_lanes({row["subscription_id"] for row in rows})
         _INSERT.many(
             self._db,
             [{**row, "state": PENDING, "attempts": 0, "delivered_at": None} for row in rows],
         )
 
+    def lock_lanes(self, subscription_ids: Iterable[str]) -> None:
+        """Before queueing deliveries for these callbacks in this transaction.
+
+        A callback's deliveries are sent in id order, which must be the order their
+        transactions commit. SQLite has one writer at a time, so it is. On PostgreSQL
+        two transactions could take ids in one order and commit in the other; so each
+        first takes a lock per callback (held until it commits, in a fixed order
+        against deadlocks): a later id of the same callback then commits later. The
+        lock is queued with the transaction's other writes, ahead of its deliveries.
+        """
+        if self._db.dialect.name == "postgresql":
+            _LOCK_LANES.write(self._db, ids=sorted(set(subscription_ids)))
+
     def wake_workers(self) -> None:
         """Tell listening workers (PostgreSQL LISTEN) that there is work, at commit."""
         if self._db.dialect.name == "postgresql":
-            self._db.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
+            _NOTIFY.write(self._db)
 
     def any_claimable(self, now: str) -> bool:
         """A cheap read before taking the write lock to claim."""

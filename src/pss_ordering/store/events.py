@@ -19,8 +19,10 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
+    text,
     true,
 )
 
@@ -30,8 +32,9 @@ from ..domain.notifications import StoredEvent
 from ..domain.orders import ProductOrder
 from ..domain.visibility import Viewer
 from .codec import dumps, loads
+from .deliveries import PENDING
 from .prepared import Prepared, insert_all
-from .schema import event_providers, events
+from .schema import deliveries, event_providers, events
 
 _INSERT = Prepared(
     insert(events)
@@ -39,6 +42,32 @@ _INSERT = Prepared(
     .returning(events.c.seq)
 )  # RETURNING: SQLite >= 3.35 and PostgreSQL
 _INSERT_PROVIDERS = insert_all(event_providers)
+_INSERT_DELIVERIES = Prepared(
+    insert(deliveries).values(
+        subscription_id=bindparam("subscription_id"),
+        event_seq=bindparam("event_seq"),
+        audience=bindparam("audience"),
+        state=literal_column(f"'{PENDING}'"),
+        attempts=literal_column("0"),
+    )
+)
+_EVENT_VALUES = ", ".join(c.name for c in events.columns if c.name != "seq")
+# PostgreSQL: the event, its providers and its deliveries in one statement. The rows of
+# data-modifying CTEs are checked against the foreign keys at the end of the statement,
+# and deliveries take their ids in the order given (WITH ORDINALITY ... ORDER BY).
+_INSERT_WITH_DELIVERIES = Prepared(
+    text(
+        f"WITH e AS (INSERT INTO events ({_EVENT_VALUES}) VALUES ("
+        + ", ".join(f":{c.name}" for c in events.columns if c.name != "seq")
+        + ") RETURNING seq), "
+        "p AS (INSERT INTO event_providers (provider_id, event_seq) "
+        "SELECT provider, e.seq FROM e, unnest(CAST(:providers AS text[])) AS provider) "
+        "INSERT INTO deliveries (subscription_id, event_seq, audience, state, attempts) "
+        f"SELECT d.subscription_id, e.seq, d.audience, '{PENDING}', 0 FROM e, "
+        "unnest(CAST(:subscriptions AS text[]), CAST(:audiences AS text[])) "
+        "WITH ORDINALITY AS d(subscription_id, audience, n) ORDER BY d.n"
+    )
+)
 EVENT_COLUMNS = (
     events.c.event_id,
     events.c.topic,
@@ -57,28 +86,48 @@ class SqlEvents:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
-    def add(self, event: StoredEvent) -> int:
-        """Store the event and the providers told of it (decided). Returns its seq."""
+    def add(self, event: StoredEvent, deliveries: Sequence[tuple[str, str]] = ()) -> None:
+        """Store the event, the providers told of it (decided) and its deliveries, as
+        (subscription id, audience), queued in that order.
+
+        PostgreSQL: one statement, queued with the unit of work's other writes (the event's
+        seq never travels back to Python). SQLite: three, at once.
+        """
         if event.providers is None:
             raise ValueError("which providers are told of an event is decided before it is stored")
         order = event.order
-        [(seq,)] = _INSERT.rows(
-            self._db,
-            event_id=event.event_id,
-            topic=event.topic,
-            event_type=event.event_type,
-            occurred_at=event.occurred_at,
-            order_id=order.id,
-            customer_id=order.customer_id,
-            creator_id=order.creator_id,
-            details=dumps(dict(event.details)),
-            item_providers=dumps(order.item_providers),
-            order_doc=dumps(_snapshot(order)),
-        )
-        _INSERT_PROVIDERS.many(
-            self._db, [{"provider_id": p, "event_seq": seq} for p in sorted(event.providers)]
-        )
-        return int(seq)
+        values = {
+            "event_id": event.event_id,
+            "topic": event.topic,
+            "event_type": event.event_type,
+            "occurred_at": event.occurred_at,
+            "order_id": order.id,
+            "customer_id": order.customer_id,
+            "creator_id": order.creator_id,
+            "details": dumps(dict(event.details)),
+            "item_providers": dumps(order.item_providers),
+            "order_doc": dumps(_snapshot(order)),
+        }
+        providers = sorted(event.providers)
+        if self._db.dialect.name == "postgresql":
+            _INSERT_WITH_DELIVERIES.write(
+                self._db,
+                **values,
+                providers=providers,
+                subscriptions=[subscription for subscription, _ in deliveries],
+                audiences=[audience for _, audience in deliveries],
+            )
+            return
+        [(seq,)] = _INSERT.rows(self._db, **values)
+        _INSERT_PROVIDERS.many(self._db, [{"provider_id": p, "event_seq": seq} for p in providers])
+        if deliveries:
+            _INSERT_DELIVERIES.many(
+                self._db,
+                [
+                    {"subscription_id": subscription, "event_seq": seq, "audience": audience}
+                    for subscription, audience in deliveries
+                ],
+            )
 
     def get_many(self, seqs: Iterable[int]) -> dict[int, StoredEvent]:
         wanted = sorted(set(seqs))

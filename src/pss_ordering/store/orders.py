@@ -70,6 +70,22 @@ _INSERT_PARTIES = insert_all(order_parties)
 _INSERT_EXTERNAL_IDS = insert_all(order_external_ids)
 _INSERT_DEADLINES = insert_all(response_deadlines)
 _GET = Prepared(select(*_ROW).where(orders.c.id == bindparam("order_id")))
+_GET_FOR_UPDATE = Prepared(
+    select(*_ROW).where(orders.c.id == bindparam("order_id")).with_for_update()
+)
+# A changed order: compare-and-set on its version, then its index rows written anew.
+_UPDATE = Prepared(
+    update(orders)
+    .where(orders.c.id == bindparam("id"), orders.c.version == bindparam("expected_version"))
+    .values({c.name: bindparam(c.name) for c in orders.columns if c.name != "id"})
+)
+_CLEAR_INDEX_ROWS = tuple(
+    Prepared(delete(table).where(table.c.order_id == bindparam("order_id")))
+    for table in (order_items, order_parties, order_external_ids)
+)
+_CLEAR_DEADLINES = Prepared(
+    delete(response_deadlines).where(response_deadlines.c.order_id == bindparam("order_id"))
+)
 
 
 class SqlOrders:
@@ -87,13 +103,8 @@ class SqlOrders:
 
     def get(self, order_id: str, *, lock: bool = False) -> ProductOrder | None:
         """One order; ``lock`` holds its row until commit (PostgreSQL; SQLite locks the file)."""
-        row: Any
-        if lock:
-            query = select(*_ROW).where(orders.c.id == order_id).with_for_update()
-            row = self._db.execute(query).first()
-        else:
-            found = _GET.rows(self._db, order_id=order_id)
-            row = _Row(*found[0]) if found else None
+        found = (_GET_FOR_UPDATE if lock else _GET).rows(self._db, order_id=order_id)
+        row = _Row(*found[0]) if found else None
         if row is None:
             return None
         self._loaded.setdefault(order_id, row)
@@ -117,22 +128,22 @@ class SqlOrders:
         return written
 
     def add(self, order: ProductOrder) -> None:
-        _INSERT_ORDER(self._db, id=order.id, **_columns(order))
+        """Write a new order; on PostgreSQL its statements are queued, and go out together
+        with the unit of work's next read or its commit (``store.prepared``)."""
+        _INSERT_ORDER.write(self._db, id=order.id, **_columns(order))
         self._insert_index_rows(order)
         self._write_deadlines(order, new=True)
         self._written.append(order)
 
     def update(self, order: ProductOrder, expected_version: int) -> bool:
         """Compare-and-set on ``version``: False when someone else changed it first."""
-        result = self._db.execute(
-            update(orders)
-            .where(orders.c.id == order.id, orders.c.version == expected_version)
-            .values(**_columns(order))
+        changed = _UPDATE.rowcount(
+            self._db, id=order.id, expected_version=expected_version, **_columns(order)
         )
-        if result.rowcount != 1:
+        if changed != 1:
             return False
-        for table in (order_items, order_parties, order_external_ids):
-            self._db.execute(delete(table).where(table.c.order_id == order.id))
+        for clear in _CLEAR_INDEX_ROWS:
+            clear.write(self._db, order_id=order.id)
         self._insert_index_rows(order)
         self._write_deadlines(order, new=False)
         self._written.append(order)
@@ -185,9 +196,7 @@ class SqlOrders:
         if not order.deadlines:
             return
         if not new:
-            self._db.execute(
-                delete(response_deadlines).where(response_deadlines.c.order_id == order.id)
-            )
+            _CLEAR_DEADLINES.write(self._db, order_id=order.id)
         _INSERT_DEADLINES.many(
             self._db,
             [

@@ -1,17 +1,39 @@
-"""Statements compiled once per dialect and run through the driver directly.
+"""Statements compiled once per dialect and run through the driver directly, and the
+queue that sends a unit of work's writes to PostgreSQL together.
 
-SQLAlchemy's per-execution work (cache key, parameter processing) costs more
-than a primary-key read on SQLite; the hot reads use this instead. Statements
-are still written with SQLAlchemy Core, so both dialects get correct SQL.
+SQLAlchemy's per-execution work (cache key, parameter processing, events) costs
+more than a primary-key read on SQLite; the hot statements use this instead.
+They are still written with SQLAlchemy Core, so both dialects get correct SQL.
+
+Writes whose result nobody reads (:meth:`Prepared.write`, :meth:`Prepared.many`)
+run at once on SQLite, which is in-process. On PostgreSQL each statement would
+be a round trip, so they are queued on the connection and sent in one pipeline
+(psycopg pipeline mode) with whatever needs the server next: the next read
+(:meth:`Prepared.rows`, which waits for its rows, and the queued writes before
+it, in one round trip), any other statement (``store.database`` flushes the
+queue before SQLAlchemy executes one) or the commit (one round trip for the
+writes and the ``COMMIT``). The order of statements is the order they were
+issued, so nothing reads around a queued write. A rollback, or a rollback to a
+savepoint, drops what was queued and not sent (it was issued after the last
+statement that went out, hence inside what is rolled back); an error in a queued
+write surfaces at the round trip that sent it, which is inside the unit of work.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Table, bindparam, insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+_Entry = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+# (sql, parameters, executemany) of writes not yet sent, per connection (PostgreSQL only).
+_Queued = list[tuple[str, Any, bool]]
+_QUEUES: weakref.WeakKeyDictionary[Connection, _Queued] = weakref.WeakKeyDictionary()
+_BEGIN, _COMMIT = "BEGIN", "COMMIT"
+MULTI_ROW_MAX = 16  # INSERTs of up to this many rows are one statement (PostgreSQL)
 
 
 def insert_all(table: Table, generated: str | None = None) -> Prepared:
@@ -19,11 +41,7 @@ def insert_all(table: Table, generated: str | None = None) -> Prepared:
 
     ``generated`` names a column the database fills in (an autoincrement key).
     """
-    return Prepared(
-        insert(table).values(
-            {c.name: bindparam(c.name) for c in table.columns if c.name != generated}
-        )
-    )
+    return InsertAll(table, tuple(c.name for c in table.columns if c.name != generated))
 
 
 class Prepared:
@@ -32,18 +50,19 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, _Entry] = {}
 
-    def _sql(self, connection: Connection, params: dict[str, Any]) -> tuple[str, Any]:
-        dialect = connection.dialect
-        entry = self._compiled.get(dialect.name)
+    def _entry(self, dialect_name: str, connection: Connection) -> _Entry:
+        entry = self._compiled.get(dialect_name)
         if entry is None:
-            compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
+            compiled = cast(SQLCompiler, self._statement.compile(dialect=connection.dialect))
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            entry = (str(compiled), order, fixed)
-            self._compiled[dialect.name] = entry
-        sql, order, fixed = entry
+            entry = self._compiled[dialect_name] = (str(compiled), order, fixed)
+        return entry
+
+    def _sql(self, connection: Connection, params: dict[str, Any]) -> tuple[str, Any]:
+        sql, order, fixed = self._entry(connection.dialect.name, connection)
         if fixed:
             params = {**fixed, **params}
         if order is not None:
@@ -51,24 +70,166 @@ class Prepared:
         return sql, params
 
     def __call__(self, connection: Connection, **params: Any) -> CursorResult[Any]:
+        """Through SQLAlchemy, for callers that want its result object (queued writes
+        are sent first, see ``store.database``)."""
         return connection.exec_driver_sql(*self._sql(connection, params))
-
-    def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        """Execute once per parameter set (an INSERT of several rows)."""
-        if rows:
-            sql, _ = self._sql(connection, rows[0])
-            connection.exec_driver_sql(sql, [self._sql(connection, r)[1] for r in rows])
 
     def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
         """Plain tuples straight from the driver cursor, in the statement's column order.
 
         The connection's transaction (if any) is the driver connection's, so this
-        reads within the unit of work like any other statement.
+        reads within the unit of work like any other statement; on PostgreSQL the
+        writes queued before it go out in the same round trip.
         """
         sql, bound = self._sql(connection, params)
+        if connection.dialect.name == "postgresql":
+            return cast(list[tuple[Any, ...]], _send(connection, (sql, bound), want="rows"))
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, bound)
             return list(cursor.fetchall())
         finally:
             cursor.close()
+
+    def rowcount(self, connection: Connection, **params: Any) -> int:
+        """Execute now (with the queued writes before it) and say how many rows it changed."""
+        sql, bound = self._sql(connection, params)
+        if connection.dialect.name == "postgresql":
+            return cast(int, _send(connection, (sql, bound), want="rowcount"))
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, bound)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def write(self, connection: Connection, **params: Any) -> None:
+        """A write whose result nobody reads: now on SQLite, queued on PostgreSQL."""
+        _write(connection, *self._sql(connection, params), many=False)
+
+    def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """A write once per parameter set (an INSERT of several rows), like :meth:`write`."""
+        if rows:
+            sql, _ = self._sql(connection, rows[0])
+            _write(connection, sql, [self._sql(connection, r)[1] for r in rows], many=True)
+
+
+class InsertAll(Prepared):
+    """``INSERT`` of every column; several rows are one multi-row statement on PostgreSQL
+    (one statement to parse, plan and execute instead of one per row)."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+        super().__init__(insert(table).values({c: bindparam(c) for c in columns}))
+        self._table = table
+        self._columns = columns
+        self._multi: dict[int, str] = {}
+
+    def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        if connection.dialect.name != "postgresql" or len(rows) > MULTI_ROW_MAX:
+            super().many(connection, rows)
+            return
+        if len(rows) <= 1:
+            if rows:
+                self.write(connection, **rows[0])
+            return
+        sql = self._multi.get(len(rows))
+        if sql is None:
+            statement = insert(self._table).values(
+                [{c: bindparam(f"{c}_{n}") for c in self._columns} for n in range(len(rows))]
+            )
+            sql = self._multi[len(rows)] = str(statement.compile(dialect=connection.dialect))
+        params = {f"{c}_{n}": row[c] for n, row in enumerate(rows) for c in self._columns}
+        _write(connection, sql, params, many=False)
+
+
+def read_together(
+    connection: Connection, reads: list[tuple[Prepared, dict[str, Any]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Several reads (and the writes queued before them) in one round trip on PostgreSQL;
+    one after the other on SQLite. Each read's rows, in order."""
+    if connection.dialect.name != "postgresql" or len(reads) < 2:
+        return [statement.rows(connection, **params) for statement, params in reads]
+    queued = _QUEUES.pop(connection, None)
+    raw: Any = connection.connection.driver_connection
+    cursors = [raw.cursor() for _ in reads]
+    try:
+        with raw.pipeline(), raw.cursor() as writes:
+            for sql, params, many in queued or ():
+                if many:
+                    writes.executemany(sql, params)
+                else:
+                    writes.execute(sql, params)
+            for cursor, (statement, params) in zip(cursors, reads, strict=True):
+                cursor.execute(*statement._sql(connection, params))
+        return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _write(connection: Connection, sql: str, params: Any, *, many: bool) -> None:
+    if connection.dialect.name == "postgresql":
+        queued = _QUEUES.get(connection)
+        if queued is None:
+            queued = _QUEUES[connection] = []
+        queued.append((sql, params, many))
+        return
+    raw = connection.connection.driver_connection
+    if many:
+        raw.executemany(sql, params)  # type: ignore[union-attr]
+    else:
+        raw.execute(sql, params)  # type: ignore[union-attr]
+
+
+def has_queued(connection: Connection) -> bool:
+    return connection in _QUEUES
+
+
+def begin(connection: Connection) -> None:
+    """PostgreSQL: the transaction's ``BEGIN``, queued to travel with its first statement
+    (the driver runs in autocommit mode, so it sends no ``BEGIN`` of its own)."""
+    _QUEUES[connection] = [(_BEGIN, None, False)]
+
+
+def flush(connection: Connection, *, commit: bool = False) -> None:
+    """Send the queued writes (and, with ``commit``, the ``COMMIT``) in one round trip.
+
+    A transaction that never sent anything (its queue is its ``BEGIN``) has nothing
+    to commit: its queue is dropped instead.
+    """
+    queued = _QUEUES.get(connection)
+    if queued is None:
+        return
+    if commit and len(queued) == 1 and queued[0][0] is _BEGIN:
+        del _QUEUES[connection]
+        return
+    _send(connection, (_COMMIT, None) if commit else None, want=None)
+
+
+def discard(connection: Connection) -> None:
+    """Forget the queued writes: what they would have written is being rolled back."""
+    _QUEUES.pop(connection, None)
+
+
+def _send(connection: Connection, statement: tuple[str, Any] | None, *, want: str | None) -> Any:
+    """PostgreSQL: the queued writes, then ``statement``, in one pipeline (one round trip)."""
+    queued = _QUEUES.pop(connection, None)
+    raw: Any = connection.connection.driver_connection
+    with raw.cursor() as cursor:
+        if queued is None:
+            assert statement is not None
+            cursor.execute(*statement)
+        else:
+            with raw.pipeline():
+                for sql, params, many in queued:
+                    if many:
+                        cursor.executemany(sql, params)
+                    else:
+                        cursor.execute(sql, params)
+                if statement is not None:
+                    cursor.execute(*statement)
+        if want == "rows":
+            return cursor.fetchall()
+        if want == "rowcount":
+            return cursor.rowcount
+        return None

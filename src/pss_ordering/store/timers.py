@@ -53,24 +53,28 @@ class SqlTimers:
         due_at: str,
         payload: dict[str, Any] | None = None,
         subject: str = "",
+        *,
+        replace: bool = True,
     ) -> None:
-        """Set the timer of this kind for the order and subject (replacing an earlier one)."""
-        self.clear(kind, order_id, subject)
-        _INSERT(
+        """Set the timer of this kind for the order and subject, replacing an earlier one
+        (``replace=False``: the caller knows there is none, e.g. the order is new)."""
+        if replace:
+            self.clear(kind, order_id, subject)
+        _INSERT.write(
             self._db,
             kind=kind,
             order_id=order_id,
             due_at=due_at,
-            payload=dumps(payload or {}),
+            payload=dumps(payload) if payload else "{}",
             subject=subject,
         )
 
     def clear(self, kind: str, order_id: str, subject: str | None = None) -> None:
         """Drop the order's timer of this kind (for one subject, or for all of them)."""
         if subject is None:
-            _CLEAR_ALL_SUBJECTS(self._db, order_id=order_id, kind=kind)
+            _CLEAR_ALL_SUBJECTS.write(self._db, order_id=order_id, kind=kind)
         else:
-            _CLEAR(self._db, order_id=order_id, kind=kind, subject=subject)
+            _CLEAR.write(self._db, order_id=order_id, kind=kind, subject=subject)
 
     def any_due(self, now: str) -> bool:
         return (
