@@ -50,16 +50,24 @@ class UnitOfWork(Repositories):
         *,
         batched: bool = False,
         owns_connection: bool = False,
+        read_only: bool = False,
     ) -> None:
         super().__init__(connection)
         self.batched = batched
         self._publisher = publisher
         self._owns_connection = owns_connection
+        self._read_only = read_only
         self._transaction: Transaction | None = None
 
     def __enter__(self) -> UnitOfWork:
+        # A read opens no transaction of its own: each statement reads a consistent
+        # snapshot (SQLite in WAL mode, PostgreSQL in READ COMMITTED), and on
+        # PostgreSQL a BEGIN and a ROLLBACK would be two more round trips.
         connection = self.connection
-        self._transaction = connection.begin_nested() if self.batched else connection.begin()
+        if self.batched:
+            self._transaction = connection.begin_nested()
+        elif not self._read_only:
+            self._transaction = connection.begin()
         return self
 
     @contextmanager
@@ -77,6 +85,7 @@ class UnitOfWork(Repositories):
     def commit(self) -> None:
         """Publish, then commit: durably, or (``batched``) into the batch, which commits
         durably before the caller is answered."""
+        assert not self._read_only, "a unit of work opened for reading does not commit"
         assert self._transaction is not None
         self._publisher.publish(self, self.orders.take_written())
         self._transaction.commit()
@@ -87,10 +96,11 @@ class UnitOfWork(Repositories):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._transaction is not None
         try:
-            if self._transaction.is_active:
+            if self._transaction is not None and self._transaction.is_active:
                 self._transaction.rollback()
+            elif self._read_only and self.connection.in_transaction():
+                self.connection.rollback()  # one SQLAlchemy began for a statement it ran
         finally:
             if self._owns_connection:
                 self.connection.close()
@@ -119,12 +129,15 @@ class Database:
         self._batches = threading.local()
 
     def reading(self) -> UnitOfWork:
+        """A unit of work that only reads (and never commits)."""
         if not self._keep_readers:
-            return UnitOfWork(self.engine.connect(), self.publisher, owns_connection=True)
+            return UnitOfWork(
+                self.engine.connect(), self.publisher, owns_connection=True, read_only=True
+            )
         reader = getattr(self._readers, "connection", None)
         if reader is None:
             reader = self._readers.connection = self.engine.connect()
-        return UnitOfWork(reader, self.publisher)
+        return UnitOfWork(reader, self.publisher, read_only=True)
 
     def writing(self) -> UnitOfWork:
         """A write transaction of its own, or a savepoint of the batch this thread runs."""

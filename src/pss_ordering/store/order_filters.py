@@ -304,10 +304,12 @@ LISTED = (
 class Statements:
     """The statements of one shape, each built and compiled (per dialect) when first run.
 
-    Every one binds the shape's values as ``p0``, ``p1``…; ``count`` also ``cap``
-    (it counts at most that many rows), the pages ``limit`` and ``offset``. Rows are
-    :data:`LISTED` plus ``meta`` (NULL unless the shape has provider views, which
-    need the order's authorship).
+    Every one binds the shape's values as ``p0``, ``p1``…; the pages also ``limit``,
+    ``offset`` and ``cap``. A page's rows are :data:`LISTED`, ``meta`` (NULL unless
+    the shape has provider views, which need the order's authorship) and ``total``:
+    the number of matches, counted up to ``cap`` (evaluated once per statement, and
+    sent with the page: one round trip). ``count`` is that count alone, for a page
+    past the end.
     """
 
     def __init__(self, shape: Shape) -> None:
@@ -319,17 +321,14 @@ class Statements:
 
     @cached_property
     def count(self) -> Prepared:
-        matching: Any = _counted_on_items(self._shape)
-        if matching is None:
-            matching = select(literal_column("1")).select_from(orders).where(*self._where)
-        capped = matching.limit(bindparam("cap", type_=Integer)).subquery("matching")
-        return Prepared(select(func.count()).select_from(capped))
+        return Prepared(select(self._counted().scalar_subquery()))
 
     @cached_property
     def page(self) -> Prepared:
         if _provider_alone(self._shape) and self._shape.sort is None:
             return self.deep_page
-        return Prepared(self._paged(select(*self._columns).where(*self._where)))
+        rows = select(*self._columns, self._total()).where(*self._where)
+        return Prepared(self._paged(rows.order_by(*self._order_by)))
 
     @cached_property
     def deep_page(self) -> Prepared:
@@ -339,10 +338,9 @@ class Statements:
         else:
             ids = select(orders.c.id.label("page_id")).where(*self._where)
             ids = ids.order_by(*self._order_by)
-        paged = ids.limit(bindparam("limit", type_=Integer))
-        chosen = paged.offset(bindparam("offset", type_=Integer)).subquery("page")
+        chosen = self._paged(ids).subquery("page")
         return Prepared(
-            select(*self._columns)
+            select(*self._columns, self._total())
             .join_from(orders, chosen, orders.c.id == chosen.c.page_id)
             .order_by(*self._order_by)
         )
@@ -351,12 +349,20 @@ class Statements:
     def everything(self) -> Prepared:
         return Prepared(select(*self._columns).where(*self._where).order_by(*self._order_by))
 
+    def _counted(self) -> Any:
+        """``count(*)`` of the matches, stopping at ``cap``."""
+        matching: Any = _counted_on_items(self._shape)
+        if matching is None:
+            matching = select(literal_column("1")).select_from(orders).where(*self._where)
+        capped = matching.limit(bindparam("cap", type_=Integer)).subquery("matching")
+        return select(func.count()).select_from(capped)
+
+    def _total(self) -> Any:
+        return self._counted().scalar_subquery().label("total")
+
     def _paged(self, query: Any) -> Any:
-        return (
-            query.order_by(*self._order_by)
-            .limit(bindparam("limit", type_=Integer))
-            .offset(bindparam("offset", type_=Integer))
-        )
+        limit = query.limit(bindparam("limit", type_=Integer))
+        return limit.offset(bindparam("offset", type_=Integer))
 
 
 @lru_cache(maxsize=1024)

@@ -183,12 +183,14 @@ class SqlOrders:
         if not chosen.exact:
             found = [_listed(row) for row in run.everything.rows(self._db, **params)]
             return Matches(found, None, False, chosen.residual, chosen.residual_sort)
-        offset, limit = query.offset, query.limit
+        offset, limit, cap = query.offset, query.limit, count_limit + 1
         page = run.deep_page if offset >= DEEP_OFFSET else run.page
-        found = [_listed(row) for row in page.rows(self._db, limit=limit, offset=offset, **params)]
+        rows = page.rows(self._db, limit=limit, offset=offset, cap=cap, **params)
+        found = [_listed(row[:-1]) for row in rows]
         if 0 < len(found) < limit or (not found and not offset):
-            return Matches(found, offset + len(found), True)  # the last page: nothing to count
-        counted = run.count.rows(self._db, cap=count_limit + 1, **params)[0][0]
+            return Matches(found, offset + len(found), True)  # the last page: exact
+        # The count came with the page; past the end, it is asked for alone.
+        counted = rows[0][-1] if rows else run.count.rows(self._db, cap=cap, **params)[0][0]
         return Matches(found, counted if counted <= count_limit else None, True)
 
     def _write_deadlines(self, order: ProductOrder, *, new: bool) -> None:
