@@ -43,7 +43,7 @@ def _postgres_available() -> bool:
 
 
 @contextmanager
-def _new_postgres_database() -> Iterator[str]:
+def new_postgres_database() -> Iterator[str]:
     """A database of its own on the server, dropped afterwards; fails in CI when the
     server is unreachable, skips elsewhere."""
     if not _postgres_available():
@@ -63,14 +63,14 @@ def _new_postgres_database() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """One database for the session's in-process tests (emptied before each)."""
-    with _new_postgres_database() as url:
+    with new_postgres_database() as url:
         yield url
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """A database for one test alone, e.g. for service processes it starts."""
-    with _new_postgres_database() as url:
+    with new_postgres_database() as url:
         yield url
 
 

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
 from pss_ordering.store.database import make_engine
-from tests.conftest import ADMIN_URL
+from tests.conftest import new_postgres_database
 from tests.receiver import Receiver
 from tests.served import Served, serve
 from tests.world import OFFERINGS, ORDERS, PARTIES, order_body, provider_ref
@@ -39,17 +37,10 @@ WAIT_SECONDS = 60.0
 
 
 @pytest.fixture(scope="module")
-def fresh_database(postgres_url: str) -> Iterator[str]:
-    """A database of its own, next to the session's (``postgres_url`` fails in CI when
-    PostgreSQL is unreachable, and skips locally)."""
-    name = f"pss_nodes_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def fresh_database() -> Iterator[str]:
+    """A database of its own (fails in CI when PostgreSQL is unreachable, skips locally)."""
+    with new_postgres_database() as url:
+        yield url
 
 
 @dataclass
