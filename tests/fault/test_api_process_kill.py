@@ -21,7 +21,6 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from itertools import groupby
 from pathlib import Path
@@ -32,9 +31,6 @@ from sqlalchemy import Engine, text
 
 from pss_ordering.bootstrap import build_services
 from pss_ordering.config import Settings
-from pss_ordering.store import migrate
-from pss_ordering.store.database import make_engine
-from pss_ordering.store.schema import metadata
 from tests.fault.test_delivery_kill import (
     CALLBACKS,
     CHANGES_PER_ORDER,
@@ -83,20 +79,6 @@ class ApiKiller(threading.Thread):
                 point += self._rand.randint(*KILL_AFTER)
         except BaseException as exc:  # reported by the test
             self.errors.append(exc)
-
-
-@pytest.fixture
-def database(postgres_url: str) -> Iterator[Engine]:
-    """The session's PostgreSQL database, migrated and emptied."""
-    engine = make_engine(postgres_url)
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(text(f"DELETE FROM {table.name}"))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _count(engine: Engine, sql: str) -> int:

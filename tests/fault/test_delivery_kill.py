@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -36,9 +35,6 @@ from pss_ordering.api.common import Services
 from pss_ordering.bootstrap import build_services
 from pss_ordering.config import Settings
 from pss_ordering.domain.identity import Caller, Role
-from pss_ordering.store import migrate
-from pss_ordering.store.database import make_engine
-from pss_ordering.store.schema import metadata
 from tests.receiver import Receiver
 from tests.world import order_body, provider_ref
 
@@ -152,20 +148,6 @@ class Killer(threading.Thread):
 
 
 # -- the database and the events ---------------------------------------------------------
-
-
-@pytest.fixture
-def database(postgres_url: str) -> Iterator[Engine]:
-    """The session's PostgreSQL database, migrated and emptied."""
-    engine = make_engine(postgres_url)
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(text(f"DELETE FROM {table.name}"))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _customers(services: Services, receiver: Receiver) -> list[Caller]:
