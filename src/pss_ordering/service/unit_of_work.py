@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, Transaction
 
 from ..domain.orders import ProductOrder
 from ..store.database import WRITE
+from ..store.prepared import Savepoint
 from ..store.repositories import Repositories
 from .publishing import Publisher
 
@@ -57,7 +58,7 @@ class UnitOfWork(Repositories):
         self._publisher = publisher
         self._owns_connection = owns_connection
         self._read_only = read_only
-        self._transaction: Transaction | None = None
+        self._transaction: Transaction | Savepoint | None = None
 
     def __enter__(self) -> UnitOfWork:
         # A read opens no transaction of its own: each statement reads a consistent
@@ -65,7 +66,7 @@ class UnitOfWork(Repositories):
         # PostgreSQL a BEGIN and a ROLLBACK would be two more round trips.
         connection = self.connection
         if self.batched:
-            self._transaction = connection.begin_nested()
+            self._transaction = Savepoint(connection)  # through the driver: ~1 µs, not ~40
         elif not self._read_only:
             self._transaction = connection.begin()
         return self
@@ -76,7 +77,7 @@ class UnitOfWork(Repositories):
         the events of the orders it wrote, are undone; the rest still commits."""
         mark = self.orders.mark()
         try:
-            with self.connection.begin_nested():
+            with Savepoint(self.connection):
                 yield
         except BaseException:
             self.orders.forget_since(mark)

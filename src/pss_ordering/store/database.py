@@ -3,10 +3,13 @@
 SQLite runs in WAL mode with foreign keys on, and write transactions begin
 with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of
 failing when a read lock would have to be upgraded. Reads run in autocommit:
-each statement sees a consistent WAL snapshot.
+each statement sees a consistent WAL snapshot. A connection that writes gets a
+64 MB page cache, and the pool hands out the connection returned last, so the
+writer's index pages stay cached from batch to batch.
 
-PostgreSQL: writes queued by ``store.prepared`` are sent before any statement
-SQLAlchemy executes, together with the commit, and dropped by a rollback.
+PostgreSQL: the driver runs in autocommit mode; each transaction's ``BEGIN`` and
+its writes are queued by ``store.prepared``, sent before any statement SQLAlchemy
+executes or together with the commit, and dropped by a rollback.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.engine import Connection
 from . import prepared
 
 WRITE = "pss_write"
+WRITER_CACHE_KIB = 64 * 1024  # SQLite page cache of a connection that has written
 
 
 def normalise_url(url: str) -> str:
@@ -38,6 +42,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
             max_overflow=0,
+            pool_use_lifo=True,  # the last connection back is warm: its page cache
         )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
@@ -98,6 +103,13 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         # Writers take the write lock up front; readers run each statement on its
         # own snapshot (WAL), which costs nothing and never blocks a writer.
         if connection.get_execution_options().get(WRITE, False):
+            info = connection.connection.info
+            if not info.get("writer_cache"):
+                # A create touches ~30 index pages of the big tables; with SQLite's
+                # default 2 MB cache most were re-read at every batch (the order
+                # INSERT took 240 µs instead of 100 on 20k orders).
+                connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+                info["writer_cache"] = True
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -21,7 +21,9 @@ write surfaces at the round trip that sent it, which is inside the unit of work.
 
 from __future__ import annotations
 
+import itertools
 import weakref
+from types import TracebackType
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Table, bindparam, insert
@@ -178,7 +180,64 @@ def _write(connection: Connection, sql: str, params: Any, *, many: bool) -> None
     if many:
         raw.executemany(sql, params)  # type: ignore[union-attr]
     else:
-        raw.execute(sql, params)  # type: ignore[union-attr]
+        raw.execute(sql, () if params is None else params)  # type: ignore[union-attr]
+
+
+class Savepoint:
+    """A savepoint of the connection's transaction, sent through the driver.
+
+    SQLAlchemy's ``begin_nested`` compiles its ``SAVEPOINT`` and ``RELEASE`` anew each
+    time (~40 µs; SQLite's own savepoint costs ~1 µs), and group commit takes one per
+    use case. On PostgreSQL the statements are queued like writes; rolling back a
+    savepoint whose ``SAVEPOINT`` is still queued just drops it and what followed.
+    Used like SQLAlchemy's (``commit``, ``rollback``, ``is_active``, or as a context).
+    """
+
+    _names = itertools.count(1)
+
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+        self._name = f"pss_{next(Savepoint._names)}"
+        self.is_active = True
+        self._marker: tuple[str, Any, bool] = (f"SAVEPOINT {self._name}", None, False)
+        if connection.dialect.name == "postgresql":
+            _QUEUES.setdefault(connection, []).append(self._marker)
+        else:
+            _write(connection, self._marker[0], None, many=False)
+
+    def commit(self) -> None:
+        if self.is_active:
+            self.is_active = False
+            _write(self._db, f"RELEASE SAVEPOINT {self._name}", None, many=False)
+
+    def rollback(self) -> None:
+        if not self.is_active:
+            return
+        self.is_active = False
+        queued = _QUEUES.get(self._db)
+        if queued is not None:
+            for at in range(len(queued) - 1, -1, -1):
+                if queued[at] is self._marker:  # never sent: forget it and what followed
+                    del queued[at:]
+                    return
+            queued.clear()  # all of it was issued after the savepoint was sent
+        name = self._name
+        _write(self._db, f"ROLLBACK TO SAVEPOINT {name}", None, many=False)
+        _write(self._db, f"RELEASE SAVEPOINT {name}", None, many=False)
+
+    def __enter__(self) -> Savepoint:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
 
 
 def has_queued(connection: Connection) -> bool:
