@@ -124,6 +124,19 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
+def inline_reads(setting: str, engine: Engine) -> bool:
+    """Whether bounded reads run on the event loop: ``always``, ``never``, or (``auto``) on
+    SQLite, and on PostgreSQL when the server is on this machine (loopback or a Unix
+    socket), where a round trip costs less than handing the read to a thread (measured:
+    a list 0.94 -> 0.50 ms of CPU). Across a network the loop would wait for each."""
+    if setting != "auto":
+        return setting == "always"
+    if engine.dialect.name == "sqlite":
+        return True
+    host = engine.url.host or ""
+    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
 def build_services(
     settings: Settings, engine: Engine | None = None, clock: Clock | None = None
 ) -> Services:
@@ -177,6 +190,7 @@ def build_services(
         executor=Executor(
             writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,
             concurrency=settings.db_concurrency,
+            inline_reads=inline_reads(settings.inline_reads, engine),
         ),
     )
 
@@ -201,7 +215,11 @@ def build_delivery_worker(
     )
     return DeliveryWorker(
         services.database,
-        services.executor,
+        # On SQLite the worker shares the API's group-commit writer; elsewhere its loop,
+        # busy sending, hands every read to a thread (inline reads are for the API).
+        services.executor
+        if services.database.engine.dialect.name == "sqlite"
+        else services.executor.threaded(),
         sender,
         services.clock,
         RetryPolicy(tuple(settings.delivery_retry_schedule), settings.delivery_jitter),

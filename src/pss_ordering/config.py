@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "FULL"
 
     db_concurrency: int = 8
+    # Bounded reads (by id, one-range lists) on the event loop: always on SQLite; on
+    # PostgreSQL ("auto") when the server is on this machine (see Executor).
+    inline_reads: Literal["auto", "always", "never"] = "auto"
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     callback_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     callback_auth: dict[str, CallbackAuth] = Field(default_factory=dict)
