@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +16,7 @@ from ..domain.events import OrderRemoved
 from ..domain.identity import Caller, Role
 from ..domain.parties import Party
 from ..domain.timestamps import format_instant
+from ..ids import new_id
 from ..store.parties import prefetch
 from ..store.timers import Timer
 from . import callers
@@ -119,7 +119,7 @@ class OrderService:
                 else (),
                 caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
             )
-            order = orders.create_order(ctx, body, str(uuid.uuid4()), self._now())
+            order = orders.create_order(ctx, body, new_id(), self._now())
             self._sync_info_timer(uow, order, had_missing=False, new=True)
             self._sync_deadlines(uow, order, new=True)
             uow.orders.add(order)

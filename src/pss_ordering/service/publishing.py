@@ -10,7 +10,6 @@ the change, a committed event is never lost and an uncommitted one never sent.
 
 from __future__ import annotations
 
-import uuid
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from ..domain.hub import FilterQuery, Subscription
 from ..domain.notifications import ALARM_TOPIC, StoredEvent
 from ..domain.orders import ProductOrder
 from ..domain.visibility import Viewer
+from ..ids import new_id
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -63,7 +63,7 @@ class Publisher:
         for domain_event in recorded:
             event = notifications.decided(
                 StoredEvent(
-                    event_id=str(uuid.uuid4()),
+                    event_id=new_id(),
                     topic=domain_event.topic,
                     event_type=domain_event.notification,
                     occurred_at=domain_event.occurred_at,
