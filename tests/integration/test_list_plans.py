@@ -107,13 +107,19 @@ def test_lists_never_scan_a_table(engine: Engine, who: str, raw: str) -> None:
             assert not _full_scans(plan), (who, raw, kind, plan)
 
 
+# A provider's filtered list is counted by probing its items per order (not covered).
+COUNTED_ON_ONE_INDEX = [
+    (who, raw)
+    for who in ("customer", "organisation", "pss", "governance", "provider")
+    for raw in COVERED
+    if not (who == "provider" and raw)
+]
+
+
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("raw", COVERED)
-@pytest.mark.parametrize("who", ["customer", "organisation", "pss", "governance", "provider"])
+@pytest.mark.parametrize(("who", "raw"), COUNTED_ON_ONE_INDEX)
 def test_counts_read_an_index_alone(engine: Engine, who: str, raw: str) -> None:
     """No order row is read to count: visibility and the filter are in one index."""
-    if who == "provider" and raw:
-        pytest.skip("a provider's filtered list is counted by probing its items per order")
     with engine.connect() as conn:
         plan = _plans(conn, VIEWERS[who], raw)["count"]
     searched = [
