@@ -50,6 +50,8 @@ async def collection_response(
 
 def requested_fields(request: Request, known: frozenset[str]) -> tuple[str, ...] | None:
     """``fields=`` on a single-resource operation; any other query parameter is refused."""
+    if not request.scope.get("query_string"):
+        return None  # most reads by id: no query string to parse
     extra = sorted({name for name, _ in request.query_params.multi_items()} - {"fields"})
     if extra:
         raise InvalidQuery("unsupported query parameter(s): " + ", ".join(extra))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +33,12 @@ def _patch_schema() -> BodySchema:
 
 
 def _href_base(request: Request) -> str:
-    return services(request).settings.base_url.rstrip("/") + PATH
+    return _orders_href(services(request).settings.base_url)
+
+
+@lru_cache(maxsize=8)
+def _orders_href(base_url: str) -> str:
+    return base_url.rstrip("/") + PATH
 
 
 def _fields(request: Request) -> tuple[str, ...] | None:
@@ -71,7 +76,9 @@ async def list_orders(request: Request) -> Response:
         partial(svc.orders.listing, caller, query), svc.orders.page
     )
     base = _href_base(request)
-    docs = [select_fields(with_href(doc, base), query.fields) for doc in page.docs]
+    docs = [with_href(doc, base) for doc in page.docs]  # each a new dict already
+    if query.fields is not None:
+        docs = [select_fields(doc, query.fields) for doc in docs]
     return page_response(docs, page.total, page.count_limit)
 
 
