@@ -10,9 +10,29 @@
 -- IDS_FILE   file with one id per line, or "-"
 --
 -- done() prints one line "BENCH_RESULT {json}" that bench/run.py reads.
+--
+-- Several nodes (two serve processes on two ports, one database): BENCH_NODES in the
+-- environment lists them ("127.0.0.1:8001,127.0.0.1:8002"), and wrk's threads are
+-- given to them in turn (run with as many threads as nodes, or a multiple), so each
+-- node gets its share of the connections. Requests are the same bytes either way.
 
 local requests_ = nil
 local next_index = 0
+local threads_set_up = 0
+
+function setup(thread)
+  local nodes = os.getenv("BENCH_NODES")
+  if nodes == nil or nodes == "" then
+    return
+  end
+  local found = {}
+  for host, port in string.gmatch(nodes, "([^,:]+):(%d+)") do
+    found[#found + 1] = { host, port }
+  end
+  local node = found[threads_set_up % #found + 1]
+  threads_set_up = threads_set_up + 1
+  thread.addr = wrk.lookup(node[1], node[2])[1]
+end
 
 function init(args)
   local method, path, body_file, token, ids_file = args[1], args[2], args[3], args[4], args[5]

@@ -63,6 +63,11 @@ def serve(
         services.database.engine.dispose()
     bound = f"http://{host or settings.host}:{port or settings.port}"
     click.echo(f"serving on {bound} with {processes} process{'es' if processes > 1 else ''}")
+    if processes > 1 and is_sqlite(settings.database_url):
+        click.echo(
+            "SQLite with several processes: reads scale with them, writes do not "
+            "(one writer at a time; each process waits for the database lock)"
+        )
     # Each process builds its own application from the environment (api/asgi.py).
     uvicorn.run(
         "pss_ordering.api.asgi:app",
