@@ -250,7 +250,7 @@ class SqlOrders:
         )
 
 
-def _order(row: Any, with_meta: bool = True) -> ProductOrder:
+def _order(row: Any) -> ProductOrder:
     order = ProductOrder(
         id=row.id,
         customer_id=row.customer_id,
@@ -261,10 +261,7 @@ def _order(row: Any, with_meta: bool = True) -> ProductOrder:
         replaces=row.replaces_id,
         submitted_at=row.submitted_at,
     )
-    if with_meta:
-        order.load_meta(loads(row.meta))
-    else:  # what the views need: whose notes and expected completion dates are whose
-        order.authorship = Authorship.from_json(loads(row.meta).get("authorship"))
+    order.load_meta(loads(row.meta))
     return order
 
 
