@@ -76,7 +76,10 @@ def _configure_postgresql(engine: Engine) -> None:
     def _send_with_commit(connection: Connection) -> None:
         # Commits here, in the pipeline; SQLAlchemy's own COMMIT then finds no
         # transaction and psycopg sends nothing.
-        prepared.flush(connection, commit=True)
+        if prepared.has_queued(connection):
+            prepared.flush(connection, commit=True)
+        else:
+            prepared.check_committable(connection)
 
     @event.listens_for(engine, "rollback")
     def _drop_queued(connection: Connection) -> None:

@@ -35,6 +35,7 @@ _Entry = tuple[str, tuple[str, ...] | None, dict[str, Any]]
 _Queued = list[tuple[str, Any, bool]]
 _QUEUES: weakref.WeakKeyDictionary[Connection, _Queued] = weakref.WeakKeyDictionary()
 _BEGIN, _COMMIT = "BEGIN", "COMMIT"
+_INERROR = 3  # psycopg.pq.TransactionStatus.INERROR: a statement of the transaction failed
 MULTI_ROW_MAX = 16  # INSERTs of up to this many rows are one statement (PostgreSQL)
 
 
@@ -188,8 +189,10 @@ class Savepoint:
 
     SQLAlchemy's ``begin_nested`` compiles its ``SAVEPOINT`` and ``RELEASE`` anew each
     time (~40 µs; SQLite's own savepoint costs ~1 µs), and group commit takes one per
-    use case. On PostgreSQL the statements are queued like writes; rolling back a
-    savepoint whose ``SAVEPOINT`` is still queued just drops it and what followed.
+    use case. On PostgreSQL the ``SAVEPOINT`` is queued like a write (rolling back a
+    savepoint still in the queue just drops it and what followed), and the ``RELEASE``
+    goes out with the writes before it: an error in one of them is raised inside the
+    part it belongs to, which can still be rolled back alone, not in the next one.
     Used like SQLAlchemy's (``commit``, ``rollback``, ``is_active``, or as a context).
     """
 
@@ -206,9 +209,15 @@ class Savepoint:
             _write(connection, self._marker[0], None, many=False)
 
     def commit(self) -> None:
-        if self.is_active:
-            self.is_active = False
-            _write(self._db, f"RELEASE SAVEPOINT {self._name}", None, many=False)
+        if not self.is_active:
+            return
+        _write(self._db, f"RELEASE SAVEPOINT {self._name}", None, many=False)
+        try:
+            flush(self._db)
+        except BaseException:
+            self.rollback()  # what failed was inside: undo it, and raise here
+            raise
+        self.is_active = False
 
     def rollback(self) -> None:
         if not self.is_active:
@@ -262,7 +271,37 @@ def flush(connection: Connection, *, commit: bool = False) -> None:
     if commit and len(queued) == 1 and queued[0][0] is _BEGIN:
         del _QUEUES[connection]
         return
-    _send(connection, (_COMMIT, None) if commit else None, want=None)
+    if commit:
+        try:
+            status = _send(connection, (_COMMIT, None), want="status")
+        except BaseException:
+            _roll_back(connection)
+            raise
+        if status != _COMMIT:
+            raise NotCommitted("the transaction had failed: PostgreSQL rolled it back")
+        return
+    _send(connection, None, want=None)
+
+
+def _roll_back(connection: Connection) -> None:
+    """End a transaction whose commit failed, at the driver: SQLAlchemy counts a failed
+    commit as ended and would hand the connection back to the pool still inside it."""
+    discard(connection)
+    connection.connection.driver_connection.rollback()  # type: ignore[union-attr]
+
+
+class NotCommitted(Exception):
+    """A ``COMMIT`` that PostgreSQL answered with ``ROLLBACK``: an earlier statement of the
+    transaction failed (and whoever saw the error went on). Nothing was written."""
+
+
+def check_committable(connection: Connection) -> None:
+    """Before a ``COMMIT`` with nothing queued: refuse one the server would turn into a
+    ``ROLLBACK`` (the transaction failed earlier) rather than report a commit."""
+    raw: Any = connection.connection.driver_connection
+    if raw.pgconn.transaction_status == _INERROR:
+        raw.rollback()
+        raise NotCommitted("the transaction had failed: it is rolled back, not committed")
 
 
 def discard(connection: Connection) -> None:
@@ -291,4 +330,6 @@ def _send(connection: Connection, statement: tuple[str, Any] | None, *, want: st
             return cursor.fetchall()
         if want == "rowcount":
             return cursor.rowcount
+        if want == "status":
+            return cursor.statusmessage
         return None
