@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Callable
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, cast
 
@@ -30,13 +32,24 @@ from sqlalchemy import Connection, CursorResult, Table, bindparam, insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-_Entry = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+_Pick = Callable[[dict[str, Any]], tuple[Any, ...]]
+_Entry = tuple[str, _Pick | None, dict[str, Any]]
 # (sql, parameters, executemany) of writes not yet sent, per connection (PostgreSQL only).
 _Queued = list[tuple[str, Any, bool]]
 _QUEUES: weakref.WeakKeyDictionary[Connection, _Queued] = weakref.WeakKeyDictionary()
 _BEGIN, _COMMIT = "BEGIN", "COMMIT"
 _INERROR = 3  # psycopg.pq.TransactionStatus.INERROR: a statement of the transaction failed
 MULTI_ROW_MAX = 16  # INSERTs of up to this many rows are one statement (PostgreSQL)
+
+
+def _picker(names: tuple[str, ...]) -> _Pick:
+    """The positional parameters (SQLite's ``?``) from the named ones, in order."""
+    if len(names) > 1:
+        return cast(_Pick, itemgetter(*names))
+    if names:
+        name = names[0]
+        return lambda params: (params[name],)
+    return lambda _params: ()
 
 
 def insert_all(table: Table, generated: str | None = None) -> Prepared:
@@ -59,17 +72,17 @@ class Prepared:
         entry = self._compiled.get(dialect_name)
         if entry is None:
             compiled = cast(SQLCompiler, self._statement.compile(dialect=connection.dialect))
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            pick = _picker(tuple(compiled.positiontup or ())) if compiled.positional else None
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            entry = self._compiled[dialect_name] = (str(compiled), order, fixed)
+            entry = self._compiled[dialect_name] = (str(compiled), pick, fixed)
         return entry
 
     def _sql(self, connection: Connection, params: dict[str, Any]) -> tuple[str, Any]:
-        sql, order, fixed = self._entry(connection.dialect.name, connection)
+        sql, pick, fixed = self._entry(connection.dialect.name, connection)
         if fixed:
             params = {**fixed, **params}
-        if order is not None:
-            return sql, tuple(params[name] for name in order)
+        if pick is not None:
+            return sql, pick(params)
         return sql, params
 
     def __call__(self, connection: Connection, **params: Any) -> CursorResult[Any]:
