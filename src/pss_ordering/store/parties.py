@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -48,6 +48,20 @@ _PARTY = Prepared(
     .order_by(party_parents.c.parent_id)
 )
 _OFFERINGS: dict[int, Prepared] = {}
+
+
+OFFERINGS_PER_STATEMENT = 16  # statements are kept per count: a bounded number of them
+
+
+def _offering_reads(
+    offering_ids: Iterable[str],
+) -> Iterator[tuple[list[str], Prepared, dict[str, Any]]]:
+    """The statements reading these offerings, at most ``OFFERINGS_PER_STATEMENT`` each."""
+    wanted = sorted(offering_ids)
+    for start in range(0, len(wanted), OFFERINGS_PER_STATEMENT):
+        chunk = wanted[start : start + OFFERINGS_PER_STATEMENT]
+        params = {f"id_{n}": offering_id for n, offering_id in enumerate(chunk)}
+        yield chunk, _offerings_statement(len(chunk)), params
 
 
 def _offerings_statement(count: int) -> Prepared:
@@ -174,11 +188,8 @@ class SqlOfferings:
 
     def get_many(self, offering_ids: Iterable[str]) -> dict[str, Offering]:
         wanted = set(offering_ids)
-        missing = sorted(wanted - self._known.keys())
-        if missing:
-            statement = _offerings_statement(len(missing))
-            params = {f"id_{n}": offering_id for n, offering_id in enumerate(missing)}
-            self.remember(missing, statement.rows(self._db, **params))
+        for chunk, statement, params in _offering_reads(wanted - self._known.keys()):
+            self.remember(chunk, statement.rows(self._db, **params))
         return {i: found for i in wanted if (found := self._known.get(i)) is not None}
 
     def remember(
@@ -248,11 +259,9 @@ def prefetch(
         if member_id not in parties._ancestors:
             reads.append((_ANCESTORS, {"member_id": member_id}))
             keep.append(partial(_keep_ids, parties._ancestors, member_id))
-    missing = sorted(set(offering_ids) - offerings._known.keys())
-    if missing:
-        params = {f"id_{n}": offering_id for n, offering_id in enumerate(missing)}
-        reads.append((_offerings_statement(len(missing)), params))
-        keep.append(partial(offerings.remember, missing, parties=parties))
+    for chunk, statement, params in _offering_reads(set(offering_ids) - offerings._known.keys()):
+        reads.append((statement, params))
+        keep.append(partial(offerings.remember, chunk, parties=parties))
     for remember, rows in zip(keep, read_together(parties._db, reads), strict=True):
         remember(rows)
 
