@@ -157,7 +157,11 @@ def test_connections_beyond_the_limit_are_503(tmp_path: Path) -> None:
         try:
             with small.connect() as sock:
                 send(sock, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                assert status_of(answer(sock)) == 503
+                response = answer(sock)
+            assert status_of(response) == 503
+            # A TMF Error like every other refusal, not uvicorn's plain text.
+            assert tmf_error(response)["code"] == "SERVICE_UNAVAILABLE"
+            assert tmf_error(response)["status"] == "503"
         finally:
             for sock in held:
                 sock.close()

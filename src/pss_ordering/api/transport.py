@@ -16,7 +16,8 @@ there: :class:`BodyDeadline` gives the whole body ``seconds`` from the start of
 the request (408), and closes the connection after any answer given before the
 body was complete, so that a client cannot keep trickling an unread body into
 a kept-alive connection. Idle kept-alive connections close after uvicorn's
-``timeout_keep_alive``; ``limit_concurrency`` bounds connections and tasks (503).
+``timeout_keep_alive``; ``limit_concurrency`` bounds connections and tasks (503,
+answered here as a TMF Error like the other refusals).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from ..domain.errors import HeadersTooLarge, PssError, RequestTimeout
+from ..domain.errors import HeadersTooLarge, PssError, RequestTimeout, ServiceUnavailable
 from .errors import error_body
 
 
@@ -128,9 +129,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._cancel_header_timer()
+        if self._over_concurrency_limit():
+            # uvicorn would answer its own plain-text 503 here; every refusal of the
+            # service is a TMF Error, so this one is too (and the connection closes).
+            self._refusal = ServiceUnavailable(
+                "the server is at its connection limit; retry shortly"
+            )
+            raise _Refused
         super().on_headers_complete()
 
     # -- limits ------------------------------------------------------------------------
+
+    def _over_concurrency_limit(self) -> bool:
+        """uvicorn's ``limit_concurrency`` test, made before it would make it."""
+        limit = self.limit_concurrency
+        return limit is not None and (
+            len(self.connections) >= limit or len(self.tasks) >= limit
+        )
 
     def _check_headers(self) -> None:
         if self._header_count > self.limits.max_headers:

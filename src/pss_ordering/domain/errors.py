@@ -78,6 +78,7 @@ class HeadersTooLarge(PssError):
 
 
 class ServiceUnavailable(PssError):
-    """A dependency the request needs (e.g. the JWKS endpoint) cannot be reached now."""
+    """A dependency the request needs (e.g. the JWKS endpoint) cannot be reached now,
+    or the server is at its connection limit."""
 
     status, code, reason = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
