@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from run import log, wait_quiet
+from machine import log, wait_quiet
 
 
 class Child:

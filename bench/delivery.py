@@ -39,6 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from children import Child, common_options, environment, percentile, profile, quiet
+from machine import cpu_seconds, log, machine_cpu_seconds, postgres_cpu_seconds
+from run import RESULTS, SECRET, postgres_database
+from servers import Server, free_port
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -193,7 +196,6 @@ class CpuWindow:
         self.pct: dict[str, float] = {}
 
     def start(self) -> None:
-        from run import cpu_seconds, machine_cpu_seconds, postgres_cpu_seconds
 
         self.before = {k: sum(cpu_seconds(p) for p in v) for k, v in self.pids.items()}
         self.busy, self.steal = machine_cpu_seconds()
@@ -201,7 +203,6 @@ class CpuWindow:
         self.started = time.monotonic()
 
     def stop(self) -> dict[str, float]:
-        from run import cpu_seconds, machine_cpu_seconds, postgres_cpu_seconds
 
         wall = max(time.monotonic() - self.started, 1e-6)
         pct = {
@@ -325,8 +326,6 @@ def make_services(database_url: str, receiver_host: str) -> tuple[Any, Any]:
     that writer exactly as it does inside ``pss-ordering serve``.
     """
     from dataclasses import replace
-
-    from run import SECRET
 
     from pss_ordering.bootstrap import build_services
     from pss_ordering.config import Settings
@@ -553,7 +552,6 @@ def rate_of(records: list[Record]) -> tuple[float, float]:
 def run_baseline(
     receiver: Receiver, requests_file: Path, expected: int, args: argparse.Namespace, work: Path
 ) -> Result:
-    from run import log
 
     receiver.reset()
     quiet(args.quiet_wait)
@@ -621,7 +619,6 @@ def run_throughput(
     stack: contextlib.ExitStack,
     work: Path,
 ) -> tuple[Result, list[Child]]:
-    from run import log
 
     backend = args.backend
     total, queued = count_deliveries(services)
@@ -748,7 +745,6 @@ def run_latency(
     as ``pss-ordering serve`` runs it: a :class:`DeliveryThread` in this (the
     generator's) process, sharing its executor, hence on SQLite its group commit.
     """
-    from run import log
 
     from pss_ordering.bootstrap import build_delivery_worker
     from pss_ordering.events.background import DeliveryThread
@@ -979,7 +975,6 @@ def parse_args() -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, database_url: str, work: Path) -> list[Result]:
-    from run import SECRET, Server, free_port, log
 
     backend = args.backend
     results: list[Result] = []
@@ -1048,14 +1043,12 @@ def database(args: argparse.Namespace, work: Path) -> Iterator[str]:
     if args.backend == "sqlite":
         yield f"sqlite:///{work / 'delivery.db'}"
         return
-    from run import postgres_database
 
     with postgres_database(args.pg_admin_url, args.pg_database) as url:
         yield url
 
 
 def report(args: argparse.Namespace, results: list[Result], stamp: str) -> None:
-    from run import RESULTS, log
 
     env = environment(
         args,
@@ -1127,7 +1120,6 @@ def main() -> None:
         return
     args = parse_args()
     sys.path.insert(0, str(BENCH))
-    from run import RESULTS
 
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from children import Child, common_options, environment, percentile, profile, quiet
+from machine import cpu_seconds, machine_cpu_seconds
+from run import RESULTS, SECRET, postgres_database
 
 BENCH = Path(__file__).resolve().parent
 LAG_P99_TARGET_S = 1.0  # issue 5: a breach is recorded within one second
@@ -131,7 +133,7 @@ def open_order(
     )[0]
     provider = OFFERINGS[offering]
     now = format_instant(started)
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "id": str(n),
             "action": "add",
@@ -279,7 +281,6 @@ def cpu_ns(pid: int) -> int:
         return 0
     if total:
         return total
-    from run import cpu_seconds
 
     return int(cpu_seconds(pid) * 1e9)
 
@@ -313,7 +314,6 @@ class Cpu:
         self.seconds = 0.0
 
     def start(self) -> Cpu:
-        from run import machine_cpu_seconds
 
         self.before = {k: sum(cpu_ns(p) for p in v) for k, v in self.pids.items()}
         self.db_before = {p: cpu_ns(p) for p in self.db.pids()} if self.db else {}
@@ -322,7 +322,6 @@ class Cpu:
         return self
 
     def stop(self) -> dict[str, float]:
-        from run import machine_cpu_seconds
 
         self.seconds = wall = max(time.monotonic() - self.started, 1e-6)
         pct = {
@@ -525,7 +524,6 @@ class Result:
 
 
 def worker_env(database_url: str, args: argparse.Namespace) -> dict[str, str]:
-    from run import SECRET
 
     env = {**os.environ, "PSS_DATABASE_URL": database_url, "PSS_JWT_SECRET": SECRET}
     env["PSS_TIMER_POLL_SECONDS"] = str(args.poll)
@@ -915,7 +913,6 @@ def _format(header: list[str], rows: list[list[str]], right: set[int]) -> str:
 
 
 def report(args: argparse.Namespace, results: list[Result], stamp: str) -> None:
-    from run import RESULTS
 
     env = environment(
         args,
@@ -1070,7 +1067,6 @@ def database(args: argparse.Namespace, work: Path, name: str) -> Iterator[str]:
     if args.backend == "sqlite":
         yield f"sqlite:///{work / f'{name}.db'}"
         return
-    from run import postgres_database
 
     with postgres_database(args.pg_admin_url, f"{args.pg_database}_{name}") as url:
         yield url
@@ -1085,7 +1081,6 @@ def main() -> None:
         return
     args = parse_args()
     sys.path.insert(0, str(BENCH))
-    from run import RESULTS
 
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
