@@ -40,6 +40,7 @@ from typing import Any
 
 from children import Child, common_options, environment, percentile, profile, quiet
 from machine import cpu_seconds, log, machine_cpu_seconds, postgres_cpu_seconds
+from report import aligned
 from run import RESULTS, SECRET, postgres_database
 from servers import Server, free_port
 
@@ -900,16 +901,7 @@ def table(results: list[Result]) -> str:
                 "-" if r.target_met is None else ("yes" if r.target_met else "NO"),
             ]
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    right = set(range(2, 16))
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+    return aligned(header, rows, right=set(range(2, 16)))
 
 
 # =========================================================================== main

@@ -50,6 +50,7 @@ from typing import Any
 
 from children import Child, common_options, environment, percentile, profile, quiet
 from machine import cpu_seconds, machine_cpu_seconds
+from report import aligned
 from run import RESULTS, SECRET, postgres_database
 
 BENCH = Path(__file__).resolve().parent
@@ -868,7 +869,7 @@ def lag_table(results: list[Result], poll: float) -> str:
         + [f"{f[k]:.3f}" for k in ("p50", "p90", "p99", "max")]
         + ["1.00", "-", "-", "-", "-", "-", "-"]
     )
-    return _format(header, rows, right=set(range(2, 17)))
+    return aligned(header, rows, right=set(range(2, 17)))
 
 
 def idle_table(results: list[Result]) -> str:
@@ -897,19 +898,7 @@ def idle_table(results: list[Result]) -> str:
                 "-" if r.target_met is None else ("yes" if r.target_met else "NO"),
             ]
         )
-    return _format(header, rows, right=set(range(2, 9)))
-
-
-def _format(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+    return aligned(header, rows, right=set(range(2, 9)))
 
 
 def report(args: argparse.Namespace, results: list[Result], stamp: str) -> None:
