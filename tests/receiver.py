@@ -1,9 +1,11 @@
 """A real HTTP receiver on 127.0.0.1 whose answers are scripted, for delivery tests.
 
 Each path has a queue of answers (default: 200). An answer is a status (with
-headers), ``Answer.timeout(seconds)`` (answer only after sleeping) or
-``Answer.reset()`` (close the connection with a TCP reset, no answer at all).
-Every request is recorded with its headers and JSON body.
+headers), ``Answer.held()`` (no answer until the receiver closes: longer than any
+client timeout, without a sleep) or ``Answer.connection_reset()`` (close the
+connection with a TCP reset, no answer at all). Every request is recorded with its
+headers and JSON body; ``wait_delivered`` blocks until enough have arrived (woken
+by each arrival, not by polling).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import json
 import socket
 import struct
 import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,12 +28,13 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    sleep: float = 0.0
+    held: bool = False
     reset: bool = False
 
     @classmethod
-    def timeout(cls, seconds: float) -> Answer:
-        return cls(200, sleep=seconds)
+    def hold(cls) -> Answer:
+        """Answer 200 only when the receiver closes: the sender's timeout comes first."""
+        return cls(200, held=True)
 
     @classmethod
     def connection_reset(cls) -> Answer:
@@ -60,6 +62,8 @@ class Receiver:
         self.requests: list[Request] = []
         self._script: dict[str, deque[Answer]] = defaultdict(deque)
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._closing = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,8 +82,8 @@ class Receiver:
                     self.connection.close()
                     self.close_connection = True
                     return
-                if answer.sleep:
-                    time.sleep(answer.sleep)
+                if answer.held:
+                    receiver._closing.wait()
                 receiver._record(Request(self.path, headers, raw, answer.status))
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
@@ -114,18 +118,37 @@ class Receiver:
 
     def delivered(self, path: str) -> list[dict[str, Any]]:
         """Bodies the path accepted (2xx), in arrival order."""
-        return [r.json for r in self.on(path) if r.answered is not None and r.answered < 300]
+        with self._lock:
+            return self._accepted(path)
 
     def _next(self, path: str) -> Answer:
         with self._lock:
             queue = self._script.get(path)
             return queue.popleft() if queue else Answer()
 
+    def wait_delivered(
+        self, path: str, count: int, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The bodies ``path`` accepted, once there are ``count`` of them (or at ``timeout``,
+        however many arrived: the caller's assertion then says what is missing)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self._accepted(path)) >= count, timeout)
+            return self._accepted(path)
+
+    def _accepted(self, path: str) -> list[dict[str, Any]]:
+        return [
+            r.json
+            for r in self.requests
+            if r.path == path and r.answered is not None and r.answered < 300
+        ]
+
     def _record(self, request: Request) -> None:
-        with self._lock:
+        with self._arrived:
             self.requests.append(request)
+            self._arrived.notify_all()
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -6,8 +6,6 @@ The only test that waits for a background thread; it polls with a bound.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from starlette.testclient import TestClient
 
@@ -23,14 +21,8 @@ def settings(settings: Settings, receiver: Receiver) -> Settings:
     return hub_settings(settings, receiver, run_workers=True)
 
 
-def _wait_for(receiver: Receiver, path: str, count: int, seconds: float = 20) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = [e["eventType"] for e in receiver.delivered(path)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.02)
-    return [e["eventType"] for e in receiver.delivered(path)]
+def _wait_for(receiver: Receiver, path: str, count: int) -> list[str]:
+    return [e["eventType"] for e in receiver.wait_delivered(path, count)]
 
 
 def test_serve_delivers_in_order_as_changes_commit_PSI_03_02_01_03(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -65,13 +64,16 @@ def test_worker_thread_fires_due_timers(engine: Engine, clock: ManualClock) -> N
     database = Database(engine)
     _schedule(database, clock)
     seen: list[str] = []
-    worker = TimerWorker(
-        TimerService(database, clock, {"probe": lambda _u, t: seen.append(t.order_id)}), 0.01
-    )
+    all_seen = threading.Event()
+
+    def probe(_uow: UnitOfWork, timer: Timer) -> None:
+        seen.append(timer.order_id)
+        if len(seen) == COUNT:
+            all_seen.set()
+
+    worker = TimerWorker(TimerService(database, clock, {"probe": probe}), 0.01)
     worker.start()
-    deadline = time.monotonic() + 20
-    while len(seen) < COUNT and time.monotonic() < deadline:
-        time.sleep(0.01)
+    all_seen.wait(timeout=20)
     worker.stop()
     assert len(seen) == COUNT
 
