@@ -44,6 +44,8 @@ from tests.served import Served, send, serve
 pytestmark = pytest.mark.slow
 
 ORDERS = "/psi-api/productOrdering/v2/productOrder"
+# One hostile request: method, path, headers, body.
+Attack = tuple[str, str, dict[str, str], bytes | None]
 GETS = 8
 PER_THREAD = 400  # the bound on each hostile thread's requests
 AMPLIFICATION = [
@@ -98,7 +100,7 @@ def request(
 
 
 def hammer(
-    served: Served, stop: threading.Event, answers: Counter[int], make: Callable[[int], tuple]
+    served: Served, stop: threading.Event, answers: Counter[int], make: Callable[[int], Attack]
 ) -> None:
     """Send up to PER_THREAD requests made by ``make(n)`` until ``stop``; count answers."""
     connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
@@ -177,16 +179,16 @@ def test_a_get_by_id_answers_within_a_second_under_the_flood(
         patch_headers = {"Content-Type": "application/json-patch+json"}
         amplification = json.dumps(AMPLIFICATION).encode()
 
-        def patching(who: dict[str, str]) -> Callable[[int], tuple]:
+        def patching(who: dict[str, str]) -> Callable[[int], Attack]:
             return lambda n: ("PATCH", url, {**who, **patch_headers}, amplification)
 
-        def unknown_keys(n: int) -> tuple:
+        def unknown_keys(n: int) -> Attack:
             return ("GET", url, {"Authorization": rs256[n % len(rs256)]}, None)
 
-        def costly_lists(n: int) -> tuple:
+        def costly_lists(n: int) -> Attack:
             return ("GET", WORST_ACCEPTED_QUERY if n % 2 else PAST_THE_LIMITS, alice, None)
 
-        def deep_bodies(n: int) -> tuple:
+        def deep_bodies(n: int) -> Attack:
             return ("POST", ORDERS, {**alice, "Content-Type": "application/json"}, DEEP)
 
         stop = threading.Event()

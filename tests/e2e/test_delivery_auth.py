@@ -447,12 +447,12 @@ def test_incomplete_callback_auth_refused_at_startup_PSI_01_02_03_09(
 ) -> None:
     """A host's authentication with a field missing is a configuration error, not a 401 later."""
     with pytest.raises(ValidationError, match=missing):
-        Settings(callback_auth={"h:1": config})
+        Settings.model_validate({"callback_auth": {"h:1": config}})
 
 
 def test_unknown_callback_auth_type_refused_PSI_01_02_03_09() -> None:
     with pytest.raises(ValidationError):
-        Settings(callback_auth={"h:1": {"type": "digest", "token": "x"}})
+        Settings.model_validate({"callback_auth": {"h:1": {"type": "digest", "token": "x"}}})
 
 
 @pytest.mark.parametrize("networks", [["10.0.0.0/33"], ["not-a-network"], ["fd00::/129"]])

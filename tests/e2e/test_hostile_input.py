@@ -233,7 +233,7 @@ class TestIfMatch:
         response = client.patch(
             url,
             json={"description": "changed"},
-            headers={**auth("dave"), "If-Match": value},  # type: ignore[dict-item]
+            headers={**auth("dave"), "If-Match": value},
         )
         refused(response, 400, "if-match")
         assert "description" not in client.get(url, headers=auth("dave")).json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -94,7 +95,7 @@ def test_413_body_over_limit(world: World, client: TestClient, auth: Auth) -> No
     big = order_body(description="x" * 70_000)
     _assert_error(client.post(ORDERS, json=big, headers=auth("dave")), 413)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(80):
             yield b" " * 1000
 

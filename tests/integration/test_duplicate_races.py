@@ -54,9 +54,12 @@ def test_the_same_callback_registered_20_times_at_once(client: TestClient, auth:
             "callback": f"https://receiver.test/hook-{round_}",
             "query": "state=completed",
         }
-        answers = at_once(
-            20, lambda body=body: client.post(f"{HUB}/order/hub", json=body, headers=dave)
-        )
+
+        def subscribe(body: dict[str, Any] = body) -> httpx.Response:
+            response: httpx.Response = client.post(f"{HUB}/order/hub", json=body, headers=dave)
+            return response
+
+        answers = at_once(20, subscribe)
         assert statuses(answers) == [200] * 19 + [201], [a.text for a in answers]
         assert len({a.json()["id"] for a in answers}) == 1
         assert sum("secret" in a.json() for a in answers) == 1

@@ -135,8 +135,9 @@ class Scenario:
         if kind == "create":
             creator, offerings, draft = args
             extra: dict[str, Any] = {"requestedInitialState": "draft"} if draft else {}
-            if CREATORS[creator]:
-                extra["relatedParty"] = [customer_ref(CREATORS[creator])]
+            customer = CREATORS[creator]
+            if customer:
+                extra["relatedParty"] = [customer_ref(customer)]
             response = self.client.post(
                 ORDERS, json=order_body(*offerings, **extra), headers=self.headers(creator)
             )

@@ -98,7 +98,7 @@ def _market(cluster: Cluster) -> None:
     gov = cluster.headers("gov", "governance")
     with cluster.client(cluster.a) as a, cluster.client(cluster.b) as b:
         for provider in ("prov-a", "prov-b"):
-            body = {"id": provider, "name": provider}
+            body: dict[str, Any] = {"id": provider, "name": provider}
             _ok(a.post(f"{PARTIES}/organization", json=body, headers=gov), 201)
         for party in [*CUSTOMERS, "timed"]:
             body = {"id": party, "givenName": "Customer", "familyName": party}

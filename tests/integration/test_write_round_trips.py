@@ -78,7 +78,8 @@ def _create(services: Services) -> str:
     body = body_schema("productOrdering", "ProductOrder_FVO", "ProductOrder").validate(
         copy.deepcopy(CREATE_BODY)
     )
-    return services.orders.create(ALICE, body).doc["id"]
+    order_id: str = services.orders.create(ALICE, body).doc["id"]
+    return order_id
 
 
 @contextmanager

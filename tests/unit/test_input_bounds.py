@@ -191,7 +191,7 @@ def test_tmf_durations_out_of_range(amount: float) -> None:
 @pytest.mark.parametrize("name", ["info_required_timeout", "breach_grace", "metrics_window"])
 def test_duration_settings_are_bounded(name: str) -> None:
     with pytest.raises(ValueError, match="P100Y"):
-        Settings(**{name: timedelta(days=365 * 101)})
+        Settings.model_validate({name: timedelta(days=365 * 101)})
 
 
 # --- query cost ----------------------------------------------------------------------------
