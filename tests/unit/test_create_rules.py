@@ -170,12 +170,15 @@ def test_valid_relationships_are_accepted() -> None:
 
 def test_equal_start_and_completion_dates_are_accepted() -> None:
     when = "2026-12-01T00:00:00Z"
-    create(context(ALICE), body(requestedStartDate=when, requestedCompletionDate=when))
+    order = create(context(ALICE), body(requestedStartDate=when, requestedCompletionDate=when))
+
+    assert order.state == "pending"
+    assert (order.doc["requestedStartDate"], order.doc["requestedCompletionDate"]) == (when, when)
 
 
 def test_dates_compared_as_instants_across_offsets() -> None:
     """10:00+02:00 is 08:00Z, which is before 09:00Z even though it sorts after as text."""
-    create(
+    order = create(
         context(ALICE),
         body(
             requestedStartDate="2026-12-01T10:00:00+02:00",
@@ -183,19 +186,30 @@ def test_dates_compared_as_instants_across_offsets() -> None:
         ),
     )
 
+    assert order.state == "pending"
+    assert order.doc["requestedStartDate"] == "2026-12-01T10:00:00+02:00", "kept as sent"
+
 
 @pytest.mark.parametrize("priority", ["0", "1", "2", "3", "4"])
 def test_priority_in_range_without_customer_limit(priority: str) -> None:
-    create(context(ALICE), body(priority=priority))
+    order = create(context(ALICE), body(priority=priority))
+
+    assert (order.state, order.doc["priority"]) == ("pending", priority)
 
 
 @pytest.mark.parametrize("priority", ["2", "3", "4"])
 def test_priority_at_or_below_max_priority_is_accepted(priority: str) -> None:
-    create(context(ALICE, customer=party("alice", max_priority="2")), body(priority=priority))
+    order = create(
+        context(ALICE, customer=party("alice", max_priority="2")), body(priority=priority)
+    )
+
+    assert (order.state, order.doc["priority"]) == ("pending", priority)
 
 
 def test_create_does_not_require_a_customer_party_profile() -> None:
-    create(context(ALICE, customer=None), body(priority="0"))
+    order = create(context(ALICE, customer=None), body(priority="0"))
+
+    assert (order.customer_id, order.state) == ("alice", "pending")
 
 
 def test_referenced_offering_ids() -> None:
