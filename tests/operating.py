@@ -1,0 +1,98 @@
+"""Helpers for the operating tests (backup, soak): a small market on a served process
+and a thread that keeps orders flowing through its HTTP API until stopped."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+
+from tests.served import Served
+from tests.world import OFFERINGS, ORDERS, PARTIES, order_body, provider_ref
+
+
+def _ok(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def headers(served: Served, party: str, *roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {served.token(party, *roles)}"}
+
+
+def open_market(served: Served) -> None:
+    """Provider prov-a (registered by governance) with its offering off-a."""
+    with httpx.Client(base_url=served.url(""), timeout=10) as client:
+        body = {"id": "prov-a", "name": "A"}
+        _ok(
+            client.post(
+                f"{PARTIES}/organization", json=body, headers=headers(served, "gov", "governance")
+            ),
+            201,
+        )
+        offering = {
+            "id": "off-a",
+            "name": "off-a",
+            "lifecycleStatus": "active",
+            "relatedParty": [provider_ref("prov-a")],
+        }
+        _ok(
+            client.post(OFFERINGS, json=offering, headers=headers(served, "prov-a", "provider")),
+            201,
+        )
+
+
+class OrderFlow:
+    """Creates orders as ``dave`` (and acknowledges each as prov-a) until stopped."""
+
+    def __init__(self, served: Served, acknowledge: bool = False) -> None:
+        self.created: list[str] = []
+        self._served = served
+        self._acknowledge = acknowledge
+        self._stop = threading.Event()
+        self._progress = threading.Condition()
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name="order-flow", daemon=True)
+
+    def __enter__(self) -> OrderFlow:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        if self._errors:
+            raise self._errors[0]
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[str]:
+        """Until at least ``count`` orders were created (or the flow failed): their ids."""
+        with self._progress:
+            reached = self._progress.wait_for(
+                lambda: len(self.created) >= count or bool(self._errors), timeout
+            )
+        assert reached and not self._errors, self._errors or f"fewer than {count} orders"
+        return list(self.created)
+
+    def _run(self) -> None:
+        customer = headers(self._served, "dave")
+        provider = headers(self._served, "prov-a", "provider")
+        try:
+            with httpx.Client(base_url=self._served.url(""), timeout=30) as client:
+                while not self._stop.is_set():
+                    order = _ok(
+                        client.post(ORDERS, json=order_body("off-a"), headers=customer), 201
+                    )
+                    with self._progress:
+                        self.created.append(order["id"])
+                        self._progress.notify_all()
+                    if self._acknowledge:
+                        url = f"{ORDERS}/{order['id']}"
+                        view = _ok(client.get(url, headers=provider), 200)
+                        items = [{**i, "state": "acknowledged"} for i in view["productOrderItem"]]
+                        body = {"productOrderItem": items}
+                        _ok(client.patch(url, json=body, headers=provider), 200)
+        except BaseException as error:
+            with self._progress:
+                self._errors.append(error)
+                self._progress.notify_all()
