@@ -313,6 +313,21 @@ def test_a_deleted_orders_events_follow_the_policy(
     assert client.get(EVENTS, headers=world.gov).json() == []
 
 
+def test_a_deleted_orders_open_deadline_is_closed_then_follows_the_policy(
+    world: World, client: TestClient, clock: ManualClock, auth: Auth
+) -> None:
+    """Governance's DELETE withdraws the order's deadlines: no longer counted open (nor
+    ever past their deadline), still counted as received, then pruned in time."""
+    order = world.create(auth("dave"), order_body("off-a"))
+    assert _figures(client, world)[0]["open"] == 1
+    assert client.delete(f"{ORDERS}/{order['id']}", headers=world.gov).status_code == 204
+    [figures] = _figures(client, world)
+    assert (figures["ordersReceived"], figures["open"]) == (1, 0)
+    clock.advance(timedelta(days=DEADLINE_DAYS, seconds=1))
+    assert _figures(client, world)[0]["openPastDeadline"] == 0
+    assert _prune(client).rows["response_deadlines"] == 1
+
+
 def test_a_dry_run_reports_exactly_what_a_run_removes_and_removes_nothing(
     world: World,
     client: TestClient,

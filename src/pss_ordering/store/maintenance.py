@@ -4,8 +4,9 @@ Space: a SQLite file never shrinks by itself; pages freed by deletes go to a fre
 list and are reused. With ``auto_vacuum=INCREMENTAL`` the free pages can be given
 back in small steps (``PRAGMA incremental_vacuum(N)``, each a short write
 transaction) instead of one ``VACUUM`` that rewrites the whole file while holding
-the write lock. The mode can only be chosen while the file has no tables, so new
-databases get it when they are created (``migrate.upgrade``); an existing one is
+the write lock. The mode can only be chosen before the file has tables, so every
+connection asks for it first (``database.make_engine``): a new file takes it, an
+existing one keeps its mode. An existing one without it is
 converted once by :func:`convert_to_incremental` (a full ``VACUUM``: run it with
 the service stopped, ``pss-ordering vacuum``).
 
@@ -20,19 +21,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 INCREMENTAL = 2
 #: Pages given back per step (4 MB with the default page size): one short write each.
 RECLAIM_STEP = 1024
-
-
-def start_incremental_vacuum(connection: Connection) -> None:
-    """On a database with no tables yet: choose incremental auto-vacuum (else no-op)."""
-    tables = connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar_one()
-    if not tables:
-        connection.exec_driver_sql("PRAGMA auto_vacuum = INCREMENTAL")
-    connection.rollback()
 
 
 def auto_vacuum(engine: Engine) -> int:
@@ -81,7 +74,7 @@ def backup(database: Path, target: Path) -> None:
     backup API, in one step (one consistent snapshot; writers are not held up in WAL
     mode), then check the copy's integrity."""
     partial = target.with_name(target.name + ".partial")
-    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    source = sqlite3.connect(database, timeout=30)  # only read from
     try:
         copy = sqlite3.connect(partial)
         try:

@@ -1,8 +1,7 @@
 """Bring a database to the latest schema through Alembic (never ``create_all``).
 
 On PostgreSQL an advisory lock serialises processes that start together, and a
-lock timeout keeps a migration from queueing forever behind live traffic. A new
-SQLite database is created with incremental auto-vacuum (see ``maintenance``).
+lock timeout keeps a migration from queueing forever behind live traffic.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
 
-from . import maintenance
 from .database import WRITE
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,8 +27,6 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config()
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            maintenance.start_incremental_vacuum(connection)
         connection = connection.execution_options(**{WRITE: True})
         with connection.begin():
             if connection.dialect.name == "postgresql":
