@@ -4,6 +4,7 @@ and a thread that keeps orders flowing through its HTTP API until stopped."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ from tests.served import Served
 from tests.world import OFFERINGS, ORDERS, PARTIES, order_body, provider_ref
 
 
-def _ok(response: httpx.Response, status: int) -> Any:
+def ok(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
 
@@ -25,7 +26,7 @@ def open_market(served: Served) -> None:
     """Provider prov-a (registered by governance) with its offering off-a."""
     with httpx.Client(base_url=served.url(""), timeout=10) as client:
         body = {"id": "prov-a", "name": "A"}
-        _ok(
+        ok(
             client.post(
                 f"{PARTIES}/organization", json=body, headers=headers(served, "gov", "governance")
             ),
@@ -37,19 +38,21 @@ def open_market(served: Served) -> None:
             "lifecycleStatus": "active",
             "relatedParty": [provider_ref("prov-a")],
         }
-        _ok(
+        ok(
             client.post(OFFERINGS, json=offering, headers=headers(served, "prov-a", "provider")),
             201,
         )
 
 
 class OrderFlow:
-    """Creates orders as ``dave`` (and acknowledges each as prov-a) until stopped."""
+    """Creates orders as ``dave`` until stopped; ``then`` does more with each new order."""
 
-    def __init__(self, served: Served, acknowledge: bool = False) -> None:
+    def __init__(
+        self, served: Served, then: Callable[[httpx.Client, str], None] | None = None
+    ) -> None:
         self.created: list[str] = []
         self._served = served
-        self._acknowledge = acknowledge
+        self._then = then
         self._stop = threading.Event()
         self._progress = threading.Condition()
         self._errors: list[BaseException] = []
@@ -74,24 +77,23 @@ class OrderFlow:
         assert reached and not self._errors, self._errors or f"fewer than {count} orders"
         return list(self.created)
 
+    def run_for(self, seconds: float) -> None:
+        """Let the flow run this long (a soak's length), failing at once if it fails."""
+        with self._progress:
+            self._progress.wait_for(lambda: bool(self._errors), seconds)
+        assert not self._errors, self._errors
+
     def _run(self) -> None:
         customer = headers(self._served, "dave")
-        provider = headers(self._served, "prov-a", "provider")
         try:
             with httpx.Client(base_url=self._served.url(""), timeout=30) as client:
                 while not self._stop.is_set():
-                    order = _ok(
-                        client.post(ORDERS, json=order_body("off-a"), headers=customer), 201
-                    )
+                    order = ok(client.post(ORDERS, json=order_body("off-a"), headers=customer), 201)
                     with self._progress:
                         self.created.append(order["id"])
                         self._progress.notify_all()
-                    if self._acknowledge:
-                        url = f"{ORDERS}/{order['id']}"
-                        view = _ok(client.get(url, headers=provider), 200)
-                        items = [{**i, "state": "acknowledged"} for i in view["productOrderItem"]]
-                        body = {"productOrderItem": items}
-                        _ok(client.patch(url, json=body, headers=provider), 200)
+                    if self._then is not None:
+                        self._then(client, order["id"])
         except BaseException as error:
             with self._progress:
                 self._errors.append(error)
