@@ -18,6 +18,11 @@ def ok(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
+def prune_report(output: str) -> dict[str, list[str]]:
+    """``pss-ordering prune``'s table: the cells of each row, by its first cell."""
+    return {line.split()[0]: line.split()[1:] for line in output.splitlines() if line.strip()}
+
+
 def headers(served: Served, party: str, *roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {served.token(party, *roles)}"}
 

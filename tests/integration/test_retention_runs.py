@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
+from pss_ordering.cli.main import cli
 from pss_ordering.clock import ManualClock
 from pss_ordering.domain.retention import PruneReport, RetentionPolicy
 from pss_ordering.service.retention import RetentionService, RetentionWorker
@@ -17,6 +19,8 @@ from pss_ordering.service.unit_of_work import Database
 from pss_ordering.store import migrate
 from pss_ordering.store.database import make_engine
 from pss_ordering.store.retention import _PRUNER_LOCK
+from tests.conftest import SECRET
+from tests.operating import prune_report
 
 DAY = timedelta(days=1)
 POLICY = RetentionPolicy(
@@ -106,3 +110,24 @@ def test_postgresql_runs_one_pruner_at_a_time(postgres: Engine, clock: ManualClo
     assert report.interrupted and report.total == 0
     assert service.counts()["received_events"] == 2
     assert service.prune().rows["received_events"] == 2
+
+
+@pytest.mark.postgres
+def test_prune_command_on_postgresql(postgres: Engine, postgres_url: str) -> None:
+    """``prune --dry-run`` then ``prune`` against PostgreSQL (the records were received
+    on 2026-11-20, days before the system clock's now)."""
+    with postgres.begin() as connection:
+        connection.execute(text("DELETE FROM received_events"))
+    _received(postgres, 4)
+    env = {
+        "PSS_DATABASE_URL": postgres_url,
+        "PSS_JWT_SECRET": SECRET,
+        "PSS_RETENTION_RECEIVED_EVENTS": "P2D",
+    }
+    planned = CliRunner().invoke(cli, ["prune", "--dry-run"], env=env)
+    assert planned.exit_code == 0, planned.output
+    assert prune_report(planned.output)["received_events"] == ["4", "4"]
+    done = CliRunner().invoke(cli, ["prune"], env=env)
+    assert done.exit_code == 0, done.output
+    assert prune_report(done.output)["received_events"] == ["4", "0"]
+    assert "SQLite" not in done.output

@@ -19,6 +19,7 @@ from pss_ordering.config import Settings
 from pss_ordering.store import maintenance, migrate
 from pss_ordering.store.database import make_engine
 from tests.conftest import SECRET, Auth
+from tests.operating import prune_report
 from tests.world import ORDERS, World, order_body
 
 ROUND = 40
@@ -110,11 +111,11 @@ def test_prune_command_prints_per_table_what_it_would_delete_then_deletes(
     }
     planned = CliRunner().invoke(cli, ["prune", "--dry-run"], env=env)
     assert planned.exit_code == 0, planned.output
-    lines = {line.split()[0]: line.split()[1:] for line in planned.output.splitlines() if line}
+    lines = prune_report(planned.output)
     assert lines["table"][:2] == ["would", "delete"]
     assert lines["events"] == ["3", "3"]
     done = CliRunner().invoke(cli, ["prune"], env=env)
     assert done.exit_code == 0, done.output
-    lines = {line.split()[0]: line.split()[1:] for line in done.output.splitlines() if line}
+    lines = prune_report(done.output)
     assert lines["table"][0] == "deleted"
     assert lines["events"] == ["3", "0"]

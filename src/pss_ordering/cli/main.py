@@ -218,10 +218,11 @@ def prune(dry_run: bool) -> None:
         click.echo(prune_table(report, services.retention.counts()))
     finally:
         services.executor.close()
-    click.echo(f"{report.batches} batches; {pages} free SQLite pages given back")
+    sqlite = services.database.engine.dialect.name == "sqlite"
+    click.echo(f"{report.batches} batches" + (f"; {pages} free pages given back" if sqlite else ""))
     if report.interrupted:
         raise click.ClickException("another process is pruning now; nothing more was done")
-    if services.database.engine.dialect.name == "sqlite":
+    if sqlite:
         from ..store import maintenance
 
         if maintenance.auto_vacuum(services.database.engine) != maintenance.INCREMENTAL:
