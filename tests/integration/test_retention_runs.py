@@ -131,3 +131,21 @@ def test_prune_command_on_postgresql(postgres: Engine, postgres_url: str) -> Non
     assert done.exit_code == 0, done.output
     assert prune_report(done.output)["received_events"] == ["4", "0"]
     assert "SQLite" not in done.output
+
+
+@pytest.mark.postgres
+def test_prune_command_stops_in_one_line_when_a_lock_is_held_too_long(
+    postgres: Engine, postgres_url: str
+) -> None:
+    """A batch waits at most PostgreSQL's lock timeout (2 s) for a row someone holds."""
+    with postgres.begin() as connection:
+        connection.execute(text("DELETE FROM received_events"))
+    _received(postgres, 1)
+    env = {"PSS_DATABASE_URL": postgres_url, "PSS_JWT_SECRET": SECRET}
+    env["PSS_RETENTION_RECEIVED_EVENTS"] = "P2D"
+    with postgres.connect() as other, other.begin():
+        other.execute(text("LOCK TABLE received_events IN ACCESS EXCLUSIVE MODE"))
+        stopped = CliRunner().invoke(cli, ["prune"], env=env)
+    assert stopped.exit_code == 1
+    assert "lock timeout" in stopped.output and "run it again" in stopped.output
+    assert "Traceback" not in stopped.output

@@ -208,6 +208,8 @@ def _log_to_console() -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 def prune(dry_run: bool) -> None:
     """Apply the retention policy now (PSS_RETENTION_*), in small batches; print per table."""
+    from sqlalchemy.exc import OperationalError
+
     from ..bootstrap import build_services
     from .tables import prune_table
 
@@ -216,6 +218,11 @@ def prune(dry_run: bool) -> None:
         report = services.retention.prune(dry_run=dry_run)
         pages = 0 if dry_run else services.retention.reclaim_space()
         click.echo(prune_table(report, services.retention.counts()))
+    except OperationalError as error:  # e.g. PostgreSQL's lock timeout on a busy row
+        first = str(error.orig).strip().splitlines()[0]
+        raise click.ClickException(
+            f"pruning stopped ({first}); the batches before it are kept: run it again"
+        ) from None
     finally:
         services.executor.close()
     sqlite = services.database.engine.dialect.name == "sqlite"
