@@ -20,6 +20,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .domain.delivery import RetryPolicy
 from .domain.hub import AddressPolicy
+from .domain.retention import RetentionPolicy
 from .events.intake import EventService
 from .events.outbound_auth import OutboundAuth
 from .events.registrations import HubService
@@ -38,6 +39,7 @@ from .service.orders import (
 )
 from .service.parties import PartyService
 from .service.publishing import Publisher
+from .service.retention import RetentionService
 from .service.timers import TimerService
 from .service.unit_of_work import Database
 from .sla.figures import FiguresService
@@ -191,6 +193,17 @@ def build_services(
             writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,
             concurrency=settings.db_concurrency,
             inline_reads=inline_reads(settings.inline_reads, engine),
+        ),
+        retention=RetentionService(
+            database,
+            clock,
+            RetentionPolicy(
+                events=settings.retention_events,
+                delivery_attempts=settings.retention_delivery_attempts,
+                received_events=settings.retention_received_events,
+                response_deadlines=settings.retention_response_deadlines,
+            ),
+            batch=settings.retention_batch,
         ),
     )
 

@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     metrics_window: timedelta = timedelta(days=1)
 
+    # Retention (domain/retention.py; README "Retention"): ISO-8601 durations such as P90D.
+    retention_events: timedelta = timedelta(days=90)
+    retention_delivery_attempts: timedelta = timedelta(days=30)
+    # The idempotency window of received events: at least the delivery retry schedule.
+    retention_received_events: timedelta = timedelta(days=30)
+    # Closed response deadlines: at least the metrics window.
+    retention_response_deadlines: timedelta = timedelta(days=400)
+    # How often the background worker prunes (none: only ``pss-ordering prune``).
+    retention_interval: timedelta | None = timedelta(hours=1)
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
+
     @field_validator(
         "jwt_algorithms",
         "callback_allowed_hosts",
@@ -143,7 +154,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("default_response_time", mode="before")
+    @field_validator("default_response_time", "retention_interval", mode="before")
     @classmethod
     def _none_means_no_deadline(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() == "none":
@@ -155,6 +166,11 @@ class Settings(BaseSettings):
         "default_response_time",
         "breach_grace",
         "metrics_window",
+        "retention_events",
+        "retention_delivery_attempts",
+        "retention_received_events",
+        "retention_response_deadlines",
+        "retention_interval",
     )
     @classmethod
     def _representable(cls, value: timedelta | None) -> timedelta | None:
@@ -177,6 +193,23 @@ class Settings(BaseSettings):
                 "delivery_lease_seconds must be at least three times delivery_timeout_seconds, "
                 "so that a lease never expires during a send"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _retention_keeps_what_is_needed(self) -> Settings:
+        resend = timedelta(seconds=sum(self.delivery_retry_schedule))
+        if self.retention_received_events < resend:
+            raise ValueError(
+                f"retention_received_events must be at least the delivery retry schedule "
+                f"({resend}), the longest a sender keeps resending one event"
+            )
+        if self.retention_response_deadlines < self.metrics_window:
+            raise ValueError(
+                "retention_response_deadlines must be at least metrics_window, "
+                "whose figures are read from them"
+            )
+        if self.retention_interval is not None and self.retention_interval <= timedelta(0):
+            raise ValueError("retention_interval must be positive, or none")
         return self
 
     @field_validator("sqlite_synchronous")

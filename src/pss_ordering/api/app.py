@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
+from ..service.retention import RetentionWorker
 from ..service.timers import TimerWorker
 from .auth import AuthPrefetch
 from .bounds import guard
@@ -27,11 +28,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        """Background workers (timers, delivery) run inside ``serve`` unless turned off."""
+        """Background workers (timers, delivery, retention) run in ``serve`` unless turned off."""
         timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
+        pruning = RetentionWorker(services.retention, services.settings.retention_interval)
         sending = DeliveryThread(delivery()) if delivery and services.settings.run_workers else None
         if services.settings.run_workers:
             timers.start()
+            pruning.start()
         if sending is not None:
             sending.start()
         try:
@@ -40,6 +43,7 @@ def create_app(
             if sending is not None:
                 sending.stop()
             if services.settings.run_workers:
+                pruning.stop()
                 timers.stop()
             services.executor.close()
 

@@ -7,7 +7,7 @@ starts N processes that accept on it. Each calls :func:`app`, which builds its o
 settings, engine and services from the environment, and speaks HTTP through
 :class:`ServedHttpTools` (the transport limits of :mod:`.transport`).
 
-Background work (timers, event delivery) is placed by :class:`Background`:
+Background work (timers, event delivery, retention) is placed by :class:`Background`:
 
 * PostgreSQL: in every process. Due timers are claimed with ``FOR UPDATE SKIP
   LOCKED`` and deleted in the transaction that fires them, and each callback is
@@ -37,6 +37,7 @@ from starlette.applications import Starlette
 from ..bootstrap import build_delivery_worker, build_services, sqlite_file
 from ..config import Settings
 from ..events.background import DeliveryThread
+from ..service.retention import RetentionWorker
 from ..service.timers import TimerWorker
 from ..store import migrate
 from ..store.database import make_engine
@@ -123,6 +124,7 @@ class Background:
         self._lock_fd: int | None = None
         self._timers: TimerWorker | None = None
         self._delivery: DeliveryThread | None = None
+        self._pruning: RetentionWorker | None = None
 
     @property
     def running(self) -> bool:
@@ -143,9 +145,11 @@ class Background:
         with self._guard:
             if self._delivery is not None:
                 self._delivery.stop()
+            if self._pruning is not None:
+                self._pruning.stop()
             if self._timers is not None:
                 self._timers.stop()
-            self._delivery = self._timers = None
+            self._delivery = self._timers = self._pruning = None
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the designation
                 self._lock_fd = None
@@ -175,6 +179,8 @@ class Background:
         services = self._services
         self._timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
         self._delivery = DeliveryThread(build_delivery_worker(services))
+        self._pruning = RetentionWorker(services.retention, services.settings.retention_interval)
         self._timers.start()
         self._delivery.start()
+        self._pruning.start()
         log.info("process %d runs the timers and event delivery (%s)", os.getpid(), why)

@@ -19,6 +19,7 @@ from ..service.execution import Executor
 from ..service.offerings import OfferingService
 from ..service.orders import OrderService
 from ..service.parties import PartyService
+from ..service.retention import RetentionService
 from ..service.timers import TimerService
 from ..service.unit_of_work import Database
 from ..sla.figures import FiguresService
@@ -46,6 +47,7 @@ class Services:
     figures: FiguresService
     metrics: CollectorRegistry
     executor: Executor
+    retention: RetentionService
 
 
 def services(request: Request) -> Services:

@@ -125,17 +125,19 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
 
 @cli.command()
 def worker() -> None:
-    """Deliver events and fire timers, without serving HTTP (run several on PostgreSQL)."""
+    """Deliver events, fire timers and prune, without serving HTTP (run several on PostgreSQL)."""
     import asyncio
     import signal
 
     from ..bootstrap import build_delivery_worker, build_services
+    from ..service.retention import RetentionWorker
     from ..service.timers import TimerWorker
 
     _log_to_console()
     services = build_services(Settings())
     delivery = build_delivery_worker(services)
     timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
+    pruning = RetentionWorker(services.retention, services.settings.retention_interval)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -145,10 +147,12 @@ def worker() -> None:
         await delivery.run(stop)
 
     timers.start()
+    pruning.start()
     click.echo(f"worker {delivery.name} delivering events and firing timers")
     try:
         asyncio.run(run())
     finally:
+        pruning.stop()
         timers.stop()
         services.executor.close()
 
@@ -198,6 +202,81 @@ def resume(subscription_id: str) -> None:
 
 def _log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
+def prune(dry_run: bool) -> None:
+    """Apply the retention policy now (PSS_RETENTION_*), in small batches; print per table."""
+    from sqlalchemy.exc import OperationalError
+
+    from ..bootstrap import build_services
+    from .tables import prune_table
+
+    services = build_services(Settings())
+    try:
+        report = services.retention.prune(dry_run=dry_run)
+        pages = 0 if dry_run else services.retention.reclaim_space()
+        click.echo(prune_table(report, services.retention.counts()))
+    except OperationalError as error:  # e.g. PostgreSQL's lock timeout on a busy row
+        first = str(error.orig).strip().splitlines()[0]
+        raise click.ClickException(
+            f"pruning stopped ({first}); the batches before it are kept: run it again"
+        ) from None
+    finally:
+        services.executor.close()
+    sqlite = services.database.engine.dialect.name == "sqlite"
+    click.echo(f"{report.batches} batches" + (f"; {pages} free pages given back" if sqlite else ""))
+    if report.interrupted:
+        raise click.ClickException("another process is pruning now; nothing more was done")
+    if sqlite:
+        from ..store import maintenance
+
+        if maintenance.auto_vacuum(services.database.engine) != maintenance.INCREMENTAL:
+            click.echo(
+                "this SQLite database predates incremental vacuum: its file keeps its size "
+                "(freed pages are reused); run `pss-ordering vacuum` once, service stopped"
+            )
+
+
+@cli.command()
+def vacuum() -> None:
+    """SQLite, once, with the service stopped: switch an existing database to incremental
+    auto-vacuum (rewrites the file), so pruning gives space back from then on."""
+    from ..bootstrap import build_engine
+    from ..store import maintenance
+
+    engine = build_engine(Settings())
+    if engine.dialect.name != "sqlite":
+        raise click.ClickException("vacuum is for SQLite; PostgreSQL's autovacuum does this")
+    maintenance.convert_to_incremental(engine)
+    click.echo("incremental auto-vacuum is on; pruning now gives free pages back")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """Copy the SQLite database to PATH while the service runs (SQLite's online backup)."""
+    from ..bootstrap import sqlite_file
+    from ..store import maintenance
+    from ..store.database import normalise_url
+
+    settings = Settings()
+    database = sqlite_file(settings.database_url)
+    if database is None:
+        if normalise_url(settings.database_url).startswith("postgresql"):
+            raise click.ClickException(
+                "backup copies SQLite files; for PostgreSQL use pg_dump, e.g. "
+                "`pg_dump --format=custom --file=pss.dump <database url>` "
+                "(README: Backup and restore)"
+            )
+        raise click.ClickException("an in-memory database has no file to back up")
+    if not database.is_file():
+        raise click.ClickException(f"no SQLite database at {database}")
+    if path.exists():
+        raise click.ClickException(f"{path} exists; choose a new file")
+    maintenance.backup(database, path)
+    click.echo(f"backed up {database} to {path}")
 
 
 @cli.command()

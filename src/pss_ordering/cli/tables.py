@@ -1,10 +1,11 @@
-"""Plain-text tables for the operator commands (``sla``, ``callbacks``)."""
+"""Plain-text tables for the operator commands (``sla``, ``callbacks``, ``prune``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from ..domain.hub import CallbackHealth
+from ..domain.retention import PruneReport
 from ..sla.figures import ProviderFigures
 
 
@@ -84,4 +85,13 @@ def callbacks_table(found: Sequence[CallbackHealth]) -> str:
             )
             for h in found
         ],
+    )
+
+
+def prune_table(report: PruneReport, remaining: dict[str, int]) -> str:
+    """Rows removed (or that a run would remove) per table, and the rows left."""
+    verb = "would delete" if report.dry_run else "deleted"
+    return _table(
+        ("table", verb, "rows now"),
+        [(table, count, remaining.get(table)) for table, count in report.rows.items()],
     )

@@ -107,6 +107,14 @@ def settle(order: ProductOrder, now: str) -> list[Deadline]:
     return closed
 
 
+def withdraw(order: ProductOrder, now: str) -> None:
+    """The order is deleted: its open deadlines are closed unanswered, so the figures stop
+    counting them as open and the retention policy can let them go in time."""
+    for deadline in order.deadlines.values():
+        if deadline.open:
+            deadline.closed_at = now
+
+
 def _responded(order: ProductOrder, provider_id: str) -> bool:
     """All its items acknowledged, or it asked for information (that is an answer too)."""
     items = order.items_of(provider_id)

@@ -324,6 +324,7 @@ class OrderService:
             if not caller.is_governance:
                 raise Forbidden("only governance may delete product orders")
             order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
+            deadlines.withdraw(order, self._now())
             for kind in (INFO_TIMER, DEADLINE_TIMER, GRACE_TIMER):
                 uow.timers.clear(kind, order.id)
             uow.orders.remove(order)

@@ -95,6 +95,9 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Before WAL mode writes the header of a new file: only a file with no tables
+        # takes it (store/maintenance.py); on any other it changes nothing.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")

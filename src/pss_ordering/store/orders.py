@@ -154,6 +154,7 @@ class SqlOrders:
         for table in (order_items, order_parties, order_external_ids):
             self._db.execute(delete(table).where(table.c.order_id == order.id))
         self._db.execute(delete(orders).where(orders.c.id == order.id))
+        self._write_deadlines(order, new=False)  # kept, as the figures' history
 
     def replacement_exists(self, old_id: str) -> bool:
         """Whether a live order (not rejected or cancelled) already replaces ``old_id``."""

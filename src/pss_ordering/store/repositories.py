@@ -17,6 +17,7 @@ from .orders import SqlOrders
 from .parties import SqlOfferings, SqlParties
 from .received import SqlReceivedEvents
 from .response_times import SqlResponseTimes
+from .retention import SqlRetention
 from .subscriptions import SqlSubscriptions
 from .timers import SqlTimers
 
@@ -62,3 +63,7 @@ class Repositories:
     @cached_property
     def response_times(self) -> SqlResponseTimes:
         return SqlResponseTimes(self.connection)
+
+    @cached_property
+    def retention(self) -> SqlRetention:
+        return SqlRetention(self.connection)

@@ -260,6 +260,8 @@ received_events = Table(
     Column("topic", String(32), nullable=False),
     Column("received_at", INSTANT, nullable=False),
     Column("body", Text, nullable=False),
+    # Retention walks it from the oldest (the primary key makes each step unique).
+    Index("ix_received_events_received", "received_at", "sender_id", "event_id"),
 )
 
 # Provider response time (TOD-03-02): one row per provider per submitted order, a
@@ -277,6 +279,7 @@ response_deadlines = Table(
     Column("breached_at", INSTANT),
     Column("closed_at", INSTANT),
     Index("ix_response_deadlines_provider", "provider_id", "started_at"),
-    Index("ix_response_deadlines_started", "started_at"),
+    # The figures' window; retention walks it from the oldest (started, then the key).
+    Index("ix_response_deadlines_started", "started_at", "order_id", "provider_id"),
     Index("ix_response_deadlines_breached", "breached_at"),
 )
