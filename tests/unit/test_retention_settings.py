@@ -29,13 +29,17 @@ def test_received_events_outlive_the_resend_schedule() -> None:
     """The idempotency window is at least the retry schedule: a sender retrying by it
     would otherwise have its resend applied as a new event."""
     with pytest.raises(ValidationError, match="retention_received_events"):
-        Settings(delivery_retry_schedule=[3600.0, 86_400.0], retention_received_events="PT1H")
-    Settings(delivery_retry_schedule=[3600.0], retention_received_events="PT1H")
+        Settings.model_validate(
+            {"delivery_retry_schedule": [3600.0, 86_400.0], "retention_received_events": "PT1H"}
+        )
+    Settings.model_validate(
+        {"delivery_retry_schedule": [3600.0], "retention_received_events": "PT1H"}
+    )
 
 
 def test_response_deadlines_outlive_the_metrics_window() -> None:
     with pytest.raises(ValidationError, match="metrics_window"):
-        Settings(metrics_window="P30D", retention_response_deadlines="P7D")
+        Settings.model_validate({"metrics_window": "P30D", "retention_response_deadlines": "P7D"})
 
 
 @pytest.mark.parametrize(
@@ -44,7 +48,7 @@ def test_response_deadlines_outlive_the_metrics_window() -> None:
 @pytest.mark.parametrize("value", ["-P1D", "P200Y", "ninety days"])
 def test_out_of_range_or_malformed_durations_are_refused(field: str, value: str) -> None:
     with pytest.raises(ValidationError, match=field):
-        Settings(**{field: value})
+        Settings.model_validate({field: value})
 
 
 def test_cutoffs_count_back_from_now() -> None:
