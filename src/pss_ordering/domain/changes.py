@@ -23,6 +23,7 @@ from .lifecycle import FINAL_STATES, check_customer_move
 from .missing import CHARACTERISTIC_PATH, Missing, reported, required_but_missing
 from .orders import ProductOrder, check_dates, check_priority, owns, validate_items
 from .parties import Party
+from .problems import Problems
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
 APPEND_ONLY = frozenset({"note"})
@@ -134,9 +135,11 @@ def _edit_draft(
 
 def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
     """TMF622 v5 'submit': validated as a new order, then pending for the providers."""
-    order.item_providers = validate_items(order.items, ctx.offerings)
-    check_dates(order.doc, "requestedStartDate", "requestedCompletionDate")
-    check_priority(order.doc, ctx.customer)
+    problems = Problems()
+    order.item_providers = validate_items(order.items, ctx.offerings, problems)
+    check_dates(order.doc, "requestedStartDate", "requestedCompletionDate", problems)
+    check_priority(order.doc, ctx.customer, problems)
+    problems.raise_if_any()
     for item in order.items:
         item["state"] = "pending"
     order.doc["state"] = "pending"
@@ -162,10 +165,12 @@ def _owner_changes(
     appended = _check_fields(fields, CUSTOMER_FIELDS, before, after)
     if NOTE in appended:
         appended[NOTE] = authored(appended[NOTE], author)
+    problems = Problems()
     if "priority" in fields:
-        check_priority(after, ctx.customer)
+        check_priority(after, ctx.customer, problems)
     if {"requestedStartDate", "requestedCompletionDate"} & set(fields):
-        check_dates(after, "requestedStartDate", "requestedCompletionDate")
+        check_dates(after, "requestedStartDate", "requestedCompletionDate", problems)
+    problems.raise_if_any()
     supplied = _supplied_items(order, before, after)
     requested = _requested_state(before, after)
     if "cancellationReason" in changed and requested != "cancelled":
