@@ -137,12 +137,13 @@ class BodySchema:
             raise InvalidBody("the request body must be a JSON object")
         if fill_type and "@type" not in body:
             body["@type"] = self.base_type
-        renamed = {
+        renamed: dict[str, str] = {
             new: old for old, new in (aliases or {}).items() if old in body and new not in body
         }
         if renamed:
             to_new = {old: new for new, old in renamed.items()}
-            problems = self._judge({to_new.get(k, k): v for k, v in body.items()}, rules)
+            sent: dict[str, Any] = body
+            problems = self._judge({to_new.get(k, k): v for k, v in sent.items()}, rules)
             problems.renamed(renamed, UNKNOWN, "TMF622 v5 calls this field {new}")
         else:
             problems = self._judge(body, rules)
@@ -185,25 +186,25 @@ def describe(error: jsonschema_rs.ValidationError, root: Mapping[str, Any]) -> l
     An ``anyOf`` (a ``oneOf`` without discriminator, or a discriminated one whose
     ``@type`` is absent) that no branch accepts is read as the branch the data
     came closest to, the one whose first problem lies deepest in the data (then
-    the one with fewest): its problems are listed, naming that branch.
+    the one with problems at fewest places, then the first): its problems are
+    listed, naming that branch.
     """
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.AnyOf):
         names = _branch_names(root, list(error.schema_path))
         scored = [
-            (min(len(e.instance_path) for e in branch), -len(branch), index, branch)
+            (min(len(e.instance_path) for e in branch), -_places(branch), -index, branch)
             for index, branch in enumerate(kind.context)
             if branch
         ]
         if scored:
-            *_, index, branch = max(scored)
+            *_, negative_index, branch = max(scored, key=lambda score: score[:3])
+            index = -negative_index
             closest = names[index] if index < len(names) else f"branch {index + 1}"
             others = ", ".join(n for n in names if n != closest)
             note = f" (read as {closest}, the closest match; not {others})" if others else ""
             return [
-                Detail(d.path, d.reason + note, d.code)
-                for e in branch
-                for d in describe(e, root)
+                Detail(d.path, d.reason + note, d.code) for e in branch for d in describe(e, root)
             ]
     path = list(error.instance_path)
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
@@ -212,6 +213,11 @@ def describe(error: jsonschema_rs.ValidationError, root: Mapping[str, Any]) -> l
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Format) and kind.format == "date-time":
         reason = f"must be date-time (RFC 3339, an instant {RANGE} in UTC)"
     return [Detail(json_path(path), reason, SCHEMA)]
+
+
+def _places(errors: list[jsonschema_rs.ValidationError]) -> int:
+    """How many values a branch's errors are about (an ``allOf`` may repeat one)."""
+    return len({tuple(e.instance_path) for e in errors})
 
 
 def _reason(message: str, instance: Any) -> str:

@@ -372,7 +372,13 @@ def _check_relationships(items: list[dict[str, Any]], problems: Problems) -> Non
     for index, item in enumerate(items):
         for rel_index, rel in enumerate(item.get("productOrderItemRelationship") or []):
             target = rel.get("id")
-            where = ["productOrderItem", index, "productOrderItemRelationship", rel_index, "id"]
+            where: list[str | int] = [
+                "productOrderItem",
+                index,
+                "productOrderItemRelationship",
+                rel_index,
+                "id",
+            ]
             if target not in ids:
                 problems.add(
                     BusinessRuleViolation, where, f"no item '{target}' in this order", RULE
