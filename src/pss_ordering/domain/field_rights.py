@@ -84,6 +84,7 @@ ORDER_FIELD_WRITERS: dict[str, tuple[Writer, ...]] = {
     "productOrderMilestone": (Writer.PROVIDER,),
 }
 
+
 def writable_by(writer: Writer) -> frozenset[str]:
     """The order fields this kind of writer may write."""
     return frozenset(name for name, writers in ORDER_FIELD_WRITERS.items() if writer in writers)
@@ -93,6 +94,10 @@ CREATE_FIELDS = writable_by(Writer.CREATE)
 DRAFT_FIELDS = writable_by(Writer.DRAFT)
 CUSTOMER_FIELDS = writable_by(Writer.SUBMITTED)
 PROVIDER_FIELDS = writable_by(Writer.PROVIDER)
+#: Order fields that may be asked of the customer (information required on the order
+#: itself): the order's content, not its items (asked for one by one) nor who it is for.
+#: While asked for, the owner may write one even once the order is submitted.
+REQUESTABLE_FIELDS = DRAFT_FIELDS - {"productOrderItem"}
 
 
 #: Fields a TMF622 v4 (or older) client sends that v5 renamed: a create refuses them

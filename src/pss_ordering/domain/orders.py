@@ -90,15 +90,14 @@ class ProductOrder:
                 self.doc.setdefault("productOrderErrorMessage", []).append(
                     error_message(missing, now)
                 )
+            details: dict[str, Any] = {
+                "resourcePath": missing.resource_path(self.id),
+                "fieldPath": missing.field_path,
+            }
+            if missing.item_id is None:
+                details["providers"] = sorted(missing.concerns)  # whom it concerns
             self.events.append(
-                OrderInformationRequired(
-                    order_id=self.id,
-                    occurred_at=now,
-                    details={
-                        "resourcePath": missing.resource_path(self.id),
-                        "fieldPath": missing.field_path,
-                    },
-                )
+                OrderInformationRequired(order_id=self.id, occurred_at=now, details=details)
             )
 
     def meta(self) -> dict[str, Any]:
@@ -237,7 +236,7 @@ def create_order(
     order.events.append(OrderCreated(order_id=order_id, occurred_at=now))
     if not draft:
         order.submitted_at = now
-        order.record_missing(required_but_missing(items, ctx.offerings), now)
+        order.record_missing(required_but_missing(doc, ctx.offerings), now)
     return order
 
 
