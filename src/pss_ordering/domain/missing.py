@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Offering
+from .catalog import REQUIRED_ORDER_FIELD, Offering
+from .field_rights import REQUESTABLE_FIELDS
 
 CODE = "informationRequired"
 CHARACTERISTIC_PATH = "product.productCharacteristic"
@@ -179,3 +180,43 @@ def reported(entry: Any) -> tuple[list[str], str] | None:
         for r in refs
         if isinstance(r, Mapping) and r.get("productOrderItemId") is not None
     ], message
+
+
+def render_markdown() -> list[str]:
+    """The "Information required" section of ``docs/LIFECYCLE.md``."""
+    return [
+        "## Information required",
+        "",
+        "An order waits for information its customer must supply, about one item",
+        "(`resourcePath` `/productOrder/{id}/productOrderItem/{itemId}`) or about the",
+        "order itself (`/productOrder/{id}`); `fieldPath` is `missing=<path>`, e.g.",
+        "`missing=notificationContact`. Each request is shown on the order as a",
+        f"`productOrderErrorMessage` with code `{CODE}` (naming the item, if any) and",
+        "raises an `orderInformationRequiredNotification`.",
+        "",
+        "| asked by | how | items that wait (pending) |",
+        "|---|---|---|",
+        "| provider | PATCH: an error message (with or without `productOrderItem`) and its"
+        " items to `pending` | the named item; for the order, all its open items |",
+        "| provider | event `orderInformationRequiredNotification` with `resourcePath`"
+        " and `fieldPath` | the same, moved by the event |",
+        "| PSS | an `add` item lacks a characteristic its offering requires"
+        " (`minCardinality >= 1`) | the item (still pending) |",
+        f"| PSS | the order lacks a field an offering requires (`productOfferingTerm`"
+        f" `{REQUIRED_ORDER_FIELD}`, the field as `description`) | all (still pending) |",
+        "",
+        "Order fields that may be asked for (and that the owner may write while they",
+        "are asked for, even once submitted): "
+        + ", ".join(f"`{f}`" for f in sorted(REQUESTABLE_FIELDS))
+        + ".",
+        "",
+        "The owner supplies by PATCH; once nothing is missing, the items resume the",
+        "state they had. Not supplied within `PSS_INFO_REQUIRED_TIMEOUT` (or the",
+        "shortest `informationRequiredTimeout` term of the order's offerings), the",
+        "order is cancelled automatically.",
+        "",
+        "Who sees a request and its event: the order's customer side and governance;",
+        "a provider, the requests about its items and those about the order that",
+        "concern it (it asked, or its offering requires the field); no other.",
+        "",
+    ]
