@@ -140,10 +140,3 @@ def creation_problems(body: Mapping[str, Any], problems: Problems) -> None:
                     "is set by the server and cannot be supplied",
                     SET,
                 )
-
-
-def check_creatable(body: Mapping[str, Any]) -> None:
-    """Refuse, naming them all, the fields a new order's creator does not write (400)."""
-    problems = Problems()
-    creation_problems(body, problems)
-    problems.raise_if_any()

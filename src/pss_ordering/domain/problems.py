@@ -10,13 +10,10 @@ answers exactly as it did when it was raised alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from .errors import BusinessRuleViolation, Conflict, Detail, Forbidden, InvalidBody, PssError
-
-T = TypeVar("T")
 
 #: The order in which kinds of error decide the status of a combined answer.
 SEVERITY: tuple[type[PssError], ...] = (Forbidden, InvalidBody, Conflict, BusinessRuleViolation)
@@ -41,9 +38,6 @@ class Problems:
     """What is wrong with one request, gathered by every check before answering."""
 
     found: list[tuple[type[PssError], Detail]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.found)
 
     def add(
         self, kind: type[PssError], path: Sequence[str | int] | str, reason: str, code: str
@@ -71,15 +65,6 @@ class Problems:
             for new, old in renamed.items()
         ]
         self.found = first + found
-
-    def check(self, rule: Callable[[], T]) -> T | None:
-        """Run a rule that raises at its first problem; keep that problem and go on."""
-        try:
-            return rule()
-        except (Forbidden, InvalidBody, Conflict, BusinessRuleViolation) as exc:
-            details = exc.details or (Detail("$", exc.message, exc.code),)
-            self.found.extend((type(exc), d) for d in details)
-            return None
 
     def raise_if_any(self) -> None:
         if not self.found:
