@@ -93,7 +93,7 @@ def seed_world(world: World, client: TestClient, auth: Auth) -> World:
     return world
 
 
-def test_seed_example_order_names_every_problem_in_one_answer(
+def test_seed_example_order_names_every_problem_in_one_answer_PSI_03_02_01_01(
     seed_world: World, client: TestClient, auth: Auth
 ) -> None:
     """One round trip instead of ten: each problem with its JSON path, reason and code."""
@@ -201,7 +201,7 @@ def seed_in_v5() -> dict[str, Any]:
     }
 
 
-def test_seed_example_order_in_v5_is_created(
+def test_seed_example_order_in_v5_is_created_PSI_03_02_01_01(
     seed_world: World, client: TestClient, auth: Auth
 ) -> None:
     response = client.post(ORDERS, json=seed_in_v5(), headers=auth("345221"))
@@ -319,7 +319,7 @@ def test_v4_related_party_in_a_product_is_refused(
     ]
 
 
-def test_v4_customer_from_a_pss_is_refused_not_read_as_no_customer(
+def test_v4_customer_from_a_pss_is_refused_not_read_as_no_customer_PSI_03_02_01_04(
     world: World, client: TestClient, auth: Auth
 ) -> None:
     response = client.post(
@@ -341,7 +341,7 @@ ACCEPTED = {
 
 
 @pytest.mark.parametrize("case", sorted(ACCEPTED))
-def test_accepted_customer_is_the_one_the_document_names(
+def test_accepted_customer_is_the_one_the_document_names_PSI_03_02_01_04(
     world: World, client: TestClient, auth: Auth, case: str
 ) -> None:
     """Whatever form is accepted, the stored document's customer is the party the service
