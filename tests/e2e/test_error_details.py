@@ -383,3 +383,47 @@ def test_served_error_schema_documents_details(
     jsonschema_rs.validate(error_schema, response.json())
     for detail in response.json()["details"]:
         jsonschema_rs.validate(detail_schema | {"additionalProperties": False}, detail)
+
+
+# --- the same class in the other bodies whose relatedParty the service reads -------------------
+
+
+def test_v4_related_party_in_a_profile_or_an_offering_is_refused_PSI_01_01_02_02(
+    world: World, client: TestClient, auth: Auth
+) -> None:
+    """A profile's grants and memberships, an offering's provider, are read from
+    relatedParty too: a v4 entry would be stored as naming a party the service ignores."""
+    grant = [{"role": "pss", "id": "pss-y"}]
+    registered = client.post(
+        f"{PARTIES}/individual",
+        json={"id": "erin", "givenName": "Erin", "familyName": "E", "relatedParty": grant},
+        headers=auth("erin"),
+    )
+    patched = client.patch(
+        f"{PARTIES}/individual/dave",
+        json={"relatedParty": grant},
+        headers={**auth("dave"), "Content-Type": "application/merge-patch+json"},
+    )
+    replaced = client.patch(
+        f"{PARTIES}/individual/dave",
+        json=[{"op": "add", "path": "/relatedParty/-", "value": grant[0]}],
+        headers={**auth("dave"), "Content-Type": "application/json-patch+json"},
+    )
+    published = client.post(
+        OFFERINGS,
+        json={
+            "id": "off-v4",
+            "name": "v4",
+            "lifecycleStatus": "active",
+            "relatedParty": [{"role": "provider", "id": "prov-b"}],
+        },
+        headers=auth("prov-a", "provider"),
+    )
+
+    for response in (registered, patched, replaced, published):
+        assert response.status_code == 400, response.text
+        [(path, code)] = _problems(response)
+        assert path.startswith("$.relatedParty[") and code == "legacyRelatedParty"
+    dave = client.get(f"{PARTIES}/individual/dave", headers=auth("dave")).json()
+    assert all("partyOrPartyRole" in r for r in dave["relatedParty"])
+    assert client.get(f"{OFFERINGS}/off-v4", headers=world.gov).status_code == 404

@@ -126,9 +126,10 @@ class BodySchema:
     ) -> dict[str, Any]:
         """The body, if it is valid; else InvalidBody naming every problem (``details``).
 
-        ``rules`` judge the top-level fields instead of the plain "unknown field"
-        check (a create names server-set and read-only fields as such); schema
-        errors at or under a path they already named are not repeated.
+        ``rules`` are the body's own shape rules (a create names server-set and
+        read-only fields as such; ``relatedParty`` entries must have one meaning);
+        unknown fields and schema errors at or under a path they already named are
+        not repeated.
         ``aliases`` are an older version's names of fields (``orderItem``): such a
         field is refused, and its content checked as the field it stands for, so
         the one answer also names what renaming it would not fix.
@@ -158,11 +159,12 @@ class BodySchema:
             problems.add(
                 InvalidBody, ["@type"], f"unknown type {kind!r}, expected one of {expected}", TYPE
             )
-        if rules is None:
-            for name in sorted(set(body) - self.fields):
-                problems.add(InvalidBody, [name], f"not a field of {self.base_type}", UNKNOWN)
-        else:
+        if rules is not None:
             rules(body, problems)
+        named = problems.paths()
+        for name in sorted(set(body) - self.fields):
+            if json_path([name]) not in named:
+                problems.add(InvalidBody, [name], f"not a field of {self.base_type}", UNKNOWN)
         if not self.validator.is_valid(body):
             self._schema_problems(body, problems)
         return problems
