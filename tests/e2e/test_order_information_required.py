@@ -331,3 +331,22 @@ def test_pss_request_is_seen_by_the_providers_it_concerns(
     for headers in (auth("pss-x", "pss"), auth("dave")):  # creator and customer
         assert _order_requests(client.get(_url(order), headers=headers).json()) == [CONTACT]
         assert len(_told(client, headers, order["id"])) == 1
+
+
+def test_provider_whose_items_are_done_cannot_ask(
+    world: World, client: TestClient, auth: Auth
+) -> None:
+    """Nothing of it would wait, yet the request could cancel the order: refused."""
+    order = _in_progress(world, client, auth)
+    done = client.patch(
+        _url(order), json={"state": "completed"}, headers={**auth("prov-a", "provider"), **MERGE}
+    )
+    assert done.status_code == 200, done.text
+    response = client.patch(
+        _url(order),
+        json={"productOrderErrorMessage": [_ask()]},
+        headers={**auth("prov-a", "provider"), **MERGE},
+    )
+
+    assert response.status_code == 422, response.text
+    assert _info_timers(client, order["id"]) == 0

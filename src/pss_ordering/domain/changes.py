@@ -256,6 +256,10 @@ def _provider_changes(
                 if order.item(i).get("state") not in FINAL_STATES
             ]
         )
+        if not waiting:
+            raise BusinessRuleViolation(
+                "none of this provider's items is open: there is nothing to wait for information"
+            )
         for item_id in waiting:
             if moves.get(item_id, order.item(item_id).get("state")) != "pending":
                 raise BusinessRuleViolation(
