@@ -224,9 +224,10 @@ def _places(errors: list[jsonschema_rs.ValidationError]) -> int:
 
 def _reason(message: str, instance: Any) -> str:
     """The validator's message without the (possibly long) value it starts with."""
-    shown = json.dumps(instance, separators=(",", ":"), ensure_ascii=False)
-    if message.startswith(shown):
-        return message[len(shown) :].strip()
+    for sort_keys in (False, True):
+        shown = json.dumps(instance, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+        if message.startswith(shown):
+            return message[len(shown) :].strip()
     return message if len(message) <= 200 else message[:200] + "..."
 
 
