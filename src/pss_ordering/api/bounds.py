@@ -56,7 +56,7 @@ NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RAW_CONTROL = re.compile(rb"[\x00-\x1f\x7f]|%[01][0-9A-Fa-f]|%7[Ff]")
 _NOT_PRINTABLE_ASCII = re.compile(rb"[^\x20-\x7e\t]")
-# RFC 3339 date-time (fastjsonschema's own pattern); the instant is then range-checked.
+# RFC 3339 date-time; the instant is then range-checked.
 _DATE_TIME = re.compile(
     r"^\d{4}-[01]\d-[0-3]\d[tT][0-2]\d:[0-5]\d:[0-6]\d(?:\.\d+)?(?:[+-][0-2]\d:?[0-5]\d|[zZ])\Z"
 )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..domain.errors import PssError
+from ..domain.errors import Detail, PssError
 from .jsonio import json_response
 
 log = logging.getLogger(__name__)
@@ -19,21 +20,30 @@ _HTTP_CODES = {
 }
 
 
-def error_body(status: int, code: str, reason: str, message: str) -> dict[str, str]:
-    return {
+def error_body(
+    status: int, code: str, reason: str, message: str, details: tuple[Detail, ...] = ()
+) -> dict[str, Any]:
+    """A TMF Error; ``details`` (this service's extension, in the served OpenAPI) lists
+    every problem found when there are any to list."""
+    body: dict[str, Any] = {
         "@type": "Error",
         "code": code,
         "reason": reason,
         "message": message,
         "status": str(status),
     }
+    if details:
+        body["details"] = [detail.as_json() for detail in details]
+    return body
 
 
 async def pss_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PssError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return json_response(
-        error_body(exc.status, exc.code, exc.reason, exc.message), exc.status, headers
+        error_body(exc.status, exc.code, exc.reason, exc.message, exc.details),
+        exc.status,
+        headers,
     )
 
 

@@ -22,7 +22,7 @@ import orjson
 
 from ..config import Settings
 from ..domain.errors import InvalidBody, PayloadTooLarge
-from .contract import BodySchema
+from .contract import BodySchema, ShapeRules
 from .jsonio import JSON, JSON_PATCH, MERGE_PATCH
 
 PATCH_TYPES = (MERGE_PATCH, JSON, JSON_PATCH)
@@ -55,16 +55,21 @@ def patch_limits(settings: Settings) -> PatchLimits:
 
 
 def make_patcher(
-    body: Any, kind: str, schema: BodySchema, limits: PatchLimits = PatchLimits()
+    body: Any,
+    kind: str,
+    schema: BodySchema,
+    limits: PatchLimits = PatchLimits(),
+    rules: ShapeRules | None = None,
 ) -> Patcher:
     """Check the patch document's shape (and a JSON Patch's length) now; return the
     function that applies it. The function may change the document it is given:
-    callers hand in their own copy."""
+    callers hand in their own copy. ``rules``: the body's own shape rules (see
+    ``BodySchema.validate``)."""
     if kind == JSON_PATCH:
         return _json_patcher(body, limits.max_bytes, limits.max_operations)
     if not isinstance(body, dict):
         raise InvalidBody("a merge-patch body must be a JSON object")
-    schema.validate({k: v for k, v in body.items() if v is not None}, fill_type=False)
+    schema.validate({k: v for k, v in body.items() if v is not None}, fill_type=False, rules=rules)
     return lambda doc: merge_patch(doc, body)
 
 
@@ -130,10 +135,13 @@ def _size(value: Any) -> int:
         raise InvalidBody("the patched document is nested too deeply") from None
 
 
-def result_validator(schema: BodySchema) -> Callable[[dict[str, Any]], None]:
+def result_validator(
+    schema: BodySchema, rules: ShapeRules | None = None
+) -> Callable[[dict[str, Any]], None]:
     """Validate a patched document on the fields the modification schema knows."""
 
     def validate(doc: dict[str, Any]) -> None:
-        schema.validate({k: v for k, v in doc.items() if k in schema.fields}, fill_type=False)
+        known = {k: v for k, v in doc.items() if k in schema.fields}
+        schema.validate(known, fill_type=False, rules=rules)
 
     return validate

@@ -9,10 +9,12 @@ from typing import Any
 
 from .durations import MAX_DURATION_TEXT, tmf_duration
 from .errors import BusinessRuleViolation, Forbidden
+from .field_rights import REQUESTABLE_FIELDS
 from .identity import Caller, Role
 
 NOT_ORDERABLE = frozenset({"retired", "obsolete", "rejected"})
 INFORMATION_TIMEOUT = "informationRequiredTimeout"
+REQUIRED_ORDER_FIELD = "requiredOrderField"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,19 @@ class Offering:
             return None
 
     @property
+    def required_order_fields(self) -> tuple[str, ...]:
+        """Order fields every order for this offering must give before its provider can
+        work on it (e.g. ``notificationContact``, ``billingAccount``).
+
+        Declared as one ``productOfferingTerm`` per field, named ``requiredOrderField``
+        with the field's name as its ``description``; the PSS asks the customer for a
+        missing one exactly as a provider would (``missing.required_but_missing``).
+        One that is not a field a customer supplies (stored before :func:`check_terms`
+        checked it) is ignored.
+        """
+        return tuple(f for f in _required_order_fields(self.doc) if f in REQUESTABLE_FIELDS)
+
+    @property
     def required_characteristics(self) -> tuple[tuple[str, str | None], ...]:
         """(name, valueType) of every characteristic with minCardinality >= 1."""
         return tuple(
@@ -51,6 +66,15 @@ class Offering:
             and isinstance(use.get("name"), str)
             and int(use.get("minCardinality") or 0) >= 1
         )
+
+
+def _required_order_fields(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    terms = doc.get("productOfferingTerm")
+    return tuple(
+        str(term.get("description"))
+        for term in (terms if isinstance(terms, list) else [])
+        if isinstance(term, Mapping) and term.get("name") == REQUIRED_ORDER_FIELD
+    )
 
 
 def _information_timeout_term(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -65,7 +89,14 @@ def _information_timeout_term(doc: Mapping[str, Any]) -> Mapping[str, Any] | Non
 
 def check_terms(doc: Mapping[str, Any]) -> None:
     """An offering's terms must be usable by every order for it: the
-    information-required time-out is a duration this service can add to a date."""
+    information-required time-out is a duration this service can add to a date, and
+    a required order field is one a customer can supply."""
+    for field in _required_order_fields(doc):
+        if field not in REQUESTABLE_FIELDS:
+            raise BusinessRuleViolation(
+                f"productOfferingTerm '{REQUIRED_ORDER_FIELD}': '{field}' is not an order "
+                "field a customer supplies; one of " + ", ".join(sorted(REQUESTABLE_FIELDS))
+            )
     duration = _information_timeout_term(doc)
     if duration is None:
         return

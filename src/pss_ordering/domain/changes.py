@@ -18,11 +18,18 @@ from .authorship import EXPECTED, NOTE, PER_PROVIDER_FIELDS, authored
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 from .events import OrderStateChanged, OrderValuesChanged
-from .field_rights import CUSTOMER_FIELDS, DRAFT_FIELDS, PROVIDER_FIELDS
+from .field_rights import CUSTOMER_FIELDS, DRAFT_FIELDS, PROVIDER_FIELDS, REQUESTABLE_FIELDS
 from .lifecycle import FINAL_STATES, check_customer_move
-from .missing import CHARACTERISTIC_PATH, Missing, reported, required_but_missing
+from .missing import (
+    CHARACTERISTIC_PATH,
+    Missing,
+    is_order_request,
+    reported,
+    required_but_missing,
+)
 from .orders import ProductOrder, check_dates, check_priority, owns, validate_items
 from .parties import Party
+from .problems import Problems
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
 APPEND_ONLY = frozenset({"note"})
@@ -134,9 +141,11 @@ def _edit_draft(
 
 def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
     """TMF622 v5 'submit': validated as a new order, then pending for the providers."""
-    order.item_providers = validate_items(order.items, ctx.offerings)
-    check_dates(order.doc, "requestedStartDate", "requestedCompletionDate")
-    check_priority(order.doc, ctx.customer)
+    problems = Problems()
+    order.item_providers = validate_items(order.items, ctx.offerings, problems)
+    check_dates(order.doc, "requestedStartDate", "requestedCompletionDate", problems)
+    check_priority(order.doc, ctx.customer, problems)
+    problems.raise_if_any()
     for item in order.items:
         item["state"] = "pending"
     order.doc["state"] = "pending"
@@ -146,7 +155,7 @@ def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
             order_id=order.id, occurred_at=now, details={"from": "draft", "to": "pending"}
         )
     )
-    order.record_missing(required_but_missing(order.items, ctx.offerings), now)
+    order.record_missing(required_but_missing(order.doc, ctx.offerings), now)
 
 
 def _owner_changes(
@@ -159,13 +168,16 @@ def _owner_changes(
     author: str,
 ) -> list[str]:
     fields = [key for key in changed if key not in LIFECYCLE and key != "productOrderItem"]
-    appended = _check_fields(fields, CUSTOMER_FIELDS, before, after)
+    asked = {field for m in order.missing if (field := m.order_field) is not None}
+    appended = _check_fields(fields, CUSTOMER_FIELDS | asked, before, after)
     if NOTE in appended:
         appended[NOTE] = authored(appended[NOTE], author)
+    problems = Problems()
     if "priority" in fields:
-        check_priority(after, ctx.customer)
+        check_priority(after, ctx.customer, problems)
     if {"requestedStartDate", "requestedCompletionDate"} & set(fields):
-        check_dates(after, "requestedStartDate", "requestedCompletionDate")
+        check_dates(after, "requestedStartDate", "requestedCompletionDate", problems)
+    problems.raise_if_any()
     supplied = _supplied_items(order, before, after)
     requested = _requested_state(before, after)
     if "cancellationReason" in changed and requested != "cancelled":
@@ -225,31 +237,35 @@ def _provider_changes(
     )
     for key in ITEM_REFERENCING_LISTS:
         if key in appended:
-            _check_own_items(key, appended[key], provider_id, order)
+            entries = [e for e in appended[key] if not is_order_request(e)]
+            _check_own_items(key, entries, provider_id, order)
     moves = _item_moves(before, after)
     requested = _requested_state(before, after)
     if requested is not None:
         for item_id in order.items_of(provider_id):
             if order.item(item_id).get("state") not in FINAL_STATES:
                 moves.setdefault(item_id, requested)
-    try:
-        found = [
-            Missing(item_id, field_path, provider_id)
-            for entry in appended.get("productOrderErrorMessage", [])
-            if (names := reported(entry)) is not None
-            for item_id in names[0]
-            for field_path in [names[1]]
-        ]
-    except ValueError as exc:
-        raise BusinessRuleViolation(f"productOrderErrorMessage: {exc}") from None
+    found = _requested_information(provider_id, appended.get("productOrderErrorMessage", []))
     for missing in found:
-        if moves.get(missing.item_id or "", order.item(missing.item_id or "").get("state")) != (
-            "pending"
-        ):
+        waiting = (
+            [missing.item_id]
+            if missing.item_id is not None
+            else [
+                i
+                for i in order.items_of(provider_id)
+                if order.item(i).get("state") not in FINAL_STATES
+            ]
+        )
+        if not waiting:
             raise BusinessRuleViolation(
-                f"reporting missing information puts productOrderItem '{missing.item_id}' "
-                "in state pending"
+                "none of this provider's items is open: there is nothing to wait for information"
             )
+        for item_id in waiting:
+            if moves.get(item_id, order.item(item_id).get("state")) != "pending":
+                raise BusinessRuleViolation(
+                    f"reporting missing information puts productOrderItem '{item_id}' "
+                    "in state pending"
+                )
     # Notes and the expected completion date are the provider's own (authorship.py).
     _write(order, after, [key for key in fields if key not in PER_PROVIDER_FIELDS], appended)
     order.authorship.add_notes(order.doc, provider_id, appended.get(NOTE, []))
@@ -259,6 +275,34 @@ def _provider_changes(
         fields = [*fields, "productOrderItem"]
     order.record_missing(found, now)
     return fields
+
+
+def _requested_information(provider_id: str, entries: list[Any]) -> list[Missing]:
+    """The information a provider's new error messages ask for: about its items (which
+    ``_check_own_items`` made sure are its own), or about the order itself, a field
+    its customer can supply (``REQUESTABLE_FIELDS``), concerning this provider."""
+    found: list[Missing] = []
+    for entry in entries:
+        try:
+            names = reported(entry)
+        except ValueError as exc:
+            raise BusinessRuleViolation(f"productOrderErrorMessage: {exc}") from None
+        if names is None:
+            continue
+        item_ids, field_path = names
+        if item_ids:
+            found.extend(Missing(i, field_path, provider_id) for i in item_ids)
+            continue
+        missing = Missing(None, field_path, provider_id, frozenset({provider_id}))
+        if missing.order_field not in REQUESTABLE_FIELDS:
+            raise BusinessRuleViolation(
+                f"productOrderErrorMessage: the order's '{missing.order_field}' is not "
+                "information its customer supplies; ask for one of "
+                + ", ".join(sorted(REQUESTABLE_FIELDS))
+                + " (or name the item: productOrderItem[].productOrderItemId)"
+            )
+        found.append(missing)
+    return found
 
 
 def _item_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:

@@ -6,17 +6,40 @@ builds an error by hand and the status a rule implies is decided where the rule 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """One problem of a request: where (a JSON path, ``$`` the body), why, and a short code.
+
+    Rendered in the TMF Error's ``details`` extension (see :mod:`.problems`).
+    """
+
+    path: str
+    reason: str
+    code: str
+
+    def text(self) -> str:
+        where = self.path[2:] if self.path.startswith("$.") else self.path[1:]
+        return f"{where}: {self.reason}" if where else self.reason
+
+    def as_json(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason, "code": self.code}
+
 
 class PssError(Exception):
-    """Base of every client-visible error."""
+    """Base of every client-visible error; ``details`` lists each problem when there are
+    several (:class:`..problems.Problems`)."""
 
     status: int = 400
     code: str = "BAD_REQUEST"
     reason: str = "Bad request"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: tuple[Detail, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details
 
 
 class BadRequest(PssError):

@@ -11,14 +11,21 @@ the table is nobody's to write.
 Creation and PATCH both judge a request by this table, so a customer cannot
 create an order that already carries what only a provider or the PSS writes
 (a milestone, an error message, a jeopardy alert), any more than it can PATCH
-one in later.
+one in later. A create names each such field as what it is (unknown, set by
+the server, someone else's), all of them in one answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
-from .errors import Forbidden, InvalidBody
+from .errors import InvalidBody
+from .problems import Problems
+
+#: ``code`` of each kind of refused field in an error's ``details``.
+UNKNOWN, SET, READ = "unknownField", "serverSet", "readOnly"
 
 
 class Writer(StrEnum):
@@ -77,6 +84,7 @@ ORDER_FIELD_WRITERS: dict[str, tuple[Writer, ...]] = {
     "productOrderMilestone": (Writer.PROVIDER,),
 }
 
+
 def writable_by(writer: Writer) -> frozenset[str]:
     """The order fields this kind of writer may write."""
     return frozenset(name for name, writers in ORDER_FIELD_WRITERS.items() if writer in writers)
@@ -86,21 +94,49 @@ CREATE_FIELDS = writable_by(Writer.CREATE)
 DRAFT_FIELDS = writable_by(Writer.DRAFT)
 CUSTOMER_FIELDS = writable_by(Writer.SUBMITTED)
 PROVIDER_FIELDS = writable_by(Writer.PROVIDER)
+#: Order fields that may be asked of the customer (information required on the order
+#: itself): the order's content, not its items (asked for one by one) nor who it is for.
+#: While asked for, the owner may write one even once the order is submitted.
+REQUESTABLE_FIELDS = DRAFT_FIELDS - {"productOrderItem"}
 
 
-def check_creatable(body: dict[str, object]) -> None:
-    """Refuse, by name, every field a new order's creator does not write (400 or 403).
+#: Fields a TMF622 v4 (or older) client sends that v5 renamed: a create refuses them
+#: and checks their content as the v5 field (``BodySchema.validate``'s aliases).
+RENAMED = {"orderItem": "productOrderItem", "externalID": "externalId"}
+#: Older fields whose v5 counterpart is not the creator's to write.
+EARLIER_NAMES = {"orderDate": "creationDate, which the server sets"}
+#: Item fields only the server (from the lifecycle) writes.
+ITEM_SERVER_FIELDS = ("state",)
 
-    Server-set fields are a malformed request (400); fields that belong to a
-    provider or to the PSS would be a forgery (403).
+
+def creation_problems(body: Mapping[str, Any], problems: Problems) -> None:
+    """Name every field a new order's creator does not write, each as what it is:
+    not a field of the order (with its v5 name when it is an older version's),
+    set by the server, or written by a provider or the PSS. All are a malformed
+    create (400): no creator writes them, whoever it is.
     """
     for name in body:
         if name in CREATE_FIELDS:
             continue
         writers = ORDER_FIELD_WRITERS.get(name)
         if writers is None:
-            raise InvalidBody(f"'{name}' is not a field of a product order")
-        if writers == (Writer.SERVER,):
-            raise InvalidBody(f"'{name}' is set by the server and cannot be supplied")
-        owners = " or ".join(str(w) for w in writers)
-        raise Forbidden(f"field '{name}' is written by the {owners}, not by an order's creator")
+            known = EARLIER_NAMES.get(name)
+            hint = f"; TMF622 v5 calls it {known}" if known else ""
+            problems.add(InvalidBody, [name], "not a field of a product order" + hint, UNKNOWN)
+        elif writers == (Writer.SERVER,):
+            problems.add(InvalidBody, [name], "is set by the server and cannot be supplied", SET)
+        else:
+            owners = " or ".join(str(w) for w in writers)
+            problems.add(
+                InvalidBody, [name], f"is written by the {owners}, not by an order's creator", READ
+            )
+    items = body.get("productOrderItem")
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        for name in ITEM_SERVER_FIELDS:
+            if isinstance(item, Mapping) and name in item:
+                problems.add(
+                    InvalidBody,
+                    ["productOrderItem", index, name],
+                    "is set by the server and cannot be supplied",
+                    SET,
+                )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BusinessRuleViolation, InvalidBody
+from .lifecycle import FINAL_STATES
 from .missing import CODE, parse_field_path
 from .notifications import (
     INFORMATION_REQUIRED,
@@ -29,8 +30,9 @@ APPEND_ONLY_LISTS = frozenset(
     {"note", "productOrderErrorMessage", "productOrderMilestone", "productOrderJeopardyAlert"}
 )
 NOT_CHANGES = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
-_ITEM_PATH = re.compile(
-    r"^/(?:productOrder|order)/(?P<order>[^/]+)/(?:productOrderItem|orderItem)/(?P<item>[^/]+)$"
+_RESOURCE_PATH = re.compile(
+    r"^/(?:productOrder|order)/(?P<order>[^/]+)"
+    r"(?:/(?:productOrderItem|orderItem)/(?P<item>[^/]+))?$"
 )
 
 
@@ -121,28 +123,35 @@ def _merge_items(items: list[Any], changes: list[Any]) -> list[Any]:
 
 
 def _ask_for_information(wanted: dict[str, Any], event: OrderEvent) -> None:
-    """Seed 001's notification, from a provider: the item waits (pending) for ``fieldPath``."""
-    match = _ITEM_PATH.match(event.resource_path or "")
+    """Seed 001's notification, from a provider: its item, or the order itself (then
+    all of the provider's open items), waits (pending) for ``fieldPath``. The seed
+    writes ``/order/42 ``; the surrounding blanks are not part of the path."""
+    match = _RESOURCE_PATH.match((event.resource_path or "").strip())
     if match is None or match["order"] != event.order_id:
         raise BusinessRuleViolation(
-            f"resourcePath '{event.resource_path}' must name an item of order "
-            f"'{event.order_id}' (/productOrder/{{id}}/productOrderItem/{{itemId}})"
+            f"resourcePath '{event.resource_path}' must name order '{event.order_id}' or one "
+            "of its items (/productOrder/{id} or /productOrder/{id}/productOrderItem/{itemId})"
         )
     try:
         parse_field_path(event.field_path or "")
     except ValueError as exc:
         raise BusinessRuleViolation(f"fieldPath: {exc}") from None
     item_id = match["item"]
-    wanted["productOrderErrorMessage"] = [
-        *(wanted.get("productOrderErrorMessage") or []),
-        {
-            "@type": "ProductOrderErrorMessage",
-            "code": CODE,
-            "reason": "Information required",
-            "message": event.field_path,
-            "productOrderItem": [{"@type": "ProductOrderItemRef", "productOrderItemId": item_id}],
-        },
-    ]
+    entry: dict[str, Any] = {
+        "@type": "ProductOrderErrorMessage",
+        "code": CODE,
+        "reason": "Information required",
+        "message": event.field_path,
+    }
+    items = wanted.get("productOrderItem") or []
+    if item_id is None:
+        waiting = [i.get("id") for i in items if i.get("state") not in FINAL_STATES]
+    else:
+        waiting = [item_id]
+        entry["productOrderItem"] = [
+            {"@type": "ProductOrderItemRef", "productOrderItemId": item_id}
+        ]
+    wanted["productOrderErrorMessage"] = [*(wanted.get("productOrderErrorMessage") or []), entry]
     wanted["productOrderItem"] = _merge_items(
-        wanted.get("productOrderItem") or [], [{"id": item_id, "state": "pending"}]
+        items, [{"id": waiting_id, "state": "pending"} for waiting_id in waiting]
     )

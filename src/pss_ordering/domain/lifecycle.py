@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import Conflict
+from .missing import render_markdown as information_markdown
 
 ITEM_STATES = (
     "pending",
@@ -179,7 +180,7 @@ def render_markdown() -> str:
             for dst in sorted(targets):
                 if dst != "(previous state)":
                     lines.append(f"    {src} --> {dst}: {who}")
-    lines += ["```", ""]
+    lines += ["```", "", *information_markdown()]
     return "\n".join(lines)
 
 

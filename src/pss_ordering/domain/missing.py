@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Offering
+from .catalog import REQUIRED_ORDER_FIELD, Offering
+from .field_rights import REQUESTABLE_FIELDS
 
 CODE = "informationRequired"
 CHARACTERISTIC_PATH = "product.productCharacteristic"
@@ -21,42 +22,90 @@ CHARACTERISTIC_PATH = "product.productCharacteristic"
 
 @dataclass(frozen=True, slots=True)
 class Missing:
-    """One piece of missing information; ``item_id`` None means the order itself."""
+    """One piece of missing information; ``item_id`` None means the order itself.
+
+    ``concerns``: for the order itself, the providers the request is about (the one
+    that asked, or those whose offerings require the field); need-to-know: no other
+    provider sees it. An item's request concerns the item's provider.
+    """
 
     item_id: str | None
     field_path: str
     reporter: str
+    concerns: frozenset[str] = frozenset()
 
     def resource_path(self, order_id: str) -> str:
         base = f"/productOrder/{order_id}"
         return base if self.item_id is None else f"{base}/productOrderItem/{self.item_id}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"itemId": self.item_id, "fieldPath": self.field_path, "reporter": self.reporter}
+        out: dict[str, Any] = {
+            "itemId": self.item_id,
+            "fieldPath": self.field_path,
+            "reporter": self.reporter,
+        }
+        if self.concerns:
+            out["concerns"] = sorted(self.concerns)
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Missing:
-        return cls(raw.get("itemId"), str(raw["fieldPath"]), str(raw.get("reporter", "pss")))
+        return cls(
+            raw.get("itemId"),
+            str(raw["fieldPath"]),
+            str(raw.get("reporter", "pss")),
+            frozenset(raw.get("concerns") or ()),
+        )
+
+    @property
+    def order_field(self) -> str | None:
+        """The order's own field this asks for (None for an item's information)."""
+        return None if self.item_id is not None else parse_field_path(self.field_path)[0][0]
 
 
 def characteristic_path(name: str) -> str:
     return f"missing={CHARACTERISTIC_PATH}.value&name={name}"
 
 
+def order_field_path(name: str) -> str:
+    return f"missing={name}"
+
+
 def required_but_missing(
-    items: Sequence[Mapping[str, Any]], offerings: Mapping[str, Offering]
+    doc: Mapping[str, Any], offerings: Mapping[str, Offering]
 ) -> list[Missing]:
-    """Characteristics an ``add`` item's offering requires and the item does not give."""
+    """What the PSS's own rules find missing in an order going to its providers:
+    characteristics an ``add`` item's offering requires and the item does not give,
+    and order fields an offering of any item requires (``Offering.required_order_fields``)
+    that the order does not give, each concerning the providers of those offerings."""
     found: list[Missing] = []
+    needed: dict[str, set[str]] = {}
+    items: Sequence[Mapping[str, Any]] = doc.get("productOrderItem") or []
     for item in items:
         offering = offerings.get((item.get("productOffering") or {}).get("id", ""))
-        if item.get("action") != "add" or offering is None:
+        if offering is None:
+            continue
+        for field in offering.required_order_fields:
+            needed.setdefault(field, set()).add(offering.provider_id)
+        if item.get("action") != "add":
             continue
         for name, _value_type in offering.required_characteristics:
             candidate = Missing(item["id"], characteristic_path(name), "pss")
             if not is_supplied(item, candidate.field_path):
                 found.append(candidate)
+    for field, providers in sorted(needed.items()):
+        if not is_supplied(doc, order_field_path(field)):
+            found.append(Missing(None, order_field_path(field), "pss", frozenset(providers)))
     return found
+
+
+def is_order_request(entry: Any) -> bool:
+    """An error message asking for information about the order itself (no item named)."""
+    return (
+        isinstance(entry, Mapping)
+        and entry.get("code") == CODE
+        and not entry.get("productOrderItem")
+    )
 
 
 def parse_field_path(field_path: str) -> tuple[list[str], dict[str, str]]:
@@ -131,3 +180,43 @@ def reported(entry: Any) -> tuple[list[str], str] | None:
         for r in refs
         if isinstance(r, Mapping) and r.get("productOrderItemId") is not None
     ], message
+
+
+def render_markdown() -> list[str]:
+    """The "Information required" section of ``docs/LIFECYCLE.md``."""
+    return [
+        "## Information required",
+        "",
+        "An order waits for information its customer must supply, about one item",
+        "(`resourcePath` `/productOrder/{id}/productOrderItem/{itemId}`) or about the",
+        "order itself (`/productOrder/{id}`); `fieldPath` is `missing=<path>`, e.g.",
+        "`missing=notificationContact`. Each request is shown on the order as a",
+        f"`productOrderErrorMessage` with code `{CODE}` (naming the item, if any) and",
+        "raises an `orderInformationRequiredNotification`.",
+        "",
+        "| asked by | how | items that wait (pending) |",
+        "|---|---|---|",
+        "| provider | PATCH: an error message (with or without `productOrderItem`) and its"
+        " items to `pending` | the named item; for the order, all its open items |",
+        "| provider | event `orderInformationRequiredNotification` with `resourcePath`"
+        " and `fieldPath` | the same, moved by the event |",
+        "| PSS | an `add` item lacks a characteristic its offering requires"
+        " (`minCardinality >= 1`) | the item (still pending) |",
+        f"| PSS | the order lacks a field an offering requires (`productOfferingTerm`"
+        f" `{REQUIRED_ORDER_FIELD}`, the field as `description`) | all (still pending) |",
+        "",
+        "Order fields that may be asked for (and that the owner may write while they",
+        "are asked for, even once submitted): "
+        + ", ".join(f"`{f}`" for f in sorted(REQUESTABLE_FIELDS))
+        + ".",
+        "",
+        "The owner supplies by PATCH; once nothing is missing, the items resume the",
+        "state they had. Not supplied within `PSS_INFO_REQUIRED_TIMEOUT` (or the",
+        "shortest `informationRequiredTimeout` term of the order's offerings), the",
+        "order is cancelled automatically.",
+        "",
+        "Who sees a request and its event: the order's customer side and governance;",
+        "a provider, the requests about its items and those about the order that",
+        "concern it (it asked, or its offering requires the field); no other.",
+        "",
+    ]

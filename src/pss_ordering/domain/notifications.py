@@ -12,7 +12,8 @@ Which providers are told of an event is decided once, when it is published
 (:func:`told_providers`), and kept with it: a provider is not told of a value
 change that left its own view as it was (another provider's item, notes or
 expected completion date changed), nor of an information request about
-another provider's item. Delivery and the event listing both ask
+another provider's item, or about the order itself that concerns other providers
+only. Delivery and the event listing both ask
 :func:`audience`, which reads that decision, so a provider lists exactly the
 events its callbacks are sent.
 
@@ -133,13 +134,17 @@ def decided(event: StoredEvent, before: ProductOrder | None) -> StoredEvent:
 
 
 def _about_others_item(event: StoredEvent, provider: str) -> bool:
-    """An information request about an item that is not this provider's: its
-    resourcePath names an item (and fieldPath what it lacks) the provider may not see."""
+    """An information request that does not concern this provider: its resourcePath
+    names an item (and fieldPath what it lacks) the provider may not see, or the
+    order itself, asked for by or for other providers (``details["providers"]``)."""
     path = event.details.get("resourcePath")
     if event.event_type != INFORMATION_REQUIRED or not isinstance(path, str):
         return False
     _, item_path, item_id = path.rpartition("/productOrderItem/")
-    return bool(item_path) and event.order.item_providers.get(item_id) != provider
+    if item_path:
+        return event.order.item_providers.get(item_id) != provider
+    concerned = event.details.get("providers")
+    return isinstance(concerned, list) and provider not in concerned
 
 
 def view_for(event: StoredEvent, audience_key: str) -> dict[str, Any] | None:

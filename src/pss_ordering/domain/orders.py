@@ -8,25 +8,27 @@ offerings and parties the rules need and hands them in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .authorship import NOTE, Authorship, authored
 from .catalog import Offering
-from .errors import BusinessRuleViolation, Conflict, Forbidden, InvalidBody
+from .errors import BusinessRuleViolation, Conflict, Forbidden
 from .events import DomainEvent, OrderCreated, OrderInformationRequired
-from .field_rights import check_creatable
+from .field_rights import creation_problems
 from .identity import Caller, Role
 from .lifecycle import FINAL_STATES
 from .missing import Missing, error_message, required_but_missing
 from .parties import Party, check_may_act_for
+from .problems import Problems
+from .related_parties import CUSTOMER_ROLE, canonical, is_customer, related_party_problems
 from .response_deadline import Deadline
 from .timestamps import parse_instant
 
 ORDER_TYPE = "ProductOrder"
 ITEM_ACTIONS = ("add", "modify", "delete", "noChange")
-CUSTOMER_ROLE = "customer"
+RULE = "businessRule"
 
 
 @dataclass(slots=True)
@@ -88,15 +90,14 @@ class ProductOrder:
                 self.doc.setdefault("productOrderErrorMessage", []).append(
                     error_message(missing, now)
                 )
+            details: dict[str, Any] = {
+                "resourcePath": missing.resource_path(self.id),
+                "fieldPath": missing.field_path,
+            }
+            if missing.item_id is None:
+                details["providers"] = sorted(missing.concerns)  # whom it concerns
             self.events.append(
-                OrderInformationRequired(
-                    order_id=self.id,
-                    occurred_at=now,
-                    details={
-                        "resourcePath": missing.resource_path(self.id),
-                        "fieldPath": missing.field_path,
-                    },
-                )
+                OrderInformationRequired(order_id=self.id, occurred_at=now, details=details)
             )
 
     def meta(self) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def requested_customer_id(caller: Caller, body: Mapping[str, Any]) -> str:
     named = {
         ref["id"]
         for related in body.get("relatedParty") or []
-        if str(related.get("role", "")).lower() == CUSTOMER_ROLE
+        if is_customer(related)
         for ref in [related.get("partyOrPartyRole") or {}]
         if isinstance(ref.get("id"), str)
     }
@@ -174,20 +175,37 @@ def requested_customer_id(caller: Caller, body: Mapping[str, Any]) -> str:
     return caller.party_id
 
 
+def creation_shape(body: Mapping[str, Any], problems: Problems) -> None:
+    """What a create body may hold beyond its schema (400s): the fields its creator
+    writes (``field_rights``), related parties with one meaning (``related_parties``)."""
+    creation_problems(body, problems)
+    related_party_problems(body, problems)
+
+
 def create_order(
     ctx: OrderingContext, body: dict[str, Any], order_id: str, now: str
 ) -> ProductOrder:
-    """Check a schema-valid ProductOrder_FVO against the business rules and build the order."""
+    """Check a schema-valid ProductOrder_FVO against the business rules and build the order.
+
+    The shape is judged first (400, every problem); the rules read a well-formed
+    order, and every rule it breaks is named in one answer too (422).
+    """
     caller = ctx.caller
-    check_creatable(body)
+    problems = Problems()
+    creation_shape(body, problems)
+    problems.raise_if_any()
     customer_id = requested_customer_id(caller, body)
     _check_acts_for(ctx, customer_id)
     items = body["productOrderItem"]
-    item_providers = validate_items(items, ctx.offerings)
-    check_dates(body, "requestedStartDate", "requestedCompletionDate", "")
-    check_priority(body, ctx.customer)
+    item_providers = validate_items(items, ctx.offerings, problems)
+    check_dates(body, "requestedStartDate", "requestedCompletionDate", problems)
+    check_priority(body, ctx.customer, problems)
+    replaces = _replaced_order(ctx, body, customer_id, problems)
+    problems.raise_if_any()
 
     doc = dict(body)
+    if body.get("relatedParty"):
+        doc["relatedParty"] = canonical(body["relatedParty"])
     if body.get(NOTE):
         doc[NOTE] = authored(body[NOTE], caller.party_id)
     doc["id"] = order_id
@@ -214,11 +232,11 @@ def create_order(
         item_providers=item_providers,
         doc=doc,
     )
-    order.replaces = _replaced_order(ctx, body, customer_id)
+    order.replaces = replaces
     order.events.append(OrderCreated(order_id=order_id, occurred_at=now))
     if not draft:
         order.submitted_at = now
-        order.record_missing(required_but_missing(items, ctx.offerings), now)
+        order.record_missing(required_but_missing(doc, ctx.offerings), now)
     return order
 
 
@@ -262,93 +280,124 @@ def owns(caller: Caller, represented: frozenset[str], order: ProductOrder) -> bo
     )
 
 
-def _replaced_order(ctx: OrderingContext, body: Mapping[str, Any], customer: str) -> str | None:
+def _replaced_order(
+    ctx: OrderingContext, body: Mapping[str, Any], customer: str, problems: Problems
+) -> str | None:
     """The order to replace, once the caller may; any other order reads as a missing one."""
     old_id = replaced_order_id(body)
     if old_id is None:
         return None
-    old = ctx.replaced
+    old, where = ctx.replaced, ["orderRelationship"]
     if old is None or old.customer_id != customer:
-        raise BusinessRuleViolation(
-            f"orderRelationship: there is no order '{old_id}' of this customer "
-            "that the caller may replace"
-        )
-    if old.state in FINAL_STATES:
-        raise BusinessRuleViolation(
-            f"orderRelationship: order '{old_id}' is {old.state}; "
-            "only an open order can be replaced"
-        )
-    if ctx.replacement_taken:
-        raise Conflict(f"orderRelationship: order '{old_id}' is already replaced by another order")
+        reason = f"there is no order '{old_id}' of this customer that the caller may replace"
+        problems.add(BusinessRuleViolation, where, reason, RULE)
+    elif old.state in FINAL_STATES:
+        reason = f"order '{old_id}' is {old.state}; only an open order can be replaced"
+        problems.add(BusinessRuleViolation, where, reason, RULE)
+    elif ctx.replacement_taken:
+        reason = f"order '{old_id}' is already replaced by another order"
+        problems.add(Conflict, where, reason, "alreadyReplaced")
     return old_id
 
 
 def _names_customer(body: Mapping[str, Any]) -> bool:
-    return any(
-        str(r.get("role", "")).lower() == CUSTOMER_ROLE for r in body.get("relatedParty") or []
-    )
+    return any(is_customer(r) for r in body.get("relatedParty") or [])
 
 
 def validate_items(
-    items: list[dict[str, Any]], offerings: Mapping[str, Offering]
+    items: list[dict[str, Any]], offerings: Mapping[str, Offering], problems: Problems
 ) -> dict[str, str]:
-    """Every create rule on the items; returns the provider of each item."""
+    """Every create rule on the items, each problem added; the provider of each item."""
     providers: dict[str, str] = {}
+    seen: set[str] = set()
     for index, item in enumerate(items):
-        where = f"productOrderItem[{index}]"
-        item_id = item["id"]
-        if item_id in providers:
-            raise BusinessRuleViolation(f"{where}.id: item id '{item_id}' is not unique")
-        if "state" in item:
-            raise InvalidBody(f"'{where}.state' is set by the server and cannot be supplied")
+        where: list[str | int] = ["productOrderItem", index]
+        item_id, action = item["id"], item["action"]
+        if item_id in seen:
+            problems.add(
+                BusinessRuleViolation, [*where, "id"], f"item id '{item_id}' is not unique", RULE
+            )
+        seen.add(item_id)
         if "productOrderItem" in item:
-            raise BusinessRuleViolation(
-                f"{where}.productOrderItem: nested order items are not supported; list every "
-                "item at the top level and link them with productOrderItemRelationship"
+            problems.add(
+                BusinessRuleViolation,
+                [*where, "productOrderItem"],
+                "nested order items are not supported; list every item at the top level "
+                "and link them with productOrderItemRelationship",
+                RULE,
             )
-        action = item["action"]
         if action not in ITEM_ACTIONS:
-            raise BusinessRuleViolation(f"{where}.action must be one of {', '.join(ITEM_ACTIONS)}")
-        offering_id = (item.get("productOffering") or {}).get("id")
-        if not isinstance(offering_id, str):
-            raise BusinessRuleViolation(
-                f"{where}.productOffering.id is required to route the item to its provider"
-            )
-        offering = offerings.get(offering_id)
-        if offering is None:
-            raise BusinessRuleViolation(
-                f"{where}.productOffering.id: offering '{offering_id}' does not exist"
-            )
-        if action == "add" and not offering.orderable:
-            raise BusinessRuleViolation(
-                f"{where}.productOffering.id: offering '{offering_id}' is not orderable"
-            )
+            reason = f"must be one of {', '.join(ITEM_ACTIONS)}"
+            problems.add(BusinessRuleViolation, [*where, "action"], reason, RULE)
         if action in ("modify", "delete") and not isinstance(
             (item.get("product") or {}).get("id"), str
         ):
-            raise BusinessRuleViolation(f"{where}.product.id is required for action '{action}'")
-        check_dates(item, "requestedStartDate", "requestedEndDate", f"{where}.")
-        providers[item_id] = offering.provider_id
-    _check_relationships(items)
+            reason = f"is required for action '{action}'"
+            problems.add(BusinessRuleViolation, [*where, "product", "id"], reason, RULE)
+        check_dates(item, "requestedStartDate", "requestedEndDate", problems, where)
+        offering = _offering(item, offerings, where, problems)
+        if offering is not None:
+            providers[item_id] = offering.provider_id
+    _check_relationships(items, problems)
     return providers
 
 
-def _check_relationships(items: list[dict[str, Any]]) -> None:
+def _offering(
+    item: Mapping[str, Any],
+    offerings: Mapping[str, Offering],
+    where: list[str | int],
+    problems: Problems,
+) -> Offering | None:
+    """The orderable offering an item names (which routes it to its provider)."""
+    path = [*where, "productOffering", "id"]
+    offering_id = (item.get("productOffering") or {}).get("id")
+    if not isinstance(offering_id, str):
+        reason = "is required to route the item to its provider"
+        problems.add(BusinessRuleViolation, path, reason, RULE)
+        return None
+    offering = offerings.get(offering_id)
+    if offering is None:
+        reason = f"offering '{offering_id}' does not exist"
+        problems.add(BusinessRuleViolation, path, reason, RULE)
+    elif item["action"] == "add" and not offering.orderable:
+        reason = f"offering '{offering_id}' is not orderable"
+        problems.add(BusinessRuleViolation, path, reason, RULE)
+    return offering
+
+
+def _check_relationships(items: list[dict[str, Any]], problems: Problems) -> None:
     edges: dict[str, list[str]] = {item["id"]: [] for item in items}
     ids = edges.keys()
     for index, item in enumerate(items):
         for rel_index, rel in enumerate(item.get("productOrderItemRelationship") or []):
             target = rel.get("id")
-            where = f"productOrderItem[{index}].productOrderItemRelationship[{rel_index}].id"
+            where: list[str | int] = [
+                "productOrderItem",
+                index,
+                "productOrderItemRelationship",
+                rel_index,
+                "id",
+            ]
             if target not in ids:
-                raise BusinessRuleViolation(f"{where}: no item '{target}' in this order")
-            if target == item["id"]:
-                raise BusinessRuleViolation(f"{where}: an item cannot relate to itself")
-            edges[item["id"]].append(target)
-    _reject_cycles(edges)
+                problems.add(
+                    BusinessRuleViolation, where, f"no item '{target}' in this order", RULE
+                )
+            elif target == item["id"]:
+                problems.add(BusinessRuleViolation, where, "an item cannot relate to itself", RULE)
+            else:
+                edges[item["id"]].append(target)
+    cycle = _cycle(edges)
+    if cycle:
+        problems.add(
+            BusinessRuleViolation,
+            ["productOrderItem"],
+            "productOrderItemRelationship forms a cycle: " + " -> ".join(cycle),
+            RULE,
+        )
 
 
-def _reject_cycles(edges: Mapping[str, list[str]]) -> None:
+def _cycle(edges: Mapping[str, list[str]]) -> list[str]:
+    """A cycle of the relationships (as the ids along it), or [] when there is none."""
     done: set[str] = set()
     for start in edges:
         if start in done:
@@ -366,38 +415,44 @@ def _reject_cycles(edges: Mapping[str, list[str]]) -> None:
                 stack.append((node, next_child + 1))
                 child = children[next_child]
                 if child in on_path:
-                    cycle = [*path[path.index(child) :], child]
-                    raise BusinessRuleViolation(
-                        "productOrderItemRelationship forms a cycle: " + " -> ".join(cycle)
-                    )
+                    return [*path[path.index(child) :], child]
                 if child not in done:
                     stack.append((child, 0))
             else:
                 path.pop()
                 on_path.discard(node)
                 done.add(node)
+    return []
 
 
-def check_dates(obj: Mapping[str, Any], start: str, end: str, where: str = "") -> None:
+def check_dates(
+    obj: Mapping[str, Any],
+    start: str,
+    end: str,
+    problems: Problems,
+    where: Sequence[str | int] = (),
+) -> None:
     """``start`` must not be after ``end`` when both are given."""
     if obj.get(start) is None or obj.get(end) is None:
         return
     try:
         begins, ends = parse_instant(obj[start]), parse_instant(obj[end])
-    except ValueError as exc:
-        raise BusinessRuleViolation(f"{where}{start}/{end}: not a valid date-time") from exc
+    except ValueError:
+        problems.add(BusinessRuleViolation, [*where, start], "not a valid date-time", RULE)
+        return
     if begins > ends:
-        raise BusinessRuleViolation(f"{where}{start} must not be after {where}{end}")
+        problems.add(BusinessRuleViolation, [*where, start], f"must not be after {end}", RULE)
 
 
-def check_priority(body: Mapping[str, Any], customer: Party | None) -> None:
+def check_priority(body: Mapping[str, Any], customer: Party | None, problems: Problems) -> None:
     if body.get("priority") is None:
         return
     text = str(body["priority"]).strip()
     if text not in {"0", "1", "2", "3", "4"}:
-        raise BusinessRuleViolation("priority must be 0 (highest) to 4 (lowest)")
+        reason = "must be 0 (highest) to 4 (lowest)"
+        problems.add(BusinessRuleViolation, ["priority"], reason, RULE)
+        return
     limit = customer.max_priority if customer else None
     if limit is not None and int(text) < limit:
-        raise BusinessRuleViolation(
-            f"priority {text} is more urgent than the customer's maxPriority {limit}"
-        )
+        reason = f"{text} is more urgent than the customer's maxPriority {limit}"
+        problems.add(BusinessRuleViolation, ["priority"], reason, RULE)

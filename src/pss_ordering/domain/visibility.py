@@ -16,6 +16,7 @@ from typing import Any
 
 from .authorship import EXPECTED, NOTE
 from .identity import Caller, Role
+from .missing import is_order_request
 from .orders import ProductOrder
 
 
@@ -81,7 +82,8 @@ def _concerns_only(entry: Any, mine: set[str]) -> bool:
 
 def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
     """Only the provider's items; no order totals; no other provider's references,
-    notes or expected completion date (its own is the order's, for it)."""
+    notes or expected completion date (its own is the order's, for it); of the
+    information the order itself waits for, only what concerns this provider."""
     mine = {item_id for item_id, owner in order.item_providers.items() if owner == provider_id}
     doc = {k: v for k, v in order.doc.items() if k != "orderTotalPrice"}
     items = []
@@ -96,9 +98,15 @@ def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
             ]
         items.append(item)
     doc["productOrderItem"] = items
+    asked = {m.field_path for m in order.missing if provider_id in m.concerns}
     for key in ITEM_REFERENCING_LISTS:
         if doc.get(key):
-            doc[key] = [entry for entry in doc[key] if _concerns_only(entry, mine)]
+            doc[key] = [
+                entry
+                for entry in doc[key]
+                if _concerns_only(entry, mine)
+                and (not is_order_request(entry) or entry.get("message") in asked)
+            ]
             if not doc[key]:
                 del doc[key]  # not even an empty list hints at another provider's entries
     authorship = order.authorship

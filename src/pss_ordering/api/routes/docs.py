@@ -65,6 +65,7 @@ def served_contract(api: str) -> dict[str, Any]:
     }
     doc["security"] = [{"bearerAuth": []}]
     components.setdefault("responses", {})["PssError"] = _ERROR_RESPONSE
+    _error_details(components.setdefault("schemas", {}))
     _as_accepted(components.get("schemas", {}))
     _plain_json(doc["paths"])
     bound_contract(doc)  # the extensions' schemas and parameters get their limits too
@@ -76,6 +77,49 @@ def served_contract(api: str) -> dict[str, Any]:
             for status in ERROR_STATUSES:
                 responses.setdefault(status, {"$ref": "#/components/responses/PssError"})
     return doc
+
+
+ERROR_DETAIL = {
+    "type": "object",
+    "description": "One problem of a request (this service's extension of TMF Error)",
+    "required": ["path", "reason", "code"],
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "JSON path of the offending value in the request body, "
+            "e.g. $.productOrderItem[0].state; $ for the body itself",
+        },
+        "reason": {"type": "string", "description": "Why the value is refused"},
+        "code": {
+            "type": "string",
+            "description": "Kind of problem: schema, required, unknownField, unknownType, "
+            "serverSet, readOnly, legacyRelatedParty, customerNotNamed, businessRule, "
+            "alreadyReplaced",
+        },
+    },
+}
+
+
+def _error_details(schemas: dict[str, Any]) -> None:
+    """TMF Error with ``details``: every problem a 400/422 found, ``message`` their summary."""
+    error = schemas.get("Error")
+    if not isinstance(error, dict) or "ErrorDetail" in schemas:
+        return
+    schemas["ErrorDetail"] = ERROR_DETAIL
+    error.setdefault("allOf", []).append(
+        {
+            "type": "object",
+            "properties": {
+                "details": {
+                    "type": "array",
+                    "description": "Every problem found in the request, one per offending "
+                    "value (the message summarises them); absent when the error is not "
+                    "about the request's content",
+                    "items": {"$ref": "#/components/schemas/ErrorDetail"},
+                }
+            },
+        }
+    )
 
 
 def _event_extensions(doc: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...domain.query import select_fields
+from ...domain.related_parties import related_party_problems
 from ..collections import attributes, collection_response, requested_fields
 from ..common import caller_of, looking_up, services, with_href, writing
 from ..contract import BodySchema, body_schema
@@ -34,7 +35,7 @@ async def publish(request: Request) -> Response:
     svc = services(request)
     fields = _fields(request)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
-    body = _schema("FVO").validate(body)
+    body = _schema("FVO").validate(body, rules=related_party_problems)
     doc = with_href(await writing(request, svc.offerings.publish, caller, body), _base(request))
     return json_response(select_fields(doc, fields), 201, {"Location": doc["href"]})
 
@@ -60,14 +61,14 @@ async def update(request: Request) -> Response:
     fields = _fields(request)
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema("MVO")
-    patcher = make_patcher(body, media, schema, patch_limits(svc.settings))
+    patcher = make_patcher(body, media, schema, patch_limits(svc.settings), related_party_problems)
     doc = await writing(
         request,
         svc.offerings.update,
         caller,
         request.path_params["id"],
         patcher,
-        result_validator(schema),
+        result_validator(schema, related_party_problems),
     )
     return json_response(select_fields(with_href(doc, _base(request)), fields))
 

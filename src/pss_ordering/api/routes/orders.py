@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...domain.field_rights import RENAMED
+from ...domain.orders import creation_shape
 from ...domain.query import select_fields
 from ..collections import query_of, requested_fields
 from ..common import caller_of, etag, if_match, looking_up, services, with_href, writing
@@ -50,7 +52,7 @@ async def create(request: Request) -> Response:
     svc = services(request)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     fields = _fields(request)
-    body = _create_schema().validate(body)
+    body = _create_schema().validate(body, rules=creation_shape, aliases=RENAMED)
     result = await writing(request, svc.orders.create, caller, body)
     doc = with_href(result.doc, _href_base(request))
     return json_response(

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...domain.query import select_fields
+from ...domain.related_parties import related_party_problems
 from ..collections import attributes, collection_response, requested_fields
 from ..common import caller_of, looking_up, services, with_href, writing
 from ..contract import BodySchema, body_schema
@@ -42,7 +43,7 @@ async def register(request: Request) -> Response:
     kind = _kind(request)
     fields = _fields(request, kind)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
-    body = _schema(kind, "FVO").validate(body)
+    body = _schema(kind, "FVO").validate(body, rules=related_party_problems)
     doc = with_href(
         await writing(request, svc.parties.register, caller, kind, body), _base(request, kind)
     )
@@ -75,7 +76,7 @@ async def update(request: Request) -> Response:
     fields = _fields(request, kind)
     body, media = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     schema = _schema(kind, "MVO")
-    patcher = make_patcher(body, media, schema, patch_limits(svc.settings))
+    patcher = make_patcher(body, media, schema, patch_limits(svc.settings), related_party_problems)
     doc = await writing(
         request,
         svc.parties.update,
@@ -83,7 +84,7 @@ async def update(request: Request) -> Response:
         kind,
         request.path_params["id"],
         patcher,
-        result_validator(schema),
+        result_validator(schema, related_party_problems),
     )
     return json_response(select_fields(with_href(doc, _base(request, kind)), fields))
 
