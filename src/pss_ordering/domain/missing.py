@@ -9,6 +9,7 @@ used to decide when the information has been supplied.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,27 +17,52 @@ from typing import Any
 from .catalog import Offering
 
 CODE = "informationRequired"
+#: A provider refusing a change it was told of (``refusals.py``): the customer must
+#: give another value, which it learns as missing information.
+REFUSED = "changeRefused"
 CHARACTERISTIC_PATH = "product.productCharacteristic"
 
 
 @dataclass(frozen=True, slots=True)
 class Missing:
-    """One piece of missing information; ``item_id`` None means the order itself."""
+    """One piece of missing information; ``item_id`` None means the order itself.
+
+    ``refused``: the value a provider refused (as JSON text), when this is a refused
+    change: then any other value supplies it."""
 
     item_id: str | None
     field_path: str
     reporter: str
+    refused: str | None = None
+
+    def supplied_by(self, resource: Mapping[str, Any]) -> bool:
+        if self.refused is None:
+            return is_supplied(resource, self.field_path)
+        path, criteria = parse_field_path(self.field_path)
+        values = [json_text(v) for v in _follow(resource, path, criteria)] or [json_text(None)]
+        return self.refused not in values
 
     def resource_path(self, order_id: str) -> str:
         base = f"/productOrder/{order_id}"
         return base if self.item_id is None else f"{base}/productOrderItem/{self.item_id}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"itemId": self.item_id, "fieldPath": self.field_path, "reporter": self.reporter}
+        raw = {"itemId": self.item_id, "fieldPath": self.field_path, "reporter": self.reporter}
+        return raw if self.refused is None else {**raw, "refused": self.refused}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Missing:
-        return cls(raw.get("itemId"), str(raw["fieldPath"]), str(raw.get("reporter", "pss")))
+        return cls(
+            raw.get("itemId"),
+            str(raw["fieldPath"]),
+            str(raw.get("reporter", "pss")),
+            raw.get("refused"),
+        )
+
+
+def json_text(value: Any) -> str:
+    """A value as canonical JSON text, to compare values kept in the order's meta."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def characteristic_path(name: str) -> str:
@@ -117,7 +143,7 @@ def reported(entry: Any) -> tuple[list[str], str] | None:
 
     Raises ValueError when it claims to (code or ``missing=``) but the path is malformed.
     """
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, Mapping) or entry.get("code") == REFUSED:
         return None
     message = entry.get("message")
     if not isinstance(message, str) or not (
