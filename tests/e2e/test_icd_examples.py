@@ -61,6 +61,8 @@ def _no_intent(body: dict[str, Any]) -> None:
     del body["intentSpecification"]
     intent = body["productOrderItem"][2]["product"]["intent"]
     intent.update(creationDate="2023-03-09T08:42:33.044Z", lifecycleStatus="active")
+    expression = intent["expression"]
+    expression["expressionValue"] = json.dumps(expression["expressionValue"])
 
 
 def _offering_and_dates(body: dict[str, Any]) -> None:
@@ -79,7 +81,8 @@ REFUSED: dict[str, tuple[int, str, Repair]] = {
     ),
     # The ICD's own schema (ProductOrder_FVO) has no order-level intentSpecification
     # (the intent belongs to the product, where this example also has it), and its
-    # Intent requires creationDate and lifecycleStatus, which the example's lacks;
+    # Intent requires creationDate and lifecycleStatus, which the example's lacks, and
+    # its Expression's expressionValue is a string, where the example has an object;
     # the example has the dates of the first one too.
     "CreateProductOrder_with_intent_specification": (400, "intentSpecification", _no_intent),
     # PSI-03-02-01-02: an item is routed to the provider of its offering; this one
