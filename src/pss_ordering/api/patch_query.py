@@ -99,7 +99,8 @@ def _walk(
 ) -> None:
     if isinstance(node, list):
         here = _conditions_at(selector, depth, node)
-        if here:
+        through = any(c.names[:depth] == selector.parts[:depth] for c in selector.conditions)
+        if here or (through and depth < len(selector.parts)):  # a deeper array selects
             used.update(here)
             for index, element in enumerate(node):
                 if all(_matches(element, c, depth) for c in here):

@@ -142,9 +142,7 @@ CUSTOMER_FIELDS = writable_by(Writer.OWNER, Phase.SUBMITTED) | writable_by(
 PROVIDER_FIELDS = writable_by(Writer.PROVIDER, Phase.STARTED)
 
 
-def check_writable(
-    writer: Writer, name: str, phase: Phase, *, item_id: str | None = None
-) -> None:
+def check_writable(writer: Writer, name: str, phase: Phase, *, item_id: str | None = None) -> None:
     """Refuse a field this writer never writes (403) or not in this phase (409)."""
     table = ORDER_FIELD_RIGHTS if item_id is None else ITEM_FIELD_RIGHTS
     shown = name if item_id is None else f"productOrderItem '{item_id}'.{name}"
