@@ -194,6 +194,12 @@ def render_markdown() -> list[str]:
         "",
         *textwrap.wrap(_phase_doc(), 80),
         "",
+        "A change by the customer of what a provider acknowledged reaches that provider",
+        "as an orderValueChangeNotification of its view. It accepts by moving its work",
+        "on, or refuses: its items go back to pending with a `changeRefused` error",
+        "message and a reason, and the customer is asked for another value as for",
+        "missing information (`domain/refusals.py`).",
+        "",
     ]
     for title, table in (
         ("Order fields", ORDER_FIELD_RIGHTS),
