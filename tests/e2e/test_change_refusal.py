@@ -1,6 +1,8 @@
 """A change to what a provider acknowledged: told to it, refused or accepted (issue 11 §1).
 
-TOD-03-02 (update of an existing order), PSI-03-02-02-04 (by role),
+TOD-03-02 (update of an existing order), PSI-03-02-02-01 (a user and a provider
+update an order), PSI-03-02-02-02 (the PSS notifies a provider that an order has
+been updated), PSI-03-02-02-04 (by role),
 PSI-01-02-03-04 (need-to-know in events): the provider hears of the change as an
 ``orderValueChangeNotification`` of its own view; it refuses by sending its items
 back to the customer (``pending``) with a ``changeRefused`` message and a reason,
@@ -76,7 +78,7 @@ def _acknowledged(world: World, client: TestClient, auth: Auth) -> str:
     return str(order["id"])
 
 
-def test_change_refused_and_resupplied_TOD_03_02_PSI_01_02_03_04(
+def test_change_refused_and_resupplied_TOD_03_02_PSI_03_02_02_02_PSI_01_02_03_04(
     world: World, client: TestClient, auth: Auth
 ) -> None:
     dave, prov_a, prov_b = auth("dave"), auth("prov-a", "provider"), auth("prov-b", "provider")
@@ -190,3 +192,39 @@ def test_changes_before_acknowledgement_are_not_refusable(
     client.patch(url, json=_set_item_account("1", "1889"), headers={**dave, **QUERY})
     refusal = _refusal("1")
     assert client.patch(url, json=refusal, headers={**prov_a, **QUERY}).status_code == 422
+
+
+def test_refusal_by_event_applies_the_same_rules_PSI_03_02_02_03(
+    world: World, client: TestClient, auth: Auth
+) -> None:
+    """A provider may answer by posting an event to the PSS instead of a PATCH."""
+    dave, prov_a = auth("dave"), auth("prov-a", "provider")
+    order_id = _acknowledged(world, client, auth)
+    url = f"{ORDERS}/{order_id}"
+    client.patch(url, json=_set_item_account("1", "1889"), headers={**dave, **QUERY})
+    entry = _refusal("1")[1]["value"][0]
+    event = {
+        "eventId": "refusal-1",
+        "eventType": "orderStateChangeNotification",
+        "event": {
+            "productOrder": {
+                "id": order_id,
+                "productOrderItem": [{"id": "1", "state": "pending"}],
+                "productOrderErrorMessage": [entry],
+            }
+        },
+    }
+    without_reason = {**event, "eventId": "refusal-0"}
+    without_reason["event"] = {
+        "productOrder": {
+            **event["event"]["productOrder"],
+            "productOrderErrorMessage": [{k: v for k, v in entry.items() if k != "reason"}],
+        }
+    }
+    refused = client.post(EVENTS, json=without_reason, headers=prov_a)
+    assert refused.status_code == 422, refused.text
+    posted = client.post(EVENTS, json=event, headers=prov_a)
+    assert posted.status_code == 201, posted.text
+    order = client.get(url, headers=dave).json()
+    assert order["state"] == "pending"
+    assert [m["reason"] for m in order["productOrderErrorMessage"]] == ["account 1889 is closed"]

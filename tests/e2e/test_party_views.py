@@ -1,7 +1,8 @@
 """A provider (and the creating PSS) reads whom it serves (issue 11 §4, PSI security.md).
 
 PSI security.md ("when an order is created, the party information of the customer
-is made visible to the provider"), PSI-01-01-02-01 (party profiles),
+is made visible to the provider"), PSI-01-01-02-02/-04 (a party updates only its
+own profile),
 PSI-03-02-03-01/-02 (what each role sees): the limited view of ``party_views.py``
 of every party named on an order the caller sees, for as long as it sees one;
 404 exactly as for an unknown id to everyone else; 403 for a change by a reader of
@@ -163,7 +164,7 @@ def test_lists_and_counts_show_what_get_shows_PSI_03_02_03_01(
     assert all(set(p) <= LIMITED_FIELDS["individual"] | {"href"} for p in full)
 
 
-def test_a_limited_reader_changes_nothing_403_PSI_03_02_02_04(
+def test_a_limited_reader_changes_nothing_403_PSI_01_01_02_02_PSI_01_01_02_04(
     served: dict[str, str], client: TestClient, auth: Auth
 ) -> None:
     prov_a = auth("prov-a", "provider")
