@@ -203,7 +203,7 @@ def test_refusal_by_event_applies_the_same_rules_PSI_03_02_02_03(
     url = f"{ORDERS}/{order_id}"
     client.patch(url, json=_set_item_account("1", "1889"), headers={**dave, **QUERY})
     entry = _refusal("1")[1]["value"][0]
-    event = {
+    event: dict[str, Any] = {
         "eventId": "refusal-1",
         "eventType": "orderStateChangeNotification",
         "event": {

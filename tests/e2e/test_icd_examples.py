@@ -167,7 +167,7 @@ def _acknowledged_order(client: TestClient, auth: Auth) -> dict[str, Any]:
         headers={**auth(PROVIDER, "provider"), "Content-Type": "application/merge-patch+json"},
     )
     assert ack.status_code == 200, ack.text
-    return order
+    return dict(order)
 
 
 @pytest.mark.parametrize(
