@@ -11,6 +11,7 @@ the limited view. Every role x operation, lists and counts included.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from starlette.testclient import TestClient
 
 from pss_ordering.domain.party_views import LIMITED_FIELDS
 from tests.conftest import Auth
+from tests.e2e.test_icd_examples import ICD
 from tests.world import ORDERS, PARTIES, World, customer_ref, order_body, provider_ref
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -200,3 +202,32 @@ def test_only_while_it_sees_such_an_order(
     )
     assert submitted.status_code == 200, submitted.text
     assert _get(client, prov_a, "individual", "carol").status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["individual", "organization"])
+def test_psid632_json_patch_query_examples_PSI_01_01_02_01_PSI_01_01_02_03(
+    world: World, client: TestClient, auth: Auth, kind: str
+) -> None:
+    """The party ICD's JSON Patch Query update examples work on a party's own profile."""
+    contract = json.loads((ICD.parent / "PSID632-Party_Management-v5.0.0.oas.json").read_text())
+    name = "Individual" if kind == "individual" else "Organization"
+    example = contract["components"]["examples"][f"{name}_update_example_JSON_Patch_Query_request"]
+    op = example["value"][0]
+    attribute = op["path"].rsplit("=", 1)[1]
+    party = "dave" if kind == "individual" else "org-c"
+    who = auth(party)
+    seeded = [{"@type": "StringCharacteristic", "name": attribute, "value": "0"}]
+    url = f"{PARTIES}/{kind}/{party}"
+    assert (
+        client.patch(
+            url, json={"partyCharacteristic": seeded}, headers={**who, **MERGE}
+        ).status_code
+        == 200
+    )
+    response = client.patch(
+        url,
+        content=json.dumps(example["value"]),
+        headers={**who, "Content-Type": "application/json-patch-query+json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["partyCharacteristic"][0]["value"] == op["value"]

@@ -112,3 +112,15 @@ def test_hostile_queries_are_bounded() -> None:
     big = {"op": "add", "path": "/productOrderItem/x?productOrderItem.id=120", "value": "x" * 2000}
     with pytest.raises(PayloadTooLarge):
         apply([big], PatchLimits(max_bytes=1000))
+
+
+def test_conditions_as_json_pointers_as_in_psid632() -> None:
+    """PSID632's examples name the condition's attribute as a JSON Pointer."""
+    party = {"partyCharacteristic": [{"name": "market segment", "value": "x"}, {"name": "y"}]}
+    op = {
+        "op": "replace",
+        "path": "/partyCharacteristic/value?/partyCharacteristic/name=market segment",
+        "value": "Food retail",
+    }
+    result = make_patcher([op], JSON_PATCH_QUERY, SCHEMA)(party)
+    assert result["partyCharacteristic"][0]["value"] == "Food retail"

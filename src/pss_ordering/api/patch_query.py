@@ -63,14 +63,26 @@ def parse(op: Mapping[str, Any]) -> Selector | None:
     conditions = []
     for term in terms:
         name, sep, value = term.partition("=")
-        names = tuple(unquote(name).split("."))
+        names = _names(unquote(name))
         if not sep or len(names) < 2 or "" in names or not parts or names[0] != parts[0]:
             raise InvalidBody(
-                f"JSON Patch Query: condition '{term}' must be <array>.<attribute>=<value>, "
+                f"JSON Patch Query: condition '{term}' must be <array>.<attribute>=<value> "
+                "(or /<array>/<attribute>=<value>), "
                 "its array on the path"
             )
         conditions.append(Condition(names, unquote(value)))
     return Selector(parts, tuple(conditions))
+
+
+def _names(name: str) -> tuple[str, ...]:
+    """A condition's attribute path: dotted (``productOrderItem.id``, PSID622's example)
+    or a JSON Pointer (``/partyCharacteristic/name``, PSID632's examples)."""
+    if name.startswith("/"):
+        try:
+            return tuple(jsonpointer.JsonPointer(name).parts)
+        except jsonpointer.JsonPointerException:
+            return ()
+    return tuple(name.split("."))
 
 
 def expand(op: Mapping[str, Any], selector: Selector, doc: Any) -> list[dict[str, Any]]:
