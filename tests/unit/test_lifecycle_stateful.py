@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from pss_ordering.domain.catalog import Offering
-from pss_ordering.domain.changes import (
+from pss_ordering.domain.changes import ChangeContext, apply_changes
+from pss_ordering.domain.errors import PssError
+from pss_ordering.domain.field_rights import (
     CUSTOMER_FIELDS,
     DRAFT_FIELDS,
+    ITEM_FIELD_RIGHTS,
     PROVIDER_FIELDS,
-    ChangeContext,
-    apply_changes,
+    Writer,
 )
-from pss_ordering.domain.errors import PssError
-from pss_ordering.domain.field_rights import ITEM_FIELD_RIGHTS, Writer
 from pss_ordering.domain.identity import Caller, Role
 from pss_ordering.domain.lifecycle import (
     FINAL_STATES,
