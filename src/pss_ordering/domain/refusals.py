@@ -88,7 +88,12 @@ def refusals(
             raise BusinessRuleViolation(
                 f"{where}: 'message' names the refused field as missing=<field>"
             )
-        items = [str(ref.get("productOrderItemId")) for ref in entry.get("productOrderItem") or []]
+        refs = entry.get("productOrderItem")
+        items = [
+            str(ref.get("productOrderItemId"))
+            for ref in (refs if isinstance(refs, list) else [])
+            if isinstance(ref, Mapping)
+        ]
         for item_id in items:
             if moves.get(item_id, order.item(item_id).get("state")) != "pending":
                 raise BusinessRuleViolation(
