@@ -182,3 +182,20 @@ def test_a_final_order_changes_nothing(world: World, client: TestClient, auth: A
         url, json={"billingAccount": {"id": "b"}}, headers={**auth("dave"), **MERGE}
     )
     assert response.status_code == 409
+
+
+def test_the_served_contract_says_how_updates_work(client: TestClient, auth: Auth) -> None:
+    """The media types PATCH accepts are those the served OpenAPI advertises, and it names
+    the phase rule and the refusal convention."""
+    doc = client.get("/psi-api/productOrdering/v2/openapi.json", headers=auth("dave")).json()
+    patch = doc["paths"]["/productOrder/{id}"]["patch"]
+    assert "changeRefused" in patch["description"]
+    body = patch["requestBody"]
+    if "$ref" in body:
+        body = doc["components"]["requestBodies"][body["$ref"].rsplit("/", 1)[1]]
+    assert set(body["content"]) == {
+        "application/json",
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/json-patch-query+json",
+    }
