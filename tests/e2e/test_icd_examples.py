@@ -22,12 +22,11 @@ from starlette.testclient import TestClient
 from tests.conftest import Auth
 from tests.world import OFFERINGS, ORDERS, World, provider_ref
 
-ICD = Path("/work/shared/reference/psi/oas/PSID622-ProductOrdering-v5.0.0.oas.json")
-if not ICD.exists():  # the copy the service serves is the same file
-    ICD = (
-        Path(__file__).parents[2]
-        / "src/pss_ordering/api/contract/PSID622-ProductOrdering-v5.0.0.oas.json"
-    )
+# The PSI release's file, as the service ships and serves it (unchanged).
+ICD = (
+    Path(__file__).parents[2]
+    / "src/pss_ordering/api/contract/PSID622-ProductOrdering-v5.0.0.oas.json"
+)
 CONTRACT = json.loads(ICD.read_text())
 CUSTOMER = "ff55-hjy4"  # the examples' customer (relatedParty role Customer)
 PROVIDER = "prov-tmf"
