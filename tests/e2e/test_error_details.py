@@ -51,7 +51,6 @@ SEED_PROBLEMS = [
     ("$.orderItem[2].product.productRelationship[0].id", "required"),
     ("$.orderItem[2].product.productRelationship[0].relationshipType", "required"),
     ("$.orderItem[3].billingAccount", "schema"),
-    ("$.orderItem[3].productOffering.href", "schema"),  # ":port" is not a port
     ("$.orderItem[3].product.productRelationship[0].id", "required"),
     ("$.orderItem[3].product.productRelationship[0].relationshipType", "required"),
     ("$.orderItem[3].product.productRelationship[1].id", "required"),
@@ -289,6 +288,22 @@ REFUSED = {
         "customerNotNamed",
     ),
 }
+
+
+def test_a_customer_role_named_as_the_icd_does_is_the_party_of_that_id(
+    world: World, client: TestClient, auth: Auth
+) -> None:
+    """The PSI ICD names the customer by a PartyRoleRef (@referredType Customer) without
+    partyId: a role's id is its party's here, so the document and the service agree."""
+    role = {"@type": "PartyRoleRef", "@referredType": "Customer", "id": "dave", "name": "Dave"}
+    related = [{"role": "Customer", "partyOrPartyRole": role}]
+    response = client.post(ORDERS, json=order_body(relatedParty=related), headers=auth("dave"))
+
+    assert response.status_code == 201, response.text
+    found = client.get(
+        ORDERS, params={"relatedParty.partyOrPartyRole.id": "dave"}, headers=auth("dave")
+    )
+    assert [o["id"] for o in found.json()] == [response.json()["id"]]
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from pss_ordering.domain.field_rights import ORDER_FIELD_WRITERS, Writer
+from pss_ordering.domain.field_rights import ORDER_FIELD_RIGHTS, Phase, Writer
 from tests.conftest import Auth
 from tests.world import ORDERS, PARTIES, World, customer_ref, order_body, pss_grant
 
@@ -209,7 +209,9 @@ EXAMPLES: dict[str, Any] = {
     "href": "http://elsewhere/x",
 }
 NOT_THE_CREATORS = sorted(
-    name for name, writers in ORDER_FIELD_WRITERS.items() if Writer.CREATE not in writers
+    name
+    for name, rights in ORDER_FIELD_RIGHTS.items()
+    if Phase.CREATE not in rights.get(Writer.OWNER, ())
 )
 
 

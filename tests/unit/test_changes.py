@@ -20,6 +20,7 @@ from .factories import (
     BOB,
     GOV,
     LATER,
+    NOW,
     ORG,
     PROV_A,
     PROV_B,
@@ -59,6 +60,15 @@ def refused(
     assert not order.events
 
 
+def before_work(order: ProductOrder) -> ProductOrder:
+    """The order acknowledged by its providers, no work started yet."""
+    for entry in order.items:
+        entry["state"] = "acknowledged"
+        order.acknowledged[entry["id"]] = NOW
+    order.doc["state"] = "acknowledged"
+    return order
+
+
 def setter(key: str, value: Any) -> Edit:
     return lambda doc: doc.__setitem__(key, value)
 
@@ -80,10 +90,13 @@ def item_setter(index: int, key: str, value: Any) -> Edit:
         ("requestedStartDate", "2026-12-01T00:00:00Z"),
         ("requestedCompletionDate", "2026-12-31T00:00:00Z"),
         ("priority", "3"),
+        ("category", "B2B product order"),
+        ("payment", [{"id": "pay-1"}]),
     ],
 )
 def test_customer_may_change_own_fields_PSI_03_02_02_04(key: str, value: Any) -> None:
-    order = two_provider_order()
+    """TOD-03-02: before work starts (requested dates), or at any time (the rest)."""
+    order = before_work(two_provider_order())
 
     assert patch(viewer(ALICE), order, setter(key, value)) is True
     assert order.doc[key] == value
@@ -378,7 +391,7 @@ def test_provider_cannot_reach_items_it_does_not_see() -> None:
 
 
 def test_patch_cannot_put_start_after_completion() -> None:
-    order = two_provider_order()
+    order = before_work(two_provider_order())
     order.doc["requestedCompletionDate"] = "2026-12-01T00:00:00Z"
 
     with pytest.raises(BusinessRuleViolation):

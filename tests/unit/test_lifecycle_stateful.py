@@ -20,7 +20,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from pss_ordering.domain.catalog import Offering
 from pss_ordering.domain.changes import ChangeContext, apply_changes
 from pss_ordering.domain.errors import PssError
-from pss_ordering.domain.field_rights import CUSTOMER_FIELDS, DRAFT_FIELDS, PROVIDER_FIELDS
+from pss_ordering.domain.field_rights import (
+    CUSTOMER_FIELDS,
+    DRAFT_FIELDS,
+    ITEM_FIELD_RIGHTS,
+    PROVIDER_FIELDS,
+    Writer,
+)
 from pss_ordering.domain.identity import Caller, Role
 from pss_ordering.domain.lifecycle import (
     FINAL_STATES,
@@ -114,7 +120,15 @@ class LifecycleMachine(RuleBasedStateMachine):
             rest_old = {k: v for k, v in old.items() if k != "state"}
             rest_new = {k: v for k, v in item.items() if k != "state"}
             if before["state"] != "draft":
-                assert rest_old == rest_new, "item fields other than state changed"
+                changed = {
+                    k for k in set(rest_old) | set(rest_new) if rest_old.get(k) != rest_new.get(k)
+                }
+                owner_item_fields = {
+                    k for k, rights in ITEM_FIELD_RIGHTS.items() if Writer.OWNER in rights
+                }
+                assert not changed or (actor is None and changed <= owner_item_fields), (
+                    f"item fields {changed} changed by {who.party_id}"
+                )
             move = (old.get("state"), item.get("state"))
             if move[0] == move[1] or before["state"] == "draft":
                 continue
@@ -163,6 +177,41 @@ class LifecycleMachine(RuleBasedStateMachine):
             doc["productOrderItem"][0]["state"] = state
 
         self._act(CUSTOMER, edit, DRAFT_FIELDS)
+
+    @rule(key=st.sampled_from(["billingAccount", "requestedStartDate", "productOffering"]))
+    def customer_changes_an_item(self, key: str) -> None:
+        """TOD-03-02: billing information by the item's phase; never what the item is."""
+        values = {
+            "billingAccount": {"id": f"ba-{self.clock}"},
+            "requestedStartDate": "2027-01-01T00:00:00Z",
+            "productOffering": {"id": "off-b"},
+        }
+
+        def edit(doc: dict[str, Any]) -> None:
+            doc["productOrderItem"][0][key] = values[key]
+
+        self._act(CUSTOMER, edit, CUSTOMER_FIELDS)
+
+    @rule(party=st.sampled_from(PROVIDERS))
+    def provider_refuses_billing(self, party: str) -> None:
+        """A refusal (domain/refusals.py) of whatever the customer changed last."""
+
+        def edit(doc: dict[str, Any]) -> None:
+            if not doc["productOrderItem"]:
+                return
+            item = doc["productOrderItem"][0]
+            item["state"] = "pending"
+            doc["productOrderErrorMessage"] = [
+                *doc.get("productOrderErrorMessage", []),
+                {
+                    "code": "changeRefused",
+                    "reason": "no",
+                    "message": "missing=billingAccount",
+                    "productOrderItem": [{"productOrderItemId": item["id"]}],
+                },
+            ]
+
+        self._act(provider(party), edit, PROVIDER_FIELDS)
 
     @rule()
     def governance_edits(self) -> None:

@@ -17,6 +17,7 @@ from .bounds import MAX_JSON_DEPTH, check_body
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+JSON_PATCH_QUERY = "application/json-patch-query+json"
 
 
 def media_type(request: Request) -> str:

@@ -1,4 +1,5 @@
-"""PATCH bodies: JSON Merge Patch (RFC 7386, also for plain JSON) and JSON Patch (RFC 6902).
+"""PATCH bodies: JSON Merge Patch (RFC 7386, also for plain JSON), JSON Patch (RFC 6902)
+and TMF630 JSON Patch Query (``patch_query.py``: translated to JSON Patch as it applies).
 
 A JSON Patch is bounded before it can cost more than its body: at most
 ``max_operations`` operations (checked when the body is read, before anything
@@ -7,7 +8,8 @@ document's growth nor the bytes its ``copy`` operations duplicate may exceed
 ``max_bytes`` (the body limit) — so ``copy /zz -> /zz/-`` repeated, which
 doubles the document each time, stops at the budget instead of after seconds
 and gigabytes, before any validation or authorisation work sees the result.
-A merge patch cannot grow a document by more than its own size.
+A merge patch cannot grow a document by more than its own size. A JSON Patch
+Query operation that selects several elements counts as that many operations.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import orjson
 
 from ..config import Settings
 from ..domain.errors import InvalidBody, PayloadTooLarge
+from . import patch_query
 from .contract import BodySchema, ShapeRules
-from .jsonio import JSON, JSON_PATCH, MERGE_PATCH
+from .jsonio import JSON, JSON_PATCH, JSON_PATCH_QUERY, MERGE_PATCH
 
-PATCH_TYPES = (MERGE_PATCH, JSON, JSON_PATCH)
+PATCH_TYPES = (MERGE_PATCH, JSON, JSON_PATCH, JSON_PATCH_QUERY)
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 _GROWING = frozenset({"add", "replace", "copy"})
 
@@ -65,49 +68,61 @@ def make_patcher(
     function that applies it. The function may change the document it is given:
     callers hand in their own copy. ``rules``: the body's own shape rules (see
     ``BodySchema.validate``)."""
-    if kind == JSON_PATCH:
-        return _json_patcher(body, limits.max_bytes, limits.max_operations)
+    if kind in (JSON_PATCH, JSON_PATCH_QUERY):
+        return _json_patcher(body, limits, selectors=kind == JSON_PATCH_QUERY)
     if not isinstance(body, dict):
         raise InvalidBody("a merge-patch body must be a JSON object")
     schema.validate({k: v for k, v in body.items() if v is not None}, fill_type=False, rules=rules)
     return lambda doc: merge_patch(doc, body)
 
 
-def _json_patcher(body: Any, max_bytes: int, max_operations: int) -> Patcher:
+def _json_patcher(body: Any, limits: PatchLimits, *, selectors: bool) -> Patcher:
+    max_bytes, max_operations = limits.max_bytes, limits.max_operations
     if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
         raise InvalidBody("a JSON Patch body must be an array of operation objects")
     if len(body) > max_operations:
         raise PayloadTooLarge(
             f"the JSON Patch has {len(body)} operations; at most {max_operations} are accepted"
         )
-    try:
-        steps = [jsonpatch.JsonPatch([op]) for op in body]
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise InvalidBody(f"invalid JSON Patch: {exc}") from None
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise InvalidBody(f"invalid JSON Patch: {exc}") from None
+    queries = [patch_query.parse(op) if selectors else None for op in body]
+    # A query's operation is checked for its shape now, on a plain path, like any other.
+    steps = [
+        _step(op if query is None else {**op, "path": "/"})
+        for op, query in zip(body, queries, strict=True)
+    ]
 
     def apply_json_patch(doc: dict[str, Any]) -> dict[str, Any]:
         """Apply one operation at a time, in place: callers hand in their own copy."""
         result: Any = doc
         estimate = _size(doc)
         limit = estimate + max_bytes
-        copied = 0
+        copied = applied = 0
         try:
-            for op, step in zip(body, steps, strict=True):
-                grows = _growth(op, result) if op.get("op") in _GROWING else 0
-                if op.get("op") == "copy":
-                    copied += grows
-                    if copied > max_bytes:
-                        raise PayloadTooLarge(f"the JSON Patch copies more than {max_bytes} bytes")
-                result = step.apply(result, in_place=True)
-                estimate += grows
-                if estimate > limit:
-                    estimate = _size(result)
+            for given, query, planned in zip(body, queries, steps, strict=True):
+                plain = [(given, planned)] if query is None else []
+                if query is not None:
+                    plain = [(op, _step(op)) for op in patch_query.expand(given, query, result)]
+                applied += len(plain)
+                if applied > max_operations:
+                    raise PayloadTooLarge(
+                        f"the JSON Patch Query selects more than {max_operations} operations"
+                    )
+                for op, step in plain:
+                    grows = _growth(op, result) if op.get("op") in _GROWING else 0
+                    if op.get("op") == "copy":
+                        copied += grows
+                        if copied > max_bytes:
+                            raise PayloadTooLarge(
+                                f"the JSON Patch copies more than {max_bytes} bytes"
+                            )
+                    result = step.apply(result, in_place=True)
+                    estimate += grows
                     if estimate > limit:
-                        raise PayloadTooLarge(
-                            f"the JSON Patch grows the document by more than {max_bytes} bytes"
-                        )
+                        estimate = _size(result)
+                        if estimate > limit:
+                            raise PayloadTooLarge(
+                                f"the JSON Patch grows the document by more than {max_bytes} bytes"
+                            )
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
             raise InvalidBody(f"JSON Patch cannot be applied: {exc}") from None
         except (TypeError, KeyError, IndexError, ValueError) as exc:
@@ -117,6 +132,16 @@ def _json_patcher(body: Any, max_bytes: int, max_operations: int) -> Patcher:
         return result
 
     return apply_json_patch
+
+
+def _step(op: dict[str, Any]) -> jsonpatch.JsonPatch:
+    """One operation, checked for its shape."""
+    try:
+        return jsonpatch.JsonPatch([op])
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise InvalidBody(f"invalid JSON Patch: {exc}") from None
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise InvalidBody(f"invalid JSON Patch: {exc}") from None
 
 
 def _growth(op: dict[str, Any], doc: Any) -> int:

@@ -13,12 +13,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import progress
+from . import progress, refusals
 from .authorship import EXPECTED, NOTE, PER_PROVIDER_FIELDS, authored
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 from .events import OrderStateChanged, OrderValuesChanged
-from .field_rights import CUSTOMER_FIELDS, DRAFT_FIELDS, PROVIDER_FIELDS, REQUESTABLE_FIELDS
+from .field_rights import (
+    CUSTOMER_FIELDS,
+    DRAFT_FIELDS,
+    ITEM_FIELD_RIGHTS,
+    PROVIDER_FIELDS,
+    REQUESTABLE_FIELDS,
+    Phase,
+    Writer,
+    check_writable,
+)
 from .lifecycle import FINAL_STATES, check_customer_move
 from .missing import (
     CHARACTERISTIC_PATH,
@@ -30,6 +39,7 @@ from .missing import (
 from .orders import ProductOrder, check_dates, check_priority, owns, validate_items
 from .parties import Party
 from .problems import Problems
+from .related_parties import is_customer
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
 APPEND_ONLY = frozenset({"note"})
@@ -167,8 +177,14 @@ def _owner_changes(
     now: str,
     author: str,
 ) -> list[str]:
+    """A submitted order: the owner's fields allowed in the order's phase (field_rights)."""
+    phase = progress.order_phase(order) or Phase.SUBMITTED
     fields = [key for key in changed if key not in LIFECYCLE and key != "productOrderItem"]
+    # A field the order waits for is writable while it is asked for, in any phase.
     asked = {field for m in order.missing if (field := m.order_field) is not None}
+    for key in fields:
+        if key not in asked:
+            check_writable(Writer.OWNER, key, phase)
     appended = _check_fields(fields, CUSTOMER_FIELDS | asked, before, after)
     if NOTE in appended:
         appended[NOTE] = authored(appended[NOTE], author)
@@ -178,25 +194,53 @@ def _owner_changes(
     if {"requestedStartDate", "requestedCompletionDate"} & set(fields):
         check_dates(after, "requestedStartDate", "requestedCompletionDate", problems)
     problems.raise_if_any()
-    supplied = _supplied_items(order, before, after)
+    if "relatedParty" in fields:
+        _check_customer_kept(before, after)
+    supplied, item_changes = _owner_item_changes(order, before, after)
     requested = _requested_state(before, after)
     if "cancellationReason" in changed and requested != "cancelled":
         raise Forbidden("field 'cancellationReason' is set when requesting a cancellation")
     _write(order, after, fields, appended)
     for item_id, product in supplied.items():
         order.item(item_id)["product"] = product
+    for item_id, values in item_changes.items():
+        item = order.item(item_id)
+        for key, value in values.items():
+            if value is None:
+                item.pop(key, None)
+            else:
+                item[key] = value
+    refusals.record_changes(order, fields, item_changes)
     if requested == "cancelled":
         progress.request_cancellation(order, after.get("cancellationReason"), now)
     elif requested is not None:
         check_customer_move(order.state, requested)
     progress.resolve_supplied(order, now)
-    return fields + (["productOrderItem"] if supplied else [])
+    return fields + (["productOrderItem"] if supplied or item_changes else [])
 
 
-def _supplied_items(
+def _check_customer_kept(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    """The owner changes the order's contacts, never whom the order is for."""
+
+    def customers(doc: Mapping[str, Any]) -> list[Any]:
+        return [
+            rel
+            for rel in doc.get("relatedParty") or []
+            if not isinstance(rel, Mapping) or is_customer(rel)
+        ]
+
+    if customers(before) != customers(after):
+        raise Forbidden(
+            "field 'relatedParty': the customer of an order cannot change; "
+            "contacts in other roles can"
+        )
+
+
+def _owner_item_changes(
     order: ProductOrder, before: Mapping[str, Any], after: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Item changes a customer may make: the characteristics the order waits for."""
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Item changes an owner may make: the characteristics the order waits for, and the
+    item fields of ``ITEM_FIELD_RIGHTS`` allowed in the item's phase (None: removed)."""
     waiting = {
         m.item_id
         for m in order.missing
@@ -204,6 +248,7 @@ def _supplied_items(
     }
     old, new = _items_by_id(before, after)
     supplied: dict[str, Any] = {}
+    changes: dict[str, dict[str, Any]] = {}
     for item_id, item in new.items():
         for key in _changed_fields(old[item_id], item):
             if (
@@ -213,8 +258,26 @@ def _supplied_items(
             ):
                 supplied[str(item_id)] = item["product"]
                 continue
-            _refuse_item_change(item_id, key)
-    return supplied
+            if key not in ITEM_FIELD_RIGHTS or key == "state":
+                _refuse_item_change(item_id, key)
+            phase = progress.item_phase(order, str(item_id))
+            if phase is None:
+                raise Conflict(
+                    f"productOrderItem '{item_id}' is {order.item(str(item_id)).get('state')}, "
+                    "a final state; it can no longer be changed"
+                )
+            check_writable(Writer.OWNER, key, phase, item_id=str(item_id))
+            changes.setdefault(str(item_id), {})[key] = item.get(key)
+    problems = Problems()
+    positions: dict[Any, int] = {
+        item.get("id"): n for n, item in enumerate(after.get("productOrderItem") or [])
+    }
+    for item_id, values in changes.items():
+        if {"requestedStartDate", "requestedEndDate"} & values.keys():
+            where: list[str | int] = ["productOrderItem", positions[item_id]]
+            check_dates(new[item_id], "requestedStartDate", "requestedEndDate", problems, where)
+    problems.raise_if_any()
+    return supplied, changes
 
 
 def _only_characteristics(old: Any, new: Any) -> bool:
@@ -232,6 +295,9 @@ def _provider_changes(
     now: str,
 ) -> list[str]:
     fields = [key for key in changed if key not in {"state", "productOrderItem"}]
+    phase = progress.order_phase(order) or Phase.SUBMITTED
+    for key in fields:
+        check_writable(Writer.PROVIDER, key, phase)
     appended = _check_fields(
         fields, PROVIDER_FIELDS, before, after, append_only=set(ITEM_REFERENCING_LISTS)
     )
@@ -266,6 +332,11 @@ def _provider_changes(
                     f"reporting missing information puts productOrderItem '{item_id}' "
                     "in state pending"
                 )
+    found += refusals.refusals(
+        order, provider_id, appended.get("productOrderErrorMessage", []), moves
+    )
+    if any(state != "pending" for state in moves.values()):
+        refusals.accepted(order, provider_id)
     # Notes and the expected completion date are the provider's own (authorship.py).
     _write(order, after, [key for key in fields if key not in PER_PROVIDER_FIELDS], appended)
     order.authorship.add_notes(order.doc, provider_id, appended.get(NOTE, []))

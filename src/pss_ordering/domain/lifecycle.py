@@ -4,8 +4,9 @@ from its items (PSID622 states; seed 001's consistency rules; brief §3).
 Providers move their items; customers submit drafts and ask for cancellation;
 the order's own state is never set directly but derived by :func:`derive`
 from the item states, so order and items can never contradict each other.
-``docs/LIFECYCLE.md`` is generated from the tables in this module
-(``python -m pss_ordering.domain.lifecycle``) and a test keeps them equal.
+``docs/LIFECYCLE.md`` is generated from the tables in this module and the field
+table of ``field_rights`` (``python -m pss_ordering.domain.lifecycle``), and a
+test keeps them equal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from . import field_rights
 from .errors import Conflict
 from .missing import render_markdown as information_markdown
 
@@ -166,6 +168,7 @@ def render_markdown() -> str:
         + ", ".join(sorted(FINAL_STATES))
         + ".",
         "",
+        *field_rights.render_markdown(),
         "## Diagram",
         "",
         "```mermaid",

@@ -9,6 +9,7 @@ used to decide when the information has been supplied.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,9 @@ from .catalog import REQUIRED_ORDER_FIELD, Offering
 from .field_rights import REQUESTABLE_FIELDS
 
 CODE = "informationRequired"
+#: A provider refusing a change it was told of (``refusals.py``): the customer must
+#: give another value, which it learns as missing information.
+REFUSED = "changeRefused"
 CHARACTERISTIC_PATH = "product.productCharacteristic"
 
 
@@ -27,12 +31,22 @@ class Missing:
     ``concerns``: for the order itself, the providers the request is about (the one
     that asked, or those whose offerings require the field); need-to-know: no other
     provider sees it. An item's request concerns the item's provider.
+    ``refused``: the value a provider refused (as JSON text), when this is a refused
+    change: then any other value supplies it.
     """
 
     item_id: str | None
     field_path: str
     reporter: str
     concerns: frozenset[str] = frozenset()
+    refused: str | None = None
+
+    def supplied_by(self, resource: Mapping[str, Any]) -> bool:
+        if self.refused is None:
+            return is_supplied(resource, self.field_path)
+        path, criteria = parse_field_path(self.field_path)
+        values = [json_text(v) for v in _follow(resource, path, criteria)] or [json_text(None)]
+        return self.refused not in values
 
     def resource_path(self, order_id: str) -> str:
         base = f"/productOrder/{order_id}"
@@ -46,6 +60,8 @@ class Missing:
         }
         if self.concerns:
             out["concerns"] = sorted(self.concerns)
+        if self.refused is not None:
+            out["refused"] = self.refused
         return out
 
     @classmethod
@@ -55,12 +71,18 @@ class Missing:
             str(raw["fieldPath"]),
             str(raw.get("reporter", "pss")),
             frozenset(raw.get("concerns") or ()),
+            raw.get("refused"),
         )
 
     @property
     def order_field(self) -> str | None:
         """The order's own field this asks for (None for an item's information)."""
         return None if self.item_id is not None else parse_field_path(self.field_path)[0][0]
+
+
+def json_text(value: Any) -> str:
+    """A value as canonical JSON text, to compare values kept in the order's meta."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def characteristic_path(name: str) -> str:
@@ -166,7 +188,7 @@ def reported(entry: Any) -> tuple[list[str], str] | None:
 
     Raises ValueError when it claims to (code or ``missing=``) but the path is malformed.
     """
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, Mapping) or entry.get("code") == REFUSED:
         return None
     message = entry.get("message")
     if not isinstance(message, str) or not (

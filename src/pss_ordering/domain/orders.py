@@ -42,7 +42,9 @@ class ProductOrder:
     was submitted to its providers (None while a draft: providers never see it),
     ``deadlines`` each provider's response deadline (``deadlines.py``), and
     ``authorship`` which notes are whose and each provider's expected completion
-    (``authorship.py``: need-to-know between the providers of one order).
+    (``authorship.py``: need-to-know between the providers of one order),
+    ``unconfirmed`` the owner's changes each provider may still refuse (item id or
+    None for the order, field; ``refusals.py``).
     """
 
     id: str
@@ -58,6 +60,7 @@ class ProductOrder:
     submitted_at: str | None = None
     deadlines: dict[str, Deadline] = field(default_factory=dict)
     authorship: Authorship = field(default_factory=Authorship)
+    unconfirmed: dict[str, list[tuple[str | None, str]]] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
 
     @property
@@ -107,6 +110,7 @@ class ProductOrder:
             "missing": [m.as_json() for m in self.missing],
             "deadlines": [d.as_json() for d in self.deadlines.values()],
             "authorship": self.authorship.as_json(),
+            "unconfirmed": {p: [list(c) for c in cs] for p, cs in self.unconfirmed.items()},
         }
 
     def load_meta(self, meta: dict[str, Any]) -> None:
@@ -114,6 +118,9 @@ class ProductOrder:
         self.resume = dict(meta.get("resume") or {})
         self.missing = [Missing.from_json(m) for m in meta.get("missing") or []]
         self.authorship = Authorship.from_json(meta.get("authorship"))
+        self.unconfirmed = {
+            p: [(c[0], c[1]) for c in cs] for p, cs in (meta.get("unconfirmed") or {}).items()
+        }
         self.deadlines = {
             d.provider_id: d for d in map(Deadline.from_json, meta.get("deadlines") or [])
         }

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from .errors import Conflict
 from .events import OrderStateChanged
+from .field_rights import Phase
 from .lifecycle import (
     CANCELLING,
     FINAL_STATES,
@@ -21,10 +22,37 @@ from .lifecycle import (
     check_provider_move,
     derive,
 )
-from .missing import is_supplied
 from .orders import ProductOrder
 
 OPEN = frozenset({"pending", "acknowledged", "inProgress", "held"})
+
+
+def order_phase(order: ProductOrder) -> Phase | None:
+    """The order's column in the field table (``field_rights``); None once final."""
+    if order.state == "draft":
+        return Phase.DRAFT
+    if order.state in FINAL_STATES:
+        return None
+    if order.state in CANCELLING:
+        return Phase.CANCELLING
+    started = any(s.state in WORK_STARTED for s in item_statuses(order)) or any(
+        state in WORK_STARTED for state in order.resume.values()
+    )
+    return Phase.STARTED if started else Phase.SUBMITTED
+
+
+def item_phase(order: ProductOrder, item_id: str) -> Phase | None:
+    """One submitted item's column in the item field table; None once final.
+
+    An item waiting for information after its work started counts as started."""
+    state = str(order.item(item_id).get("state", "pending"))
+    if state in FINAL_STATES:
+        return None
+    if state in CANCELLING:
+        return Phase.CANCELLING
+    if state in WORK_STARTED or order.resume.get(item_id) in WORK_STARTED:
+        return Phase.STARTED
+    return Phase.SUBMITTED
 
 
 def item_statuses(order: ProductOrder) -> list[ItemStatus]:
@@ -111,7 +139,7 @@ def resolve_supplied(order: ProductOrder, now: str) -> None:
     still = []
     for missing in order.missing:
         resource = order.doc if missing.item_id is None else _item_or_none(order, missing.item_id)
-        if resource is None or not is_supplied(resource, missing.field_path):
+        if resource is None or not missing.supplied_by(resource):
             still.append(missing)
     if len(still) == len(order.missing):
         return

@@ -9,8 +9,13 @@ says another is refused, naming the v5 form to write instead:
 * the TMF622 v4/v2 form, ``{"role", "id", "name", "href"}`` with the party
   at the top level. In v5 the party is under ``partyOrPartyRole``; the flat
   fields mean nothing to a v5 reader, so the entry would name no one.
-* a customer not named by a party id (``partyOrPartyRole`` absent, without
-  an ``id``, or a ``PartyRoleRef``, whose ``id`` is a role's, not a party's).
+* a customer not named by a party id (``partyOrPartyRole`` absent, or without
+  an ``id``), or named by a ``PartyRoleRef`` whose ``partyId`` is another id than
+  its own. The PSI ICD's own examples name the customer by a ``PartyRoleRef``
+  (``@referredType`` Customer) without ``partyId``; this service keeps no party
+  roles apart from parties (PSID632), so a customer role's id is its party's id
+  and that form reads the same to every reader; a role naming a different
+  ``partyId`` would not.
 
 The role ``customer`` is matched without regard to case (as the service always
 has) and written back as ``customer``, so the stored document says what the
@@ -60,8 +65,11 @@ def _check_customer(entry: Mapping[str, Any], where: list[str | int], problems: 
     ref = entry.get("partyOrPartyRole")
     if not isinstance(ref, Mapping) or not isinstance(ref.get("id"), str):
         reason = "the customer is named by partyOrPartyRole.id"
-    elif ref.get("@type") == "PartyRoleRef":
-        reason = "the customer is a party: name it with a PartyRef, not a PartyRoleRef"
+    elif ref.get("@type") == "PartyRoleRef" and ref.get("partyId") not in (None, ref["id"]):
+        reason = (
+            "the customer is a party: a PartyRoleRef whose partyId is not its id names two "
+            "parties; name the party with a PartyRef"
+        )
     else:
         return
     example = {"role": CUSTOMER_ROLE, "partyOrPartyRole": {"@type": "PartyRef", "id": "<party>"}}

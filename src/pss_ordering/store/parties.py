@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, String, bindparam, delete, insert, or_, select, update
 
 from ..domain.catalog import Offering
+from ..domain.identity import Caller
 from ..domain.parties import Party
 from .codec import dumps, loads
 from .database import insert_if_absent
+from .named_parties import named_parties
 from .prepared import Prepared, read_together
 from .schema import offerings, parties, party_parents
 
@@ -125,6 +127,23 @@ class SqlParties:
             query = query.where(parties.c.id.in_(list(party_ids)))
         rows = self._db.execute(query.order_by(parties.c.id)).all()
         return [Party(row.id, kind, (), loads(row.doc)) for row in rows]
+
+    def named_on_visible_order(self, caller: Caller, party_id: str) -> bool:
+        """Whether the party is named on an order the caller sees as a provider or as
+        the PSS that created it (``store/named_parties.py``)."""
+        query = named_parties(caller, party_id)
+        return query is not None and self._db.execute(query.limit(1)).first() is not None
+
+    def readable(self, kind: str, caller: Caller) -> tuple[Party, ...]:
+        """The parties of ``kind`` the caller may read at all: every one for governance;
+        else itself and those named on orders it sees (``named_on_visible_order``)."""
+        query = select(parties.c.id, parties.c.doc).where(parties.c.kind == kind)
+        if not caller.is_governance:
+            named = named_parties(caller)
+            own = parties.c.id == caller.party_id
+            query = query.where(own if named is None else or_(own, parties.c.id.in_(named)))
+        rows = self._db.execute(query.order_by(parties.c.id)).all()
+        return tuple(Party(row.id, kind, (), loads(row.doc)) for row in rows)
 
     def save(self, party: Party, *, new: bool) -> bool:
         """Write the party; a new one only if its id is free (whether it was written)."""

@@ -60,6 +60,8 @@ def served_contract(api: str) -> dict[str, Any]:
     components = doc.setdefault("components", {})
     if api == "event":
         _event_extensions(doc)
+    if api == "productOrdering":
+        _update_conventions(doc)
     components["securitySchemes"] = {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
@@ -177,6 +179,25 @@ def _event_extensions(doc: dict[str, Any]) -> None:
             **created,
             "description": "Already registered / already received: the first answer again",
         }
+
+
+UPDATE_CONVENTIONS = (
+    " Who may change which field depends on the role and on the order's (or item's) "
+    "phase: 403 for a field the role never writes, 409 for one it writes in another "
+    "phase (the table: docs/LIFECYCLE.md). application/json-patch-query+json is TMF630 "
+    "JSON Patch Query: a path may end in a query selecting array elements by attribute "
+    "(/productOrderItem/billingAccount/id?productOrderItem.id=120). A provider refuses "
+    "a change of what it acknowledged by moving its items to pending with an appended "
+    "productOrderErrorMessage {code: changeRefused, reason, message: missing=<field>, "
+    "productOrderItem: [its items]}; the customer is then asked for another value "
+    "(orderInformationRequiredNotification)."
+)
+
+
+def _update_conventions(doc: dict[str, Any]) -> None:
+    """What PATCH means here beyond PSID622's text (issue 11 §1)."""
+    operation = doc["paths"]["/productOrder/{id}"]["patch"]
+    operation["description"] = operation.get("description", "") + UPDATE_CONVENTIONS
 
 
 def _as_accepted(node: Any) -> None:
