@@ -7,8 +7,11 @@ order — reads a *limited view* of every party named on an order it can see (it
 ``relatedParty``: the customer, contacts such as a billing or technical contact),
 for as long as it can see such an order (``visibility.access``; a provider sees
 submitted orders holding its items, never another provider of the same order
-named there). Anyone else gets 404, exactly as for an unknown id; a limited
-reader that asks to change or delete the profile gets 403.
+named there). Of those, only parties on the customer's side: the customer, the
+order's creator, an organisation the customer belongs to or a fellow member of
+one — a contact is named by whoever writes the order, and naming a stranger must
+not hand its details to a provider. Anyone else gets 404, exactly as for an
+unknown id; a limited reader that asks to change or delete the profile gets 403.
 
 The limited view is what realising and billing an order needs: who the party is
 (names, legal identification, legal form), how to reach it (``contactMedium``:
