@@ -12,11 +12,12 @@ from starlette.routing import Route
 from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
 from ..service.timers import TimerWorker
+from .access import ObservedStarlette
 from .auth import AuthPrefetch
 from .bounds import guard
 from .common import Services
 from .errors import HANDLERS
-from .routes import docs, events, monitoring, offerings, orders, parties
+from .routes import docs, events, health, monitoring, offerings, orders, parties
 from .transport import BodyDeadline
 
 
@@ -32,8 +33,10 @@ def create_app(
         sending = DeliveryThread(delivery()) if delivery and services.settings.run_workers else None
         if services.settings.run_workers:
             timers.start()
+            _app.state.readiness.watch("timers", timers.alive)
         if sending is not None:
             sending.start()
+            _app.state.readiness.watch("delivery", sending.alive)
         try:
             yield
         finally:
@@ -43,7 +46,7 @@ def create_app(
                 timers.stop()
             services.executor.close()
 
-    app = Starlette(
+    app = ObservedStarlette(
         routes=guarded(
             [
                 *orders.routes,
@@ -52,6 +55,7 @@ def create_app(
                 *events.routes,
                 *monitoring.routes,
                 *docs.routes,
+                *health.routes,
             ]
         ),
         exception_handlers=HANDLERS,
@@ -64,6 +68,7 @@ def create_app(
         ],
     )
     app.state.services = services
+    app.state.readiness = health.Readiness()
     warm_up_validators()
     return app
 

@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import correlation
 from ..domain.errors import PssError
 from .jsonio import json_response
 
@@ -19,14 +20,22 @@ _HTTP_CODES = {
 }
 
 
-def error_body(status: int, code: str, reason: str, message: str) -> dict[str, str]:
-    return {
+def error_body(
+    status: int, code: str, reason: str, message: str, request_id: str | None = None
+) -> dict[str, str]:
+    """A TMF Error; ``requestId`` (an extension: TMF's Error is Extensible and not closed)
+    names the request, as its ``X-Request-ID`` does, for a client to quote to an operator."""
+    body = {
         "@type": "Error",
         "code": code,
         "reason": reason,
         "message": message,
         "status": str(status),
     }
+    request_id = request_id or correlation.current_id()
+    if request_id is not None:
+        body["requestId"] = request_id
+    return body
 
 
 async def pss_error(_request: Request, exc: Exception) -> Response:

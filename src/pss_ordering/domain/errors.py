@@ -81,3 +81,9 @@ class ServiceUnavailable(PssError):
     """A dependency the request needs (e.g. the JWKS endpoint) cannot be reached now."""
 
     status, code, reason = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+
+
+class NotReady(PssError):
+    """``/ready``: the database, its schema or the background workers are not there yet."""
+
+    status, code, reason = 503, "NOT_READY", "Service not ready"

@@ -29,6 +29,9 @@ class DeliveryThread:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _main(self) -> None:
         asyncio.run(self._serve())
 

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, Transaction
 
+from .. import tracing
 from ..domain.orders import ProductOrder
 from ..store.database import WRITE
 from ..store.prepared import Savepoint
@@ -79,6 +80,9 @@ class UnitOfWork(Repositories):
         try:
             with Savepoint(self.connection):
                 yield
+                # Its events are stored within it: under the request id the part runs
+                # under (a timer's), and undone with it should it fail.
+                self._publisher.publish(self, self.orders.take_written())
         except BaseException:
             self.orders.forget_since(mark)
             raise
@@ -88,8 +92,9 @@ class UnitOfWork(Repositories):
         durably before the caller is answered."""
         assert not self._read_only, "a unit of work opened for reading does not commit"
         assert self._transaction is not None
-        self._publisher.publish(self, self.orders.take_written())
-        self._transaction.commit()
+        with tracing.span("db commit", batched=self.batched):
+            self._publisher.publish(self, self.orders.take_written())
+            self._transaction.commit()
 
     def __exit__(
         self,
