@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
-from typing import Literal
+from typing import IO, Literal
 
 import orjson
 from pythonjsonlogger.json import JsonFormatter
@@ -97,16 +97,22 @@ def formatter(settings: Settings) -> logging.Formatter:
     return Redacting(inner, configured_secrets(settings))
 
 
-def configure(settings: Settings, stream: object | None = None) -> logging.Handler:
-    """Route every logger of this process to one handler on stderr (``stream`` for tests),
-    replacing what was there (uvicorn's own set-up included); returns the handler."""
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
-    handler.setFormatter(formatter(settings))
-    handler.addFilter(_RequestId())
+def handler(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing this service's lines (format, request id, redaction) to
+    ``stream`` (stderr by default)."""
+    found = logging.StreamHandler(stream)
+    found.setFormatter(formatter(settings))
+    found.addFilter(_RequestId())
+    return found
+
+
+def configure(settings: Settings) -> None:
+    """Route every logger of this process to one :func:`handler` on stderr, replacing
+    what was there (uvicorn's own set-up included)."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(handler(settings))
     root.setLevel(settings.log_level)
     # uvicorn's loggers log through the root: its access log is replaced by ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -115,4 +121,3 @@ def configure(settings: Settings, stream: object | None = None) -> logging.Handl
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return handler
