@@ -33,17 +33,24 @@ class Captured:
 
 @contextmanager
 def captured(
-    settings: Settings, level: int = logging.INFO, log_format: str = "json"
+    settings: Settings,
+    level: int = logging.INFO,
+    log_format: str = "json",
+    loggers: tuple[str, ...] = (),
 ) -> Iterator[Captured]:
-    """The service's log lines while the block runs (every logger, ``level`` and above)."""
+    """The service's log lines while the block runs (every logger, ``level`` and above;
+    ``loggers`` that set their own level, such as SQLAlchemy's, set to ``level`` too)."""
     stream = io.StringIO()
     handler = logs.handler(settings.model_copy(update={"log_format": log_format}), stream)
     root = logging.getLogger()
-    previous = root.level
+    changed = [logging.getLogger(name) for name in ("", *loggers)]
+    previous = [logger.level for logger in changed]
     root.addHandler(handler)
-    root.setLevel(level)
+    for logger in changed:
+        logger.setLevel(level)
     try:
         yield Captured(stream)
     finally:
         root.removeHandler(handler)
-        root.setLevel(previous)
+        for logger, was in zip(changed, previous, strict=True):
+            logger.setLevel(was)
