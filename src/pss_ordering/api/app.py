@@ -33,10 +33,10 @@ def create_app(
         sending = DeliveryThread(delivery()) if delivery and services.settings.run_workers else None
         if services.settings.run_workers:
             timers.start()
-            _app.state.readiness.watch("timers", timers.alive)
+            _app.state.readiness.watch("timers", timers)
         if sending is not None:
             sending.start()
-            _app.state.readiness.watch("delivery", sending.alive)
+            _app.state.readiness.watch("delivery", sending)
         try:
             yield
         finally:

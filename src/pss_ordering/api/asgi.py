@@ -80,7 +80,7 @@ def app() -> Starlette:
     application = create_app(services)
     background = Background(services, designation_lock(settings)) if settings.run_workers else None
     if background is not None:
-        application.state.readiness.watch("background", background.alive)
+        application.state.readiness.watch("background", background)
     _run_beside(application, background)
     return application
 

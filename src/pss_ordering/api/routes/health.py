@@ -12,8 +12,7 @@ hangs cannot take the threads requests need.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import anyio
 import anyio.to_thread
@@ -29,20 +28,24 @@ from ..jsonio import json_response
 log = logging.getLogger(__name__)
 
 
+class Worker(Protocol):
+    def alive(self) -> bool: ...
+
+
 class Readiness:
-    """What ``/ready`` checks; kept on ``app.state.readiness``. Background workers add
-    themselves with :meth:`watch` when they start."""
+    """What ``/ready`` checks; kept on ``app.state.readiness``. Background workers are
+    added with :meth:`watch` when they start."""
 
     def __init__(self) -> None:
         self.head = migrate.head()
-        self._workers: dict[str, Callable[[], bool]] = {}
+        self.watched: dict[str, Worker] = {}
         self._probe = anyio.CapacityLimiter(1)
 
-    def watch(self, name: str, alive: Callable[[], bool]) -> None:
-        self._workers[name] = alive
+    def watch(self, name: str, worker: Worker) -> None:
+        self.watched[name] = worker
 
     def stopped_workers(self) -> list[str]:
-        return [name for name, alive in self._workers.items() if not alive()]
+        return [name for name, worker in self.watched.items() if not worker.alive()]
 
     async def schema_at_head(self, request: Request) -> bool:
         engine = services(request).database.engine
