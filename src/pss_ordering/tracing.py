@@ -64,7 +64,10 @@ def enable(
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     _provider, _tracer = provider, provider.get_tracer("pss_ordering")
     if engine is not None:
-        SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
+        # The instrumentation declares SQLAlchemy < 2.1; its engine events are the same in 2.1.
+        SQLAlchemyInstrumentor().instrument(
+            engine=engine, tracer_provider=provider, skip_dep_check=True
+        )
     return True
 
 
@@ -95,6 +98,14 @@ def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
     if request_id is not None:
         attributes["pss.request_id"] = request_id
     return _tracer.start_as_current_span(name, attributes=attributes)
+
+
+def statement(system: str, sql: str) -> AbstractContextManager[Any]:
+    """A span for a statement run through the driver directly (``store/prepared.py``),
+    which SQLAlchemy's instrumentation does not see."""
+    if _tracer is None:
+        return _NOTHING
+    return span(f"db {sql.split(None, 1)[0]}", **{"db.system": system, "db.statement": sql})
 
 
 def asgi(app: ASGIApp) -> ASGIApp:

@@ -44,6 +44,8 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # The request span ends with the response: named now, routing is done.
+                tracing.name_request(scope["method"], _template(scope))
                 headers = [
                     *(h for h in message.get("headers", []) if h[0].lower() != HEADER),
                     (HEADER, request_id.encode()),
@@ -56,7 +58,6 @@ class RequestLog:
                 await self.app(scope, receive, send_with_id)
             finally:
                 route = _template(scope)
-                tracing.name_request(scope["method"], route)
                 ACCESS.info(
                     "%s %s %d %.1f ms",
                     scope["method"],
