@@ -37,13 +37,11 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         request_id = correlation.accepted(_header(scope, HEADER)) or correlation.new_id()
-        started = time.perf_counter()
-        status = 500  # unless a response starts
+        record = _Record(scope, time.perf_counter())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                record.status = message["status"]
                 # The request span ends with the response: named now, routing is done.
                 tracing.name_request(scope["method"], _template(scope))
                 headers = [
@@ -51,27 +49,48 @@ class RequestLog:
                     (HEADER, request_id.encode()),
                 ]
                 message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record.write()  # before the client has it all: its record is already there
             await send(message)
 
         with correlation.bound(request_id) as context:
+            record.context = context
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                route = _template(scope)
-                ACCESS.info(
-                    "%s %s %d %.1f ms",
-                    scope["method"],
-                    route,
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    extra={
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                        "party_id": context.party_id if context else None,
-                    },
-                )
+                record.write()  # no complete response (an error, a disconnect)
+
+
+class _Record:
+    """The access record of one request, written once."""
+
+    def __init__(self, scope: Scope, started: float) -> None:
+        self.scope = scope
+        self.started = started
+        self.status = 500  # unless a response starts
+        self.context: correlation.RequestContext | None = None
+        self.written = False
+
+    def write(self) -> None:
+        if self.written:
+            return
+        self.written = True
+        method, route = self.scope["method"], _template(self.scope)
+        duration = (time.perf_counter() - self.started) * 1000
+        ACCESS.info(
+            "%s %s %d %.1f ms",
+            method,
+            route,
+            self.status,
+            duration,
+            extra={
+                "method": method,
+                "route": route,
+                "status": self.status,
+                "duration_ms": round(duration, 3),
+                "party_id": self.context.party_id if self.context else None,
+            },
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
