@@ -170,23 +170,25 @@ def test_the_events_a_request_commits_are_delivered_under_its_id(
 def test_a_timer_fires_under_the_id_of_the_request_that_armed_it(
     client: TestClient, world: World, engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
-    """Submitting arms each provider's response deadline; when it passes, the alarm event
-    and the firing's log lines carry the submitting request's id."""
-    response = client.post(
-        ORDERS, json=order_body("off-a"), headers={**world.auth("dave"), ID: "submit-9"}
-    )
-    assert response.status_code == 201
+    """Submitting arms each provider's response deadline; when they pass (two orders'
+    deadlines fired in one transaction), each alarm event and the firing's log lines
+    carry the id of the request that submitted its order."""
+    armed_by = {}
+    for request_id in ("submit-9", "submit-10"):
+        response = client.post(
+            ORDERS, json=order_body("off-a"), headers={**world.auth("dave"), ID: request_id}
+        )
+        assert response.status_code == 201
+        armed_by[response.json()["id"]] = request_id
     with engine.connect() as conn:
-        armed = conn.execute(text("SELECT DISTINCT correlation_id FROM timers")).scalars().all()
-    assert armed == ["submit-9"]
+        armed = dict(conn.execute(text("SELECT order_id, correlation_id FROM timers")).all())
+    assert armed == armed_by
     clock.advance(timedelta(hours=2))
     with captured(settings, logging.DEBUG):
         fired = client.app.state.services.timers.fire_due()  # type: ignore[attr-defined]
-    assert fired >= 1
+    assert fired == 2
     with engine.connect() as conn:
-        caused = (
-            conn.execute(text("SELECT DISTINCT correlation_id FROM events WHERE topic = 'alarm'"))
-            .scalars()
-            .all()
-        )
-    assert caused == ["submit-9"]
+        caused = conn.execute(
+            text("SELECT order_id, correlation_id FROM events WHERE topic = 'alarm'")
+        ).all()
+    assert dict(caused) == armed_by and len(caused) == 2

@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .. import correlation
 from ..domain import notifications
 from ..domain.hub import FilterQuery, Subscription
 from ..domain.notifications import ALARM_TOPIC, StoredEvent
@@ -70,7 +69,7 @@ class Publisher:
                     occurred_at=domain_event.occurred_at,
                     order=order,
                     details=domain_event.details,
-                    correlation_id=correlation.current_id(),
+                    correlation_id=uow.caused_by(order.id),
                 ),
                 before,
             )
