@@ -8,6 +8,7 @@ TMF Error body and in the log line that records the refusal.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -32,14 +33,25 @@ def _lines(served: Served) -> list[dict[str, Any]]:
     return found
 
 
+def _logged(served: Served, request_id: str) -> list[dict[str, Any]]:
+    """The lines of one request, once there are any (they are written before the
+    response; the wait only covers a loaded machine's file system)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [r for r in _lines(served) if r.get("request_id") == request_id]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def test_serve_logs_json_with_one_access_record_per_request(served: Served) -> None:
     request = urllib.request.Request(served.url("/health"), headers={"X-Request-ID": "probe-1"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["X-Request-ID"] == "probe-1"
-    records = [r for r in _lines(served) if r.get("request_id") == "probe-1"]
+    records = _logged(served, "probe-1")
     assert [(r["logger"], r["route"], r["status"]) for r in records] == [
         ("pss_ordering.access", "/health", 200)
-    ]
+    ], served.log.read_text()
 
 
 def test_a_request_refused_by_the_transport_limits_has_a_request_id(served: Served) -> None:
@@ -53,8 +65,8 @@ def test_a_request_refused_by_the_transport_limits_has_a_request_id(served: Serv
     )
     request_id = headers["x-request-id"]
     assert json.loads(body)["requestId"] == request_id
-    refusals = [r for r in _lines(served) if r.get("request_id") == request_id]
-    assert len(refusals) == 1 and refusals[0]["status"] == 431
+    refusals = _logged(served, request_id)
+    assert len(refusals) == 1 and refusals[0]["status"] == 431, served.log.read_text()
 
 
 def test_a_malformed_request_is_a_tmf_error_with_a_request_id(served: Served) -> None:
