@@ -140,6 +140,17 @@ class Settings(BaseSettings):
     # How often the background worker prunes (none: only ``pss-ordering prune``).
     retention_interval: timedelta | None = timedelta(hours=1)
     retention_batch: int = Field(default=500, ge=1, le=10_000)
+    # Operating it (issue 15): logs, tracing, readiness and shutdown.
+    # None: text when stderr is a terminal, JSON otherwise (logs.py).
+    log_format: Literal["json", "text"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # OpenTelemetry spans (request, use case, database, delivery); needs the [otel] extra.
+    otel_enabled: bool = False
+    otel_service_name: str = "pss-ordering"
+    # SIGTERM: in-flight requests get this long to finish before connections are closed.
+    shutdown_timeout_seconds: int = Field(default=30, gt=0)
+    # /ready: the database must answer within this long.
+    ready_timeout_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator(
         "jwt_algorithms",
@@ -153,6 +164,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("default_response_time", "retention_interval", mode="before")
     @classmethod

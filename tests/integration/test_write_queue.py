@@ -46,6 +46,7 @@ def test_a_failing_queued_write_is_raised_in_its_part_and_undone_alone(engine: E
                 due_at=DUE,
                 payload="{}",
                 subject="",
+                correlation_id=None,
             )
         uow.timers.schedule("after", "o2", DUE)
         uow.commit()
@@ -73,6 +74,7 @@ def test_a_transaction_whose_error_was_swallowed_is_not_reported_committed(
             due_at=DUE,
             payload="{}",
             subject="",
+            correlation_id=None,
         )
         with pytest.raises(IntegrityError):
             uow.timers.pending("o1")  # the read sends the queued write: its error

@@ -13,11 +13,12 @@ from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
 from ..service.retention import RetentionWorker
 from ..service.timers import TimerWorker
+from .access import ObservedStarlette
 from .auth import AuthPrefetch
 from .bounds import guard
 from .common import Services
 from .errors import HANDLERS
-from .routes import docs, events, monitoring, offerings, orders, parties
+from .routes import docs, events, health, monitoring, offerings, orders, parties
 from .transport import BodyDeadline
 
 
@@ -35,8 +36,10 @@ def create_app(
         if services.settings.run_workers:
             timers.start()
             pruning.start()
+            _app.state.readiness.watch("timers", timers)
         if sending is not None:
             sending.start()
+            _app.state.readiness.watch("delivery", sending)
         try:
             yield
         finally:
@@ -47,7 +50,7 @@ def create_app(
                 timers.stop()
             services.executor.close()
 
-    app = Starlette(
+    app = ObservedStarlette(
         routes=guarded(
             [
                 *orders.routes,
@@ -56,6 +59,7 @@ def create_app(
                 *events.routes,
                 *monitoring.routes,
                 *docs.routes,
+                *health.routes,
             ]
         ),
         exception_handlers=HANDLERS,
@@ -68,6 +72,7 @@ def create_app(
         ],
     )
     app.state.services = services
+    app.state.readiness = health.Readiness()
     warm_up_validators()
     return app
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from .. import logs, tracing
 from ..bootstrap import build_delivery_worker, build_services, sqlite_file
 from ..config import Settings
 from ..events.background import DeliveryThread
@@ -46,7 +47,6 @@ from .common import Services
 from .transport import GuardedHttpToolsProtocol, TransportLimits
 
 log = logging.getLogger(__name__)
-LOG_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s"
 
 
 class ServedHttpTools(GuardedHttpToolsProtocol):
@@ -69,17 +69,19 @@ def transport_limits(settings: Settings) -> TransportLimits:
 
 def app() -> Starlette:
     """The application of one ``serve`` process, built from the environment (uvicorn factory)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # no-op if already set up
     settings = Settings()
+    logs.configure(settings)
     ServedHttpTools.limits = transport_limits(settings)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    tracing.enable(settings, engine)
     # The parent migrated before starting the processes; at head this is one read.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     migrate.upgrade(engine)
     # The application itself starts no background work; Background places it.
     services = build_services(settings.model_copy(update={"run_workers": False}), engine)
     application = create_app(services)
     background = Background(services, designation_lock(settings)) if settings.run_workers else None
+    if background is not None:
+        application.state.readiness.watch("background", background)
     _run_beside(application, background)
     return application
 
@@ -129,6 +131,13 @@ class Background:
     @property
     def running(self) -> bool:
         return self._timers is not None
+
+    def alive(self) -> bool:
+        """Running (both workers' threads alive), or standing by for the designation."""
+        timers, delivery = self._timers, self._delivery
+        if timers is not None and delivery is not None:
+            return timers.alive() and delivery.alive()
+        return self._waiter is not None and self._waiter.is_alive()
 
     def start(self) -> None:
         if self._lock_path is None:

@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 from prometheus_client.registry import CollectorRegistry
 from starlette.requests import Request
 
+from .. import correlation
 from ..clock import Clock
 from ..config import Settings
 from ..domain.errors import BadRequest
@@ -58,6 +59,7 @@ def caller_of(request: Request) -> Caller:
     """The verified caller, whose party id is bounded like every id (see :mod:`.bounds`)."""
     caller = services(request).auth.authenticate(request.headers.get("authorization"))
     check_party_id(caller.party_id)
+    correlation.set_party(caller.party_id)  # for the request's access record
     return caller
 
 

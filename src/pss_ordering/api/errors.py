@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import correlation
 from ..domain.errors import Detail, PssError
 from .jsonio import json_response
 
@@ -21,10 +22,17 @@ _HTTP_CODES = {
 
 
 def error_body(
-    status: int, code: str, reason: str, message: str, details: tuple[Detail, ...] = ()
+    status: int,
+    code: str,
+    reason: str,
+    message: str,
+    details: tuple[Detail, ...] = (),
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """A TMF Error; ``details`` (this service's extension, in the served OpenAPI) lists
-    every problem found when there are any to list."""
+    every problem found when there are any to list; ``requestId`` (an extension: TMF's
+    Error is Extensible and not closed) names the request, as its ``X-Request-ID``
+    does, for a client to quote to an operator."""
     body: dict[str, Any] = {
         "@type": "Error",
         "code": code,
@@ -34,6 +42,9 @@ def error_body(
     }
     if details:
         body["details"] = [detail.as_json() for detail in details]
+    request_id = request_id or correlation.current_id()
+    if request_id is not None:
+        body["requestId"] = request_id
     return body
 
 

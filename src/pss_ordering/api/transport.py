@@ -23,6 +23,7 @@ answered here as a TMF Error like the other refusals).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,17 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from ..domain.errors import HeadersTooLarge, PssError, RequestTimeout, ServiceUnavailable
+from .. import correlation
+from ..domain.errors import (
+    BadRequest,
+    HeadersTooLarge,
+    PssError,
+    RequestTimeout,
+    ServiceUnavailable,
+)
 from .errors import error_body
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +57,23 @@ class _Refused(Exception):
 
 
 def render(error: PssError, *, close: bool = True) -> bytes:
-    """A complete HTTP/1.1 response carrying ``error`` as a TMF Error body."""
-    body = orjson.dumps(error_body(error.status, error.code, error.reason, error.message))
+    """A complete HTTP/1.1 response carrying ``error`` as a TMF Error body, under a request
+    id of its own (the request never reached the application), which is logged."""
+    request_id = correlation.new_id()
+    body = orjson.dumps(
+        error_body(error.status, error.code, error.reason, error.message, request_id=request_id)
+    )
+    log.warning(
+        "refused before the application: %d %s",
+        error.status,
+        error.message,
+        extra={"request_id": request_id, "status": error.status},
+    )
     head = [
         STATUS_LINE[error.status],
         b"content-type: application/json\r\n",
         b"content-length: %d\r\n" % len(body),
+        b"x-request-id: %s\r\n" % request_id.encode(),
         b"connection: close\r\n" if close else b"",
         b"\r\n",
     ]
@@ -97,8 +118,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._refusal is not None:
                 self._refuse(self._refusal)
                 return
-            self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
+            self._refuse(BadRequest("invalid HTTP request"))
             return
         if self._in_headers:
             # Headers not complete yet: what has arrived so far counts, even while

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -76,7 +75,12 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
+        # Logging is ours (logs.py): one handler, and our access record instead of uvicorn's.
+        log_config=None,
         access_log=False,
+        # SIGTERM: stop accepting, give in-flight requests this long, then the lifespan
+        # shutdown stops the workers, which let go of their leases (README).
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         # Transport limits (api/transport.py): header size, count and time on the
         # httptools parser; connections and tasks beyond max_connections get 503
         # (per process).
@@ -129,12 +133,14 @@ def worker() -> None:
     import asyncio
     import signal
 
+    from .. import tracing
     from ..bootstrap import build_delivery_worker, build_services
     from ..service.retention import RetentionWorker
     from ..service.timers import TimerWorker
 
     _log_to_console()
     services = build_services(Settings())
+    tracing.enable(services.settings, services.database.engine)
     delivery = build_delivery_worker(services)
     timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
     pruning = RetentionWorker(services.retention, services.settings.retention_interval)
@@ -201,7 +207,9 @@ def resume(subscription_id: str) -> None:
 
 
 def _log_to_console() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from ..logs import configure
+
+    configure(Settings())
 
 
 @cli.command()

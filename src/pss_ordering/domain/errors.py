@@ -105,3 +105,9 @@ class ServiceUnavailable(PssError):
     or the server is at its connection limit."""
 
     status, code, reason = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+
+
+class NotReady(PssError):
+    """``/ready``: the database, its schema or the background workers are not there yet."""
+
+    status, code, reason = 503, "NOT_READY", "Service not ready"

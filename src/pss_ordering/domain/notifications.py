@@ -73,6 +73,8 @@ class StoredEvent:
     order: ProductOrder
     details: Mapping[str, Any]
     providers: frozenset[str] | None = None
+    # The request (X-Request-ID) that caused it, for the logs of its delivery; not sent.
+    correlation_id: str | None = None
 
     @property
     def concerned_provider(self) -> str | None:

@@ -7,6 +7,7 @@ receiver); ``pss-ordering worker`` runs it on its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 from .worker import DeliveryWorker
@@ -25,9 +26,13 @@ class DeliveryThread:
         self._ready.wait(10)
 
     def stop(self, timeout: float = 15) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: stopped already
+                self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def _main(self) -> None:
         asyncio.run(self._serve())

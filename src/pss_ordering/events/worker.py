@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from .. import correlation, tracing
 from ..clock import Clock
 from ..domain import notifications
 from ..domain.delivery import Next, RetryPolicy, SendResult, Step
@@ -270,16 +271,36 @@ class DeliveryWorker:
         for delivery in batch:
             if not self._may_send(sid):
                 return True
-            outgoing = Outgoing(
-                lane.callback, delivery.event.event_id, lane.secret, self._body(delivery)
-            )
-            result = await self._sender.send(outgoing)
-            step = self._policy.after(result, failures, self._rand)
-            await self._acks.commit(self._attempt(delivery, sid, result, step))
+            # Under the id of the request that caused the event: its logs and span.
+            with (
+                correlation.bound(delivery.event.correlation_id),
+                tracing.span("delivery", callback=sid, event=delivery.event.event_id),
+            ):
+                step = await self._send_one(lane, delivery, failures)
             if step.next is not Next.DELIVERED:
                 return False
             failures = 0
         return None
+
+    async def _send_one(self, lane: Lane, delivery: PendingDelivery, failures: int) -> Step:
+        sid = lane.subscription_id
+        outgoing = Outgoing(
+            lane.callback, delivery.event.event_id, lane.secret, self._body(delivery)
+        )
+        result = await self._sender.send(outgoing)
+        step = self._policy.after(result, failures, self._rand)
+        await self._acks.commit(self._attempt(delivery, sid, result, step))
+        if step.next is Next.DELIVERED:
+            log.debug("delivered event %s to callback %s", delivery.event.event_id, sid)
+        else:
+            log.warning(
+                "delivery of event %s to callback %s failed (%s): %s",
+                delivery.event.event_id,
+                sid,
+                result.describe(),
+                step.next.value,
+            )
+        return step
 
     def _may_send(self, subscription_id: str) -> bool:
         """Only while the lease outlasts a whole send: otherwise another worker may take over."""

@@ -27,13 +27,15 @@ they run on threads.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
-from functools import partial
+from functools import partial, wraps
 from typing import ParamSpec, Protocol, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 
+from .. import tracing
 from .batching import BatchWriter
 
 
@@ -59,17 +61,18 @@ class Executor:
     async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """A read of bounded cost (by primary key): inline (``inline_reads``), else a thread."""
         if self._inline_reads:
-            return fn(*args, **kwargs)
-        return await self._in_thread(partial(fn, *args, **kwargs))
+            return use_case(fn)(*args, **kwargs)
+        return await self._in_thread(partial(use_case(fn), *args, **kwargs))
 
     async def scan(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """A read whose cost grows with the data (lists, counts): always on a thread."""
-        return await self._in_thread(partial(fn, *args, **kwargs))
+        return await self._in_thread(partial(use_case(fn), *args, **kwargs))
 
     async def read_sized(self, first: Callable[[], S], then: Callable[[S], T]) -> T:
         """A read in two steps: ``first`` is a point read that finds out whether ``then``
         is bounded too. With ``inline_reads``: ``first`` inline, ``then`` inline when
         bounded, else on a thread; otherwise both on one thread."""
+        first, then = use_case(first), use_case(then)
         if not self._inline_reads:
             return await self._in_thread(lambda: then(first()))
         sized = first()
@@ -78,11 +81,16 @@ class Executor:
         return await self._in_thread(partial(then, sized))
 
     async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        call = partial(use_case(fn), *args, **kwargs)
         if self._writer is not None:
-            return await asyncio.wrap_future(self._writer.submit(partial(fn, *args, **kwargs)))
-        return await self._in_thread(partial(fn, *args, **kwargs))
+            # The writer thread runs the call in the caller's context: its request id
+            # (log lines, stored events) and its trace span go along.
+            context = contextvars.copy_context()
+            return await asyncio.wrap_future(self._writer.submit(partial(context.run, call)))
+        return await self._in_thread(call)
 
     async def _in_thread(self, call: Callable[[], T]) -> T:
+        """On a worker thread, in this context (anyio copies it)."""
         if self._limiter is None:
             self._limiter = CapacityLimiter(self._concurrency)
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
@@ -95,3 +103,16 @@ class Executor:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def use_case(fn: Callable[P, T]) -> Callable[P, T]:
+    """``fn`` in a trace span named after it, when tracing is on (else ``fn`` itself)."""
+    if not tracing.enabled():
+        return fn
+
+    @wraps(fn)
+    def traced(*args: P.args, **kwargs: P.kwargs) -> T:
+        with tracing.span(getattr(fn, "__qualname__", "use case")):
+            return fn(*args, **kwargs)
+
+    return traced

@@ -69,6 +69,7 @@ class Publisher:
                     occurred_at=domain_event.occurred_at,
                     order=order,
                     details=domain_event.details,
+                    correlation_id=uow.caused_by(order.id),
                 ),
                 before,
             )

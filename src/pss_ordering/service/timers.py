@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from .. import correlation, tracing
 from ..clock import Clock
 from ..domain.timestamps import format_instant
 from ..store.timers import Timer
@@ -36,18 +37,22 @@ class TimerService:
             for timer in due:
                 handler = self._handlers.get(timer.kind)
                 if handler is not None:
-                    try:
-                        with uow.part():
-                            handler(uow, timer)
-                    except Exception:
-                        # One timer that cannot fire must not hold back the others
-                        # (nor fire again and again): it is logged and dropped.
-                        log.exception(
-                            "timer %s (%s) for %s failed", timer.id, timer.kind, timer.order_id
-                        )
+                    # Under the id of the request that armed it (or a new one).
+                    with correlation.bound(timer.correlation_id or correlation.new_id()):
+                        self._fire(uow, timer, handler)
                 uow.timers.remove(timer.id)
             uow.commit()
         return len(due)
+
+    @staticmethod
+    def _fire(uow: UnitOfWork, timer: Timer, handler: Handler) -> None:
+        try:
+            with tracing.span("timer", kind=timer.kind), uow.part():
+                handler(uow, timer)
+        except Exception:
+            # One timer that cannot fire must not hold back the others
+            # (nor fire again and again): it is logged and dropped.
+            log.exception("timer %s (%s) for %s failed", timer.id, timer.kind, timer.order_id)
 
 
 class TimerWorker:
@@ -65,6 +70,9 @@ class TimerWorker:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, Transaction
 
+from .. import correlation, tracing
 from ..domain.orders import ProductOrder
 from ..store.database import WRITE
 from ..store.prepared import Savepoint
@@ -59,6 +60,7 @@ class UnitOfWork(Repositories):
         self._owns_connection = owns_connection
         self._read_only = read_only
         self._transaction: Transaction | Savepoint | None = None
+        self._caused_by: dict[str, str | None] = {}
 
     def __enter__(self) -> UnitOfWork:
         # A read opens no transaction of its own: each statement reads a consistent
@@ -79,17 +81,26 @@ class UnitOfWork(Repositories):
         try:
             with Savepoint(self.connection):
                 yield
+            # Its events are published at commit with the others (one lock order for
+            # all lanes), under the request id this part ran under (a timer's).
+            for order in self.orders.written_since(mark):
+                self._caused_by.setdefault(order.id, correlation.current_id())
         except BaseException:
             self.orders.forget_since(mark)
             raise
+
+    def caused_by(self, order_id: str) -> str | None:
+        """The request id the order's events were caused under: its part's, or this one's."""
+        return self._caused_by.get(order_id) or correlation.current_id()
 
     def commit(self) -> None:
         """Publish, then commit: durably, or (``batched``) into the batch, which commits
         durably before the caller is answered."""
         assert not self._read_only, "a unit of work opened for reading does not commit"
         assert self._transaction is not None
-        self._publisher.publish(self, self.orders.take_written())
-        self._transaction.commit()
+        with tracing.span("db commit", batched=self.batched):
+            self._publisher.publish(self, self.orders.take_written())
+            self._transaction.commit()
 
     def __exit__(
         self,

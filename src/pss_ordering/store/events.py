@@ -79,6 +79,7 @@ EVENT_COLUMNS = (
     events.c.creator_id,
     events.c.item_providers,
     events.c.order_doc,
+    events.c.correlation_id,
 )
 
 
@@ -107,6 +108,7 @@ class SqlEvents:
             "details": dumps(dict(event.details)),
             "item_providers": dumps(order.item_providers),
             "order_doc": dumps(_snapshot(order)),
+            "correlation_id": event.correlation_id,
         }
         providers = sorted(event.providers)
         if self._db.dialect.name == "postgresql":
@@ -228,4 +230,5 @@ def stored_event(row: Any, providers: frozenset[str] | None = None) -> StoredEve
         order=order,
         details=loads(row.details),
         providers=providers,
+        correlation_id=row.correlation_id,
     )

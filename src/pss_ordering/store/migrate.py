@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 from .database import WRITE
@@ -34,3 +35,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 connection.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"))
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+
+
+def head() -> str:
+    """The newest revision this code knows (read from the migration scripts, once)."""
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert found is not None
+    return found
+
+
+def at_head(engine: Engine, expected: str) -> bool:
+    """Whether the database answers and its schema is at ``expected`` (one small read;
+    raises the driver's error when the database cannot be reached)."""
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        return list(versions) == [expected]

@@ -118,6 +118,9 @@ class SqlOrders:
     def mark(self) -> int:
         return len(self._written)
 
+    def written_since(self, mark: int) -> list[ProductOrder]:
+        return self._written[mark:]
+
     def forget_since(self, mark: int) -> None:
         """Writes after ``mark`` were rolled back: their events must not be published."""
         del self._written[mark:]

@@ -32,6 +32,8 @@ from sqlalchemy import Connection, CursorResult, Table, bindparam, insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from .. import tracing
+
 _Pick = Callable[[dict[str, Any]], tuple[Any, ...]]
 _Entry = tuple[str, _Pick | None, dict[str, Any]]
 # (sql, parameters, executemany) of writes not yet sent, per connection (PostgreSQL only).
@@ -98,26 +100,28 @@ class Prepared:
         writes queued before it go out in the same round trip.
         """
         sql, bound = self._sql(connection, params)
-        if connection.dialect.name == "postgresql":
-            return cast(list[tuple[Any, ...]], _send(connection, (sql, bound), want="rows"))
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, bound)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        with tracing.statement(connection.dialect.name, sql):
+            if connection.dialect.name == "postgresql":
+                return cast(list[tuple[Any, ...]], _send(connection, (sql, bound), want="rows"))
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, bound)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
 
     def rowcount(self, connection: Connection, **params: Any) -> int:
         """Execute now (with the queued writes before it) and say how many rows it changed."""
         sql, bound = self._sql(connection, params)
-        if connection.dialect.name == "postgresql":
-            return cast(int, _send(connection, (sql, bound), want="rowcount"))
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, bound)
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        with tracing.statement(connection.dialect.name, sql):
+            if connection.dialect.name == "postgresql":
+                return cast(int, _send(connection, (sql, bound), want="rowcount"))
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, bound)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
 
     def write(self, connection: Connection, **params: Any) -> None:
         """A write whose result nobody reads: now on SQLite, queued on PostgreSQL."""

@@ -157,6 +157,8 @@ timers = Table(
     Column("payload", Text, nullable=False, server_default="{}"),
     # What the timer is about within the order (a provider's deadline), or ''.
     Column("subject", ID, nullable=False, server_default=""),
+    # The request that armed the timer, for the logs of its firing and what that causes.
+    Column("correlation_id", String(64)),
     Index("ix_timers_due", "due_at"),
     Index("ix_timers_order_kind", "order_id", "kind"),
 )
@@ -205,6 +207,8 @@ events = Table(
     Column("details", Text, nullable=False),
     Column("item_providers", Text, nullable=False),
     Column("order_doc", Text, nullable=False),
+    # The request that caused the event (X-Request-ID), for the logs of its delivery.
+    Column("correlation_id", String(64)),
     Index("ix_events_topic_seq", "topic", "seq"),
     Index("ix_events_customer", "customer_id", "topic", "seq"),
     Index("ix_events_creator", "creator_id", "topic", "seq"),

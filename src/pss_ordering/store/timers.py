@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from .. import correlation
 from .codec import dumps, loads
 from .prepared import Prepared, insert_all
 from .schema import timers
@@ -40,6 +41,7 @@ class Timer:
     due_at: str
     payload: dict[str, Any]
     subject: str = ""
+    correlation_id: str | None = None
 
 
 class SqlTimers:
@@ -67,6 +69,8 @@ class SqlTimers:
             due_at=due_at,
             payload=dumps(payload) if payload else "{}",
             subject=subject,
+            # The request arming it: its firing logs, and its events carry, that id.
+            correlation_id=correlation.current_id(),
         )
 
     def clear(self, kind: str, order_id: str, subject: str | None = None) -> None:
@@ -102,4 +106,12 @@ class SqlTimers:
 
 
 def _timer(row: Any) -> Timer:
-    return Timer(row.id, row.kind, row.order_id, row.due_at, loads(row.payload), row.subject)
+    return Timer(
+        row.id,
+        row.kind,
+        row.order_id,
+        row.due_at,
+        loads(row.payload),
+        row.subject,
+        row.correlation_id,
+    )

@@ -262,12 +262,7 @@ async def interactive(_request: Request) -> Response:
     return HTMLResponse(_SWAGGER.replace("URLS", urls))
 
 
-async def health(_request: Request) -> Response:
-    return json_response({"status": "ok"})
-
-
 routes = [
     *(Route(f"{base}/openapi.json", openapi, methods=["GET"]) for base, _ in SERVED.values()),
     Route("/docs", interactive, methods=["GET"]),
-    Route("/health", health, methods=["GET"]),
 ]
