@@ -16,7 +16,16 @@ from .auth import AuthPrefetch
 from .bounds import guard
 from .common import Services
 from .errors import HANDLERS
-from .routes import docs, events, monitoring, offerings, orders, parties
+from .routes import (
+    docs,
+    events,
+    monitoring,
+    offerings,
+    orders,
+    orders_v4,
+    orders_v4_openapi,
+    parties,
+)
 from .transport import BodyDeadline
 
 
@@ -47,6 +56,8 @@ def create_app(
         routes=guarded(
             [
                 *orders.routes,
+                *orders_v4.routes,
+                *orders_v4_openapi.routes,
                 *parties.routes,
                 *offerings.routes,
                 *events.routes,
@@ -80,3 +91,4 @@ def warm_up_validators() -> None:
     """Compile the request schemas at start, not on the first request that needs them."""
     orders._create_schema()
     orders._patch_schema()
+    orders_v4.warm_up()
