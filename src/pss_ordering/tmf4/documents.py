@@ -45,6 +45,7 @@ V5_ONLY_ITEM = ("note", "requestedStartDate", "requestedEndDate")
 STATES_TO_V4 = {"draft": "pending"}
 #: Attribute names that differ (v4 -> v5); the rest are the same word.
 RENAMED = {"orderDate": "creationDate"}
+_SHOWN_AS = {v5: v4 for v4, v5 in RENAMED.items()}
 _REFERENCE_KEYS = frozenset({"id", "href", "name", "@referredType", "@type"})
 
 
@@ -154,10 +155,7 @@ def order_to_v5(doc: Mapping[str, Any], before: Mapping[str, Any] | None = None)
             out[target] = _items_to_v5(value, old_v5.get(key))
         else:
             out[target] = value
-    for key in V5_ONLY_ORDER:
-        if key in old_v5 and key not in out:
-            out[key] = copy.deepcopy(old_v5[key])
-    return out
+    return _with_unshown(out, old_v5, old_v4)
 
 
 def party_to_v5(party: Any, kind: str = "RelatedPartyRefOrPartyRoleRef") -> Any:
@@ -202,10 +200,7 @@ def item_to_v5(item: Mapping[str, Any], before: Mapping[str, Any] | None = None)
             out[key] = _items_to_v5(value, old_v5.get(key))
         else:
             out[key] = value
-    for key in V5_ONLY_ITEM:
-        if key in old_v5 and key not in out:
-            out[key] = copy.deepcopy(old_v5[key])
-    return out
+    return _with_unshown(out, old_v5, old_v4)
 
 
 def product_to_v5(product: Mapping[str, Any]) -> Doc:
@@ -245,6 +240,15 @@ def _list_to_v5(values: Any, old_v4: Any, old_v5: Any, convert: Callable[[Any], 
     for value in values:
         kept = next((v5 for v4, v5 in pairs if v4 == value), None)
         out.append(copy.deepcopy(kept) if kept is not None else convert(value))
+    return out
+
+
+def _with_unshown(out: Doc, old_v5: Mapping[str, Any], old_v4: Mapping[str, Any]) -> Doc:
+    """``out`` with what the v4 form did not show of ``old_v5`` (a v5-only attribute, an
+    empty list of external ids): v4 could not change it, so it is kept."""
+    for key, value in old_v5.items():
+        if _SHOWN_AS.get(key, key) not in old_v4 and key not in out:
+            out[key] = copy.deepcopy(value)
     return out
 
 
