@@ -314,3 +314,30 @@ def test_served_v4_openapi(client: TestClient) -> None:
     assert doc["x-pss-v5-mapping"]["renamed"] == {"orderDate": "creationDate"}
     params = {p["name"] for p in doc["paths"]["/productOrder"]["get"]["parameters"]}
     assert {"fields", "offset", "limit", "id", "orderDate", "state"} <= params
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=-",
+        "sort=",
+        ".gt=1",
+        "orderDate.gt=not-a-date",
+        "relatedParty..id=1",
+        "fields=",
+        "fields=,",
+        "state=",
+        "limit=0",
+        "offset=-1",
+        "id=" + "x" * 3000,
+        "productOrderItem.product.relatedParty.id.gte=%00",
+        "externalId.id=1",
+    ],
+)
+def test_hostile_list_queries_are_400_or_answered(
+    world: World, client: TestClient, auth: Auth, query: str
+) -> None:
+    response = client.get(f"{V4_ORDERS}?{query}", headers=auth("dave"))
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert_v4_error(response.json(), 400)

@@ -152,13 +152,21 @@ def test_v4_hub_receives_v4_events_in_its_view_PSI_01_02_03_04(
         headers=dave,
     )
     assert state_only.status_code == 201
+    gov = auth("gov", "governance")
+    watching = client.post(f"{V4}/hub", json={"callback": receiver.url("/gov")}, headers=gov)
+    assert watching.status_code == 201
     order = world.create(dave, order_body("off-a", "off-b"))
-    client.patch(
-        f"{V4_ORDERS}/{order['id']}",
-        json=[{"op": "replace", "path": "/productOrderItem/0/state", "value": "acknowledged"}],
-        headers={**prov_a, "Content-Type": "application/json-patch+json"},
-    )
+    for provider in (prov_a, auth("prov-b", "provider")):
+        acknowledged = client.patch(
+            f"{V4_ORDERS}/{order['id']}",
+            json=[{"op": "replace", "path": "/productOrderItem/0/state", "value": "acknowledged"}],
+            headers={**provider, "Content-Type": "application/json-patch+json"},
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
     deliver()
+    [state_change] = receiver.delivered("/states/listener/productOrderStateChangeEvent")
+    assert state_change["event"]["productOrder"]["state"] == "acknowledged"
+    assert state_change["title"] == "ProductOrderStateChangeEvent"
     [created] = receiver.delivered("/dave/listener/productOrderCreateEvent")
     assert created["eventType"] == "ProductOrderCreateEvent"
     shown = created["event"]["productOrder"]
@@ -181,6 +189,11 @@ def test_v4_hub_receives_v4_events_in_its_view_PSI_01_02_03_04(
     client.patch(f"{V4_ORDERS}/{order['id']}", json={"description": "x"}, headers={**dave, **MERGE})
     deliver()
     assert len(receiver.on("/dave/listener/productOrderAttributeValueChangeEvent")) == len(changed)
+    assert client.delete(f"{V4_ORDERS}/{order['id']}", headers=gov).status_code == 204
+    deliver()
+    [deleted] = receiver.delivered("/gov/listener/productOrderDeleteEvent")
+    assert deleted["eventType"] == "ProductOrderDeleteEvent"
+    assert deleted["event"]["productOrder"]["id"] == order["id"]
 
 
 @pytest.mark.parametrize(
