@@ -122,16 +122,15 @@ def test_order_date_range_state_and_party_filters(
     assert newest.headers["x-result-count"] == "1"
 
 
-@pytest.mark.parametrize(
-    "query",
-    ["creationDate=2026-01-01T00:00:00Z", "productOrderMilestone.id=x", "fields=creationDate"],
-)
-def test_v5_only_attributes_are_unknown_in_v4(
-    world: World, client: TestClient, auth: Auth, query: str
-) -> None:
-    response = client.get(f"{V4_ORDERS}?{query}", headers=auth("dave"))
-    assert response.status_code == 400
-    assert_v4_error(response.json(), 400)
+def test_v5_only_attributes_are_unknown_in_v4(client: TestClient, auth: Auth) -> None:
+    for query in (
+        "creationDate=2026-01-01T00:00:00Z",
+        "productOrderMilestone.id=x",
+        "fields=creationDate",
+    ):
+        response = client.get(f"{V4_ORDERS}?{query}", headers=auth("dave"))
+        assert response.status_code == 400, query
+        assert_v4_error(response.json(), 400)
 
 
 @pytest.mark.parametrize(
@@ -316,28 +315,26 @@ def test_served_v4_openapi(client: TestClient) -> None:
     assert {"fields", "offset", "limit", "id", "orderDate", "state"} <= params
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        "sort=-",
-        "sort=",
-        ".gt=1",
-        "orderDate.gt=not-a-date",
-        "relatedParty..id=1",
-        "fields=",
-        "fields=,",
-        "state=",
-        "limit=0",
-        "offset=-1",
-        "id=" + "x" * 3000,
-        "productOrderItem.product.relatedParty.id.gte=%00",
-        "externalId.id=1",
-    ],
+HOSTILE_QUERIES = (
+    "sort=-",
+    "sort=",
+    ".gt=1",
+    "orderDate.gt=not-a-date",
+    "relatedParty..id=1",
+    "fields=",
+    "fields=,",
+    "state=",
+    "limit=0",
+    "offset=-1",
+    "id=" + "x" * 3000,
+    "productOrderItem.product.relatedParty.id.gte=%00",
+    "externalId.id=1",
 )
-def test_hostile_list_queries_are_400_or_answered(
-    world: World, client: TestClient, auth: Auth, query: str
-) -> None:
-    response = client.get(f"{V4_ORDERS}?{query}", headers=auth("dave"))
-    assert response.status_code in (200, 400), response.text
-    if response.status_code == 400:
-        assert_v4_error(response.json(), 400)
+
+
+def test_hostile_list_queries_are_400_or_answered(client: TestClient, auth: Auth) -> None:
+    for query in HOSTILE_QUERIES:
+        response = client.get(f"{V4_ORDERS}?{query}", headers=auth("dave"))
+        assert response.status_code in (200, 400), (query, response.text)
+        if response.status_code == 400:
+            assert_v4_error(response.json(), 400)
