@@ -308,6 +308,8 @@ def test_served_v4_openapi(client: TestClient) -> None:
     assert doc["swagger"] == "2.0"
     assert doc["host"] == "pss.test" and doc["basePath"] == V4 + "/"
     assert set(doc["paths"]) >= {"/productOrder", "/productOrder/{id}", "/hub", "/hub/{id}"}
+    assert set(doc["paths"]["/hub/{id}"]) == {"get", "delete"}
+    assert "/hub/{id}/resume" in doc["paths"]
     assert not any("cancel" in path.lower() for path in doc["paths"])
     assert "ProductOrder_Create" in doc["definitions"] and "components" not in doc
     assert doc["x-pss-v5-mapping"]["renamed"] == {"orderDate": "creationDate"}

@@ -10,14 +10,16 @@ receiver's own view (PSI-01-02-03-04).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from pss_ordering.clock import ManualClock
 from pss_ordering.config import Settings
 from tests.conftest import BASE_URL, Auth
-from tests.delivery import Deliver, hub_settings
+from tests.delivery import SCHEDULE, Deliver, hub_settings
 from tests.e2e.test_tmf622_v4 import V4, V4_ORDERS, assert_v4_order
 from tests.e2e.test_visibility_matrix import CALLERS, EXPECTED, _orders
 from tests.receiver import Receiver
@@ -209,3 +211,43 @@ def test_v4_hub_refuses(client: TestClient, auth: Auth, body: dict[str, Any], st
     response = client.post(f"{V4}/hub", json=body, headers=auth("dave"))
     assert response.status_code == status, response.text
     assert client.post(f"{V4}/hub", json=body).status_code == 401
+
+
+def test_v4_callback_halts_and_is_resumed_PSI_01_02_03_07(
+    world: World,
+    client: TestClient,
+    auth: Auth,
+    receiver: Receiver,
+    deliver: Deliver,
+    clock: ManualClock,
+) -> None:
+    """A v4 callback that keeps failing is halted like any other; its owner (or
+    governance) sees its health and resumes it on the v4 hub, nobody else."""
+    dave = auth("dave")
+    listener = "/v4/listener/productOrderCreateEvent"
+    receiver.script(listener, *([500] * (len(SCHEDULE) + 1)))
+    hub = client.post(f"{V4}/hub", json={"callback": receiver.url("/v4")}, headers=dave).json()
+    world.create(dave, order_body("off-a"))
+    deliver()
+    for wait in SCHEDULE:
+        clock.advance(timedelta(seconds=wait))
+        deliver()
+    url = f"{V4}/hub/{hub['id']}"
+    halted = client.get(url, headers=dave)
+    assert halted.status_code == 200, halted.text
+    assert halted.json()["state"] == "halted"
+    assert halted.json()["callback"] == receiver.url("/v4")
+    for other in (auth("erin"), auth("prov-a", "provider")):
+        assert client.get(url, headers=other).status_code == 404
+        assert client.post(f"{url}/resume", headers=other).status_code == 404
+    assert (
+        client.get(f"/psi-api/event/v2/topic/order/hub/{hub['id']}", headers=dave).status_code
+        == 404
+    )
+    resumed = client.post(f"{url}/resume", headers=auth("gov", "governance"))
+    assert resumed.status_code == 200, resumed.text
+    assert (resumed.json()["state"], resumed.json()["pendingCount"]) == ("active", 1)
+    deliver()
+    [created] = receiver.delivered(listener)
+    assert created["eventType"] == "ProductOrderCreateEvent"
+    assert client.get(url, headers=dave).json()["deliveredCount"] == 1

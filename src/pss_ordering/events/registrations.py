@@ -103,6 +103,13 @@ class HubService:
 
     def health(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         hub.require_topic(topic)
+        return self._health(caller, topic, subscription_id)
+
+    def health_v4(self, caller: Caller, subscription_id: str) -> hub.CallbackHealth:
+        """A v4 registration's delivery health (an extension of TMF622 v4's hub)."""
+        return self._health(caller, tmf4_events.HUB_TOPIC, subscription_id)
+
+    def _health(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         with self._db.reading() as uow:
             _own(uow, caller, topic, subscription_id)
             return _with_pending(uow, [uow.subscriptions.health(subscription_id)])[0]
@@ -116,6 +123,13 @@ class HubService:
     def resume(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         """PSI-01-02-03-07: manual resumption of a halted (or disabled) callback."""
         hub.require_topic(topic)
+        return self._resume(caller, topic, subscription_id)
+
+    def resume_v4(self, caller: Caller, subscription_id: str) -> hub.CallbackHealth:
+        """PSI-01-02-03-07 for a v4 registration."""
+        return self._resume(caller, tmf4_events.HUB_TOPIC, subscription_id)
+
+    def _resume(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         with self._db.writing() as uow:
             _own(uow, caller, topic, subscription_id)
             uow.subscriptions.resume(subscription_id)

@@ -11,6 +11,7 @@ order events in v4 shape (:mod:`...tmf4.events`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import lru_cache, partial
 from typing import Any
 
@@ -18,16 +19,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...domain.hub import CallbackHealth, Subscription
+from ...domain.identity import Caller
 from ...domain.query import parse_query, select_fields
 from ...tmf4 import events as tmf4_events
 from ...tmf4.documents import order_to_v4, order_to_v5
 from ...tmf4.queries import query_to_v5, split_fields
 from ..collections import query_of, requested_fields
-from ..common import caller_of, etag, if_match, looking_up, services, with_href, writing
+from ..common import (
+    caller_of,
+    etag,
+    if_match,
+    looking_up,
+    reading,
+    services,
+    with_href,
+    writing,
+)
 from ..contract import BodySchema, body_schema, load_contract
 from ..jsonio import JSON, json_response, page_response, read_json
 from ..patching import PATCH_TYPES, Patcher, make_patcher, patch_limits, result_validator
 from . import orders as v5
+from .events import health_fields
 
 API = "productOrderingV4"
 BASE = tmf4_events.BASE
@@ -164,14 +177,40 @@ async def register_hub(request: Request) -> Response:
     registration = await writing(
         request, svc.hub.register_v4, caller, body["callback"], body.get("query")
     )
-    subscription = registration.subscription
+    doc = _hub_doc(registration.subscription)
+    if registration.secret is not None:
+        doc["secret"] = registration.secret  # Standard Webhooks signing secret, shown once
+    location = f"{_base(request)}/hub/{doc['id']}"
+    return json_response(doc, 201 if registration.created else 200, {"Location": location})
+
+
+def _hub_doc(subscription: Subscription) -> dict[str, Any]:
+    """TMF622 v4's EventSubscription."""
     doc: dict[str, Any] = {"id": subscription.id, "callback": subscription.callback}
     if subscription.query:
         doc["query"] = subscription.query
-    if registration.secret is not None:
-        doc["secret"] = registration.secret  # Standard Webhooks signing secret, shown once
-    location = f"{_base(request)}/hub/{subscription.id}"
-    return json_response(doc, 201 if registration.created else 200, {"Location": location})
+    return doc
+
+
+async def hub_health(request: Request) -> Response:
+    """Beyond TMF622 v4, as on the PSID688 hub: a registration with its delivery health."""
+    return await _health_answer(request, reading, services(request).hub.health_v4)
+
+
+async def resume_hub(request: Request) -> Response:
+    """PSI-01-02-03-07: resume delivery to a halted (or disabled) v4 callback."""
+    return await _health_answer(request, writing, services(request).hub.resume_v4)
+
+
+async def _health_answer(
+    request: Request,
+    run: Callable[..., Awaitable[CallbackHealth]],
+    operation: Callable[[Caller, str], CallbackHealth],
+) -> Response:
+    caller = caller_of(request)
+    requested_fields(request, HUB_FIELDS)
+    health = await run(request, operation, caller, request.path_params["id"])
+    return json_response({**_hub_doc(health.subscription), **health_fields(health)})
 
 
 async def unregister_hub(request: Request) -> Response:
@@ -189,6 +228,8 @@ routes = [
     Route(PATH + "/{id}", delete, methods=["DELETE"]),
     Route(BASE + "/hub", register_hub, methods=["POST"]),
     Route(BASE + "/hub/{id}", unregister_hub, methods=["DELETE"]),
+    Route(BASE + "/hub/{id}", hub_health, methods=["GET"]),
+    Route(BASE + "/hub/{id}/resume", resume_hub, methods=["POST"]),
 ]
 
 

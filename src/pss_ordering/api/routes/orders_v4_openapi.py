@@ -87,6 +87,7 @@ def served_contract(host: str, scheme: str) -> dict[str, Any]:
         "type": "string",
         "description": "Standard Webhooks signing secret of the deliveries; shown once",
     }
+    _health_extensions(doc)
     error = {"description": "Error", "schema": {"$ref": "#/definitions/Error"}}
     for path, operations in paths.items():
         if path.startswith("/listener/"):
@@ -109,6 +110,52 @@ def served_contract(host: str, scheme: str) -> dict[str, Any]:
         "errors": "TMF Error: code, reason, message, status, referenceError, @type",
     }
     return doc
+
+
+def _health_extensions(doc: dict[str, Any]) -> None:
+    """Beyond TMF622 v4, as on the PSID688 hub: delivery health, manual resumption."""
+    doc["definitions"]["EventSubscriptionHealth"] = {
+        "allOf": [
+            {"$ref": "#/definitions/EventSubscription"},
+            {
+                "type": "object",
+                "properties": {
+                    "state": {"type": "string", "enum": ["active", "halted", "disabled"]},
+                    "pendingCount": {"type": "integer"},
+                    "deliveredCount": {"type": "integer"},
+                    "consecutiveFailures": {"type": "integer"},
+                    "nextAttemptAt": {"type": "string", "format": "date-time"},
+                    "lastAttemptAt": {"type": "string", "format": "date-time"},
+                    "lastSuccessAt": {"type": "string", "format": "date-time"},
+                    "lastStatus": {"type": "integer"},
+                    "lastError": {"type": "string"},
+                },
+            },
+        ]
+    }
+    answer = {
+        "200": {
+            "description": "The registration and its delivery health",
+            "schema": {"$ref": "#/definitions/EventSubscriptionHealth"},
+        }
+    }
+    parameters = [{"name": "id", "in": "path", "required": True, "type": "string"}]
+    doc["paths"]["/hub/{id}"]["get"] = {
+        "operationId": "retrieveHub",
+        "summary": "A registration with its delivery health (owner or governance)",
+        "tags": ["events subscription"],
+        "parameters": parameters,
+        "responses": dict(answer),
+    }
+    doc["paths"]["/hub/{id}/resume"] = {
+        "post": {
+            "operationId": "resumeHub",
+            "summary": "Resume delivery to a halted or disabled callback (owner or governance)",
+            "tags": ["events subscription"],
+            "parameters": parameters,
+            "responses": dict(answer),
+        }
+    }
 
 
 async def openapi(request: Request) -> Response:
