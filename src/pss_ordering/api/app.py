@@ -18,7 +18,17 @@ from .auth import AuthPrefetch
 from .bounds import guard
 from .common import Services
 from .errors import HANDLERS
-from .routes import docs, events, health, monitoring, offerings, orders, parties
+from .routes import (
+    docs,
+    events,
+    health,
+    monitoring,
+    offerings,
+    orders,
+    orders_v4,
+    orders_v4_openapi,
+    parties,
+)
 from .transport import BodyDeadline
 
 
@@ -54,6 +64,8 @@ def create_app(
         routes=guarded(
             [
                 *orders.routes,
+                *orders_v4.routes,
+                *orders_v4_openapi.routes,
                 *parties.routes,
                 *offerings.routes,
                 *events.routes,
@@ -89,3 +101,4 @@ def warm_up_validators() -> None:
     """Compile the request schemas at start, not on the first request that needs them."""
     orders._create_schema()
     orders._patch_schema()
+    orders_v4.warm_up()

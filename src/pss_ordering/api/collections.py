@@ -3,7 +3,7 @@ collections (parties, offerings) filtered, sorted and paged in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -21,11 +21,14 @@ def attributes(api: str, schema: str) -> frozenset[str]:
     return frozenset(schema_properties(schemas, schema)) | {"id", "href"}
 
 
-def query_of(request: Request, known: frozenset[str]) -> Query:
-    """The request's TMF630 query, within the configured paging and cost limits."""
+def query_of(
+    request: Request, known: frozenset[str], params: Iterable[tuple[str, str]] | None = None
+) -> Query:
+    """The request's TMF630 query (or ``params``, translated from it), within the
+    configured paging and cost limits."""
     settings = services(request).settings
     return parse_query(
-        request.query_params.multi_items(),
+        request.query_params.multi_items() if params is None else params,
         attributes=known,
         default_limit=settings.default_page_limit,
         max_limit=settings.max_page_limit,

@@ -41,6 +41,8 @@ CONTRACTS = {
     "productCatalogManagement": "PSID620-Product_Catalog_Management-v5.0.0.oas.json",
     "event": "PSID688-Event-v4.0.0.oas.json",
     "orderMonitoring": "PSS-OrderMonitoring-v1.oas.json",
+    # TM Forum's TMF622 v4.0.0 (Swagger 2.0), for the v4 surface (api/routes/orders_v4.py)
+    "productOrderingV4": "TMF622-ProductOrder-v4.0.0.swagger.json",
 }
 #: A ``uri`` is judged as it always was here (a scheme, then no blank): TMF clients and
 #: the ICD's own examples send placeholders such as ``https://host:port/...``, which an
@@ -59,7 +61,11 @@ _DROPPED = frozenset({"discriminator", "example", "examples", "xml", "externalDo
 def load_contract(api: str) -> dict[str, Any]:
     """The PSI document with this service's input bounds written in (:mod:`.bounds`)."""
     text = resources.files(__package__).joinpath("contract", CONTRACTS[api]).read_text()
-    return bound_contract(json.loads(text))
+    doc = json.loads(text)
+    if "definitions" in doc and "components" not in doc:
+        # Swagger 2.0 (TMF622 v4): its definitions are reached as OpenAPI 3 schemas.
+        doc["components"] = {"schemas": doc["definitions"]}
+    return bound_contract(doc)
 
 
 def to_json_schema(node: Any) -> Any:
@@ -258,11 +264,15 @@ def _branch_names(root: Mapping[str, Any], schema_path: list[Any]) -> list[str]:
 
 
 @cache
-def body_schema(api: str, name: str, base_type: str) -> BodySchema:
+def body_schema(api: str, name: str, base_type: str, partial: bool = False) -> BodySchema:
+    """``partial``: the schema of a merge-patch body, whose top-level attributes are all
+    optional (TMF622 v4's ``ProductOrder_Update`` requires ``productOrderItem``)."""
     schemas = load_contract(api)["components"]["schemas"]
     definitions = {key: to_json_schema(value) for key, value in schemas.items()}
     root = {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": definitions}
     root.update(copy.deepcopy(definitions[name]))
+    if partial:
+        root.pop("required", None)
     mapping = (schemas[name].get("discriminator") or {}).get("mapping") or {base_type: name}
     return BodySchema(
         base_type=base_type,

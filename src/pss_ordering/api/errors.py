@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from .. import correlation
 from ..domain.errors import Detail, PssError
+from ..tmf4.events import BASE as V4_BASE
 from .jsonio import json_response
 
 log = logging.getLogger(__name__)
@@ -48,21 +49,27 @@ def error_body(
     return body
 
 
-async def pss_error(_request: Request, exc: Exception) -> Response:
+def _for(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """TMF622 v4 clients also get ``referenceError``: the served v4 document."""
+    if request.url.path.startswith(V4_BASE):
+        base = request.app.state.services.settings.base_url.rstrip("/")
+        body["referenceError"] = f"{base}{V4_BASE}/openapi.json"
+    return body
+
+
+async def pss_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PssError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return json_response(
-        error_body(exc.status, exc.code, exc.reason, exc.message, exc.details),
-        exc.status,
-        headers,
-    )
+    body = error_body(exc.status, exc.code, exc.reason, exc.message, exc.details)
+    return json_response(_for(request, body), exc.status, headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, reason = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "Request failed"))
     message = f"{request.method} {request.url.path}: {exc.detail}"
-    return json_response(error_body(exc.status_code, code, reason, message), exc.status_code)
+    body = error_body(exc.status_code, code, reason, message)
+    return json_response(_for(request, body), exc.status_code)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ from ..domain.errors import Forbidden, NotFound
 from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
 from ..service.unit_of_work import Database, UnitOfWork
+from ..tmf4 import events as tmf4_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,15 @@ class HubService:
         hub.require_topic(topic)
         if topic == "alarm" and not (caller.is_governance or caller.has(Role.PROVIDER)):
             raise Forbidden("the alarm topic is for governance and providers")
+        return self._register(caller, topic, callback, query)
+
+    def register_v4(self, caller: Caller, callback: str, query: str | None) -> Registration:
+        """TMF622 v4 ``POST /hub``: order events, delivered in v4 shape (tmf4/events.py)."""
+        return self._register(caller, tmf4_events.HUB_TOPIC, callback, query)
+
+    def _register(
+        self, caller: Caller, topic: str, callback: str, query: str | None
+    ) -> Registration:
         hub.check_allowed_host(callback, self._allowed)
         hub.FilterQuery.parse(query)
         with self._db.writing() as uow:
@@ -78,12 +88,28 @@ class HubService:
 
     def remove(self, caller: Caller, topic: str, subscription_id: str) -> None:
         """Someone else's registration answers 404, like one that does not exist."""
+        hub.require_topic(topic)
+        self._remove(caller, topic, subscription_id)
+
+    def remove_v4(self, caller: Caller, subscription_id: str) -> None:
+        """TMF622 v4 ``DELETE /hub/{id}``: only a v4 registration, only one's own."""
+        self._remove(caller, tmf4_events.HUB_TOPIC, subscription_id)
+
+    def _remove(self, caller: Caller, topic: str, subscription_id: str) -> None:
         with self._db.writing() as uow:
             _own(uow, caller, topic, subscription_id)
             uow.subscriptions.remove(subscription_id)
             uow.commit()
 
     def health(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
+        hub.require_topic(topic)
+        return self._health(caller, topic, subscription_id)
+
+    def health_v4(self, caller: Caller, subscription_id: str) -> hub.CallbackHealth:
+        """A v4 registration's delivery health (an extension of TMF622 v4's hub)."""
+        return self._health(caller, tmf4_events.HUB_TOPIC, subscription_id)
+
+    def _health(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         with self._db.reading() as uow:
             _own(uow, caller, topic, subscription_id)
             return _with_pending(uow, [uow.subscriptions.health(subscription_id)])[0]
@@ -96,6 +122,14 @@ class HubService:
 
     def resume(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         """PSI-01-02-03-07: manual resumption of a halted (or disabled) callback."""
+        hub.require_topic(topic)
+        return self._resume(caller, topic, subscription_id)
+
+    def resume_v4(self, caller: Caller, subscription_id: str) -> hub.CallbackHealth:
+        """PSI-01-02-03-07 for a v4 registration."""
+        return self._resume(caller, tmf4_events.HUB_TOPIC, subscription_id)
+
+    def _resume(self, caller: Caller, topic: str, subscription_id: str) -> hub.CallbackHealth:
         with self._db.writing() as uow:
             _own(uow, caller, topic, subscription_id)
             uow.subscriptions.resume(subscription_id)
@@ -106,7 +140,6 @@ class HubService:
 
 
 def _own(uow: UnitOfWork, caller: Caller, topic: str, subscription_id: str) -> hub.Subscription:
-    hub.require_topic(topic)
     found = uow.subscriptions.get(subscription_id)
     if found is None or found.topic != topic or not found.visible_to(caller):
         raise NotFound(f"hub '{subscription_id}' not found")

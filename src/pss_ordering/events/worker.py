@@ -35,12 +35,12 @@ import orjson
 
 from .. import correlation, tracing
 from ..clock import Clock
-from ..domain import notifications
 from ..domain.delivery import Next, RetryPolicy, SendResult, Step
 from ..domain.timestamps import format_instant
 from ..service.execution import Executor
 from ..service.unit_of_work import Database
 from ..store.deliveries import PENDING_BATCH, Attempt, Lane, PendingDelivery
+from ..tmf4 import events as tmf4_events
 from .acks import GroupCommit
 from .lane_store import LaneStore
 from .sender import Outgoing, Sender
@@ -93,7 +93,7 @@ class DeliveryWorker:
         self._waiting: dict[str, _Waiting] = {}
         self._seen = 0
         self._leases: dict[str, datetime] = {}
-        self._rendered: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._rendered: OrderedDict[tuple[int, str], tuple[str, bytes]] = OrderedDict()
         self._store = LaneStore(database, clock, self.name, self._lease)
         self._acks = GroupCommit(executor, self._store.record)
         self._wake = asyncio.Event()
@@ -284,9 +284,8 @@ class DeliveryWorker:
 
     async def _send_one(self, lane: Lane, delivery: PendingDelivery, failures: int) -> Step:
         sid = lane.subscription_id
-        outgoing = Outgoing(
-            lane.callback, delivery.event.event_id, lane.secret, self._body(delivery)
-        )
+        url, body = self._body(lane.callback, delivery)
+        outgoing = Outgoing(url, delivery.event.event_id, lane.secret, body)
         result = await self._sender.send(outgoing)
         step = self._policy.after(result, failures, self._rand)
         await self._acks.commit(self._attempt(delivery, sid, result, step))
@@ -307,18 +306,19 @@ class DeliveryWorker:
         until = self._leases.get(subscription_id)
         return until is not None and self._clock.now() + self._send_margin < until
 
-    def _body(self, delivery: PendingDelivery) -> bytes:
+    def _body(self, callback: str, delivery: PendingDelivery) -> tuple[str, bytes]:
+        """Where the delivery goes (a v4 one: a listener path under the callback), and
+        what it carries; a body is rendered once per event and audience."""
         key = (delivery.event_seq, delivery.audience)
-        body = self._rendered.get(key)
-        if body is None:
-            envelope = notifications.render(
-                delivery.event, delivery.audience, self._db.publisher.order_href_base
-            )
-            body = orjson.dumps(envelope)
-            self._rendered[key] = body
+        cached = self._rendered.get(key)
+        if cached is None:
+            envelope = self._db.publisher.render(delivery.event, delivery.audience)
+            path = tmf4_events.listener_path(delivery.audience, envelope)
+            cached = (path, orjson.dumps(envelope))
+            self._rendered[key] = cached
             if len(self._rendered) > RENDERED_CACHE:
                 self._rendered.popitem(last=False)
-        return body
+        return tmf4_events.target(callback, cached[0]), cached[1]
 
     def _attempt(
         self, delivery: PendingDelivery, subscription_id: str, result: SendResult, step: Step

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain import notifications
 from ..domain.hub import FilterQuery, Subscription
-from ..domain.notifications import ALARM_TOPIC, StoredEvent
+from ..domain.notifications import ALARM_TOPIC, ORDER_TOPIC, StoredEvent
 from ..domain.orders import ProductOrder
 from ..domain.visibility import Viewer
 from ..ids import new_id
+from ..tmf4 import events as tmf4_events
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -34,6 +35,11 @@ def _filter(query: str | None) -> FilterQuery:
 class Publisher:
     def __init__(self, base_url: str) -> None:
         self.order_href_base = base_url.rstrip("/") + ORDER_PATH
+        self.v4_order_href_base = base_url.rstrip("/") + tmf4_events.ORDER_PATH
+
+    def render(self, event: StoredEvent, audience: str) -> dict[str, Any] | None:
+        """The envelope a delivery's audience receives (a v4 one for a v4 registration)."""
+        return tmf4_events.render(event, audience, self.order_href_base, self.v4_order_href_base)
 
     def publish(self, uow: UnitOfWork, written: list[ProductOrder]) -> None:
         """Decide every event's audiences and callbacks first (reads), then store them with
@@ -75,7 +81,9 @@ class Publisher:
             )
             if event.topic not in candidates:
                 wanted = owners if event.topic != ALARM_TOPIC else {event.concerned_provider or ""}
-                candidates[event.topic] = uow.subscriptions.candidates(event.topic, wanted)
+                # Order events are heard by v4 hub registrations too (tmf4/events.py).
+                also = tmf4_events.HUB_TOPIC if event.topic == ORDER_TOPIC else event.topic
+                candidates[event.topic] = uow.subscriptions.candidates(event.topic, wanted, also)
             rendered: dict[str, dict[str, Any] | None] = {}
             queued: list[tuple[str, str]] = []
             for subscription in candidates[event.topic]:
@@ -86,8 +94,10 @@ class Publisher:
                 audience = notifications.audience(viewer, event)
                 if audience is None:
                     continue
+                if subscription.topic == tmf4_events.HUB_TOPIC:
+                    audience = tmf4_events.audience(audience)
                 if audience not in rendered:
-                    rendered[audience] = notifications.render(event, audience, self.order_href_base)
+                    rendered[audience] = self.render(event, audience)
                 envelope = rendered[audience]
                 if envelope is not None and _filter(subscription.query).matches(envelope):
                     queued.append((subscription.id, audience))

@@ -66,8 +66,11 @@ class SqlSubscriptions:
     def remove(self, subscription_id: str) -> None:
         self._db.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
 
-    def candidates(self, topic: str, owners: Iterable[str]) -> list[Subscription]:
-        """Callbacks on ``topic`` that may hear of an event: those of ``owners``, governance's.
+    def candidates(
+        self, topic: str, owners: Iterable[str], also: str | None = None
+    ) -> list[Subscription]:
+        """Callbacks on ``topic`` (or ``also``: the v4 hub's topic hears order events)
+        that may hear of an event: those of ``owners``, governance's.
 
         Disabled callbacks (the receiver answered 410) get nothing more; halted
         ones keep queueing until they are resumed. Run for every order change, so
@@ -80,7 +83,7 @@ class SqlSubscriptions:
         params = {f"owner_{n}": owner for n, owner in enumerate(wanted)}
         return [
             Subscription(row[0], row[1], _roles(row[2]), row[3], row[4], row[5] or None, row[6])
-            for row in statement.rows(self._db, topic=topic, **params)
+            for row in statement.rows(self._db, topic=topic, also=also or topic, **params)
         ]
 
     def health(self, subscription_id: str) -> CallbackHealth | None:
@@ -120,7 +123,7 @@ def _candidates(owners: int) -> Prepared:
             subscriptions.c.state,
         )
         .where(
-            subscriptions.c.topic == bindparam("topic"),
+            subscriptions.c.topic.in_([bindparam("topic"), bindparam("also")]),
             subscriptions.c.state != literal_column("'disabled'"),
             or_(
                 subscriptions.c.owner_id.in_([bindparam(f"owner_{n}") for n in range(owners)]),

@@ -52,8 +52,12 @@ def _hub_doc(request: Request, subscription: Subscription) -> dict[str, Any]:
 
 def _health_doc(request: Request, health: CallbackHealth) -> dict[str, Any]:
     """The registration with how delivery to it is going (an extension of HubSubscription)."""
-    doc = _hub_doc(request, health.subscription)
-    doc.update(
+    return {**_hub_doc(request, health.subscription), **health_fields(health)}
+
+
+def health_fields(health: CallbackHealth) -> dict[str, Any]:
+    """How delivery to a callback is going, as the hub documents show it (v5 and v4)."""
+    doc: dict[str, Any] = dict(
         state=health.subscription.state,
         pendingCount=health.pending,
         deliveredCount=health.delivered,
