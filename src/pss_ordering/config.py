@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     metrics_window: timedelta = timedelta(days=1)
 
+    # The console (/console, issue 14). ``console_demo``: sign in by picking a demo party
+    # (set by ``serve --demo``); otherwise OpenID Connect (code + PKCE) at ``oidc_issuer``.
+    console_demo: bool = False
+    console_session_secret: str | None = None
+    console_session_seconds: int = Field(default=8 * 3600, gt=0)
+    console_refresh_seconds: float = Field(default=2.0, gt=0)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scope: str = "openid"
+
     @field_validator(
         "jwt_algorithms",
         "callback_allowed_hosts",

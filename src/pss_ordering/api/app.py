@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from ..console import app as console
 from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
 from ..service.timers import TimerWorker
@@ -44,16 +45,20 @@ def create_app(
             services.executor.close()
 
     app = Starlette(
-        routes=guarded(
-            [
-                *orders.routes,
-                *parties.routes,
-                *offerings.routes,
-                *events.routes,
-                *monitoring.routes,
-                *docs.routes,
-            ]
-        ),
+        routes=[
+            *guarded(
+                [
+                    *orders.routes,
+                    *parties.routes,
+                    *offerings.routes,
+                    *events.routes,
+                    *monitoring.routes,
+                    *docs.routes,
+                ]
+            ),
+            *docs.mounts,
+            console.mount(services),  # the web console (its own package, same use cases)
+        ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
         middleware=[

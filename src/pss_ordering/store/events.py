@@ -145,10 +145,14 @@ class SqlEvents:
         offset: int,
         limit: int,
         event_types: Sequence[str] | None = None,
+        order_id: str | None = None,
     ) -> tuple[int, list[StoredEvent]]:
-        """Events on ``topic`` the viewer may see, newest first, and how many there are."""
+        """Events on ``topic`` the viewer may see, newest first, and how many there are
+        (with ``order_id``: that order's only)."""
         told = _told(viewer)
         where = [events.c.topic == topic, or_(_full_view(viewer, topic), told)]
+        if order_id is not None:
+            where.append(events.c.order_id == order_id)
         if event_types:
             where.append(events.c.event_type.in_(sorted(set(event_types))))
         total = self._db.execute(select(func.count()).select_from(events).where(*where))
