@@ -107,9 +107,9 @@ async def login(request: Request) -> Response:
 async def demo_login(request: Request) -> Response:
     """Sign in as the demo party picked (only with ``serve --demo``)."""
     try:
+        form = await form_of(request)
         if not services(request).settings.console_demo:
             raise NotFound("demo sign-in is available with serve --demo only")
-        form = await form_of(request)
         chosen = {i.key: i for i in demo_identities()}.get(str(form.get("identity", "")))
         if chosen is None:
             raise BadRequest("pick one of the demo parties")
