@@ -292,3 +292,24 @@ def test_docs_page_is_served_from_the_package_under_the_csp(client: TestClient) 
     assert "<script>" not in page.text
     for src in [*scripts, *re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.text)]:
         assert client.get(src).status_code == 200, src
+
+
+def test_hostile_requests_get_an_error_page_and_change_nothing(
+    world: World, client: TestClient, auth: Auth, console: Signed
+) -> None:
+    dave = console("dave", "customer")
+    page = dave.get("/orders/new").text
+    token = dave.form(page, "/orders")["csrf"]
+    cases = [
+        ({"content": b"x=1", "headers": {"Content-Type": "application/json"}}, 415),
+        ({"data": {"csrf": token, "description": "d" * 70_000, "offering": "off-a"}}, 413),
+        ({"data": {"csrf": token, "offering": "off-a", "description": "x" * 10_001}}, 422),
+    ]
+    for kwargs, status in cases:
+        response = dave.http.post("/console/orders", follow_redirects=False, **kwargs)
+        assert response.status_code == status, response.text
+        assert response.headers["content-security-policy"] == POLICY
+    for path in (f"/stamp?order={'x' * 65}", f"/orders/new?replaces={'x' * 65}", "/orders?page=x"):
+        assert dave.get(path).status_code in (200, 400), path
+    assert dave.get(f"/orders/{'x' * 65}").status_code == 400
+    assert client.get(ORDERS, headers=auth("dave")).json() == []

@@ -14,7 +14,7 @@ from ..domain.query import parse_query
 from . import forms
 from .forms import OfferingChoice, OrderForm
 from .order_page import event_stamp
-from .web import flash, form_of, page, redirect, render
+from .web import flash, form_of, page, query_id, redirect, render
 
 PAGE_SIZE = 20
 
@@ -56,7 +56,7 @@ async def new_order(request: Request, caller: Caller) -> Response:
     replace it."""
     offerings = await _catalogue(request)
     order = OrderForm()
-    replaces = request.query_params.get("replaces")
+    replaces = query_id(request, "replaces")
     if replaces:
         found = await looking_up(request, services(request).orders.get, caller, replaces)
         order = forms.prefilled(found.doc)

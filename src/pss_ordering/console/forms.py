@@ -18,6 +18,7 @@ from ..domain import missing
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 NUMERIC = {"number", "integer", "float"}
+MAX_TEXT = 10_000  # the API's bound on a free-form string (README, Limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +90,21 @@ def read_order_form(form: FormData, offerings: Sequence[OfferingChoice]) -> Orde
     result.chosen = [str(v) for v in form.getlist("offering") if str(v) in known]
     for offering in offerings:
         for spec in offering.fields:
-            value = str(form.get(spec.key) or "").strip()[:2000]
-            result.values[spec.key] = value
+            value = str(form.get(spec.key) or "").strip()
+            result.values[spec.key] = value[:MAX_TEXT]
             if offering.id not in result.chosen:
                 continue
-            if spec.required and not value:
+            if len(value) > MAX_TEXT:
+                result.errors[spec.key] = f"at most {MAX_TEXT} characters"
+            elif spec.required and not value:
                 result.errors[spec.key] = f"{spec.name} is required for {offering.name}"
             elif value and spec.value_type in NUMERIC and not _is_number(value):
                 result.errors[spec.key] = f"{spec.name} must be a number"
     for name in ("description", "billingAccount", "replaces"):
-        result.values[name] = str(form.get(name) or "").strip()[:2000]
+        result.values[name] = str(form.get(name) or "").strip()
+        if len(result.values[name]) > MAX_TEXT:
+            result.errors[name] = f"at most {MAX_TEXT} characters"
+            result.values[name] = result.values[name][:MAX_TEXT]
     if not result.chosen:
         result.errors["offering"] = "choose at least one offering"
     return result

@@ -19,7 +19,7 @@ from ..domain.identity import Caller, Role
 from ..domain.lifecycle import CUSTOMER_ORDER_TRANSITIONS, FINAL_STATES, PROVIDER_ITEM_TRANSITIONS
 from . import forms
 from .forms import Patcher
-from .web import CHANGED_MEANWHILE, field, flash, form_of, page, redirect, render
+from .web import CHANGED_MEANWHILE, field, flash, form_of, page, query_id, redirect, render
 
 TIMELINE_LIMIT = 200
 
@@ -239,7 +239,7 @@ async def stamp(request: Request, caller: Caller) -> Response:
     """What the live refresh polls: the order's version, or the newest event the caller
     may see (the event log), so an open page reloads its content when that changes."""
     svc = services(request)
-    order_id = request.query_params.get("order")
+    order_id = query_id(request, "order")
     if order_id:
         found = await looking_up(request, svc.orders.get, caller, order_id)
         value = str(found.version)

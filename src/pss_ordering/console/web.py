@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from ..api.bounds import check_request
+from ..api.bounds import MAX_ID_LENGTH, check_request
 from ..api.common import services
 from ..api.csp import HEADERS
 from ..domain.errors import (
@@ -105,6 +105,14 @@ def field(form: FormData, name: str, limit: int = 2000) -> str:
     if len(text) > limit:
         raise BadRequest(f"'{name}' is at most {limit} characters")
     return text
+
+
+def query_id(request: Request, name: str) -> str | None:
+    """An id from the query string, bounded like every id the API takes."""
+    value = request.query_params.get(name)
+    if value is not None and len(value) > MAX_ID_LENGTH:
+        raise BadRequest(f"'{name}' is at most {MAX_ID_LENGTH} characters")
+    return value or None
 
 
 def render(
