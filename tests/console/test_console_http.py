@@ -4,6 +4,8 @@ and each action going through the API's use cases (checked through the API)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -96,7 +98,7 @@ def test_a_stale_form_says_the_order_changed_meanwhile(
     assert _order(client, auth, order["id"])["billingAccount"]["id"] == "ba-1"
 
 
-def test_a_provider_inbox_shows_its_items_only(
+def test_a_provider_inbox_shows_its_items_only_PSI_03_02_03_02(
     world: World, client: TestClient, auth: Auth, console: Signed
 ) -> None:
     order = world.create(auth("dave"), order_body("off-a", "off-b"))
@@ -108,7 +110,7 @@ def test_a_provider_inbox_shows_its_items_only(
 
 
 @pytest.mark.parametrize("path", ["/orders/{id}", "/orders/{id}/timeline", "/stamp?order={id}"])
-def test_another_customers_order_is_not_found_by_url(
+def test_another_customers_order_is_not_found_by_url_PSI_03_02_03_02(
     world: World, client: TestClient, auth: Auth, console: Signed, path: str
 ) -> None:
     order = world.create(auth("dave"), order_body("off-b"))
@@ -181,7 +183,7 @@ def test_order_form_checks_fields_and_shows_api_errors_at_the_field(
     assert listed == []
 
 
-def test_customer_journey_through_the_console(
+def test_customer_journey_through_the_console_PSI_03_02_01_01_PSI_03_02_02_01(
     world: World, client: TestClient, auth: Auth, console: Signed
 ) -> None:
     """Order, a provider asks for information, the customer supplies it, cancel, replace."""
@@ -313,3 +315,67 @@ def test_hostile_requests_get_an_error_page_and_change_nothing(
         assert dave.get(path).status_code in (200, 400), path
     assert dave.get(f"/orders/{'x' * 65}").status_code == 400
     assert client.get(ORDERS, headers=auth("dave")).json() == []
+
+
+def test_an_organisation_lists_its_members_orders_PSI_03_02_01_04_PSI_03_02_04_01(
+    world: World, client: TestClient, auth: Auth, console: Signed
+) -> None:
+    order = world.create(auth("carol"), order_body("off-a"))
+    org = console("org-c", "customer")
+    assert order["id"] in org.get("/orders").text
+    assert org.get(f"/orders/{order['id']}").status_code == 200
+    assert order["id"] not in console("dave", "customer").get("/orders").text
+
+
+@contextmanager
+def _another_app(client: TestClient, settings: Any, **changes: Any) -> Iterator[TestClient]:
+    """The application with other settings, on the same database (its lifespan run)."""
+    from pss_ordering.bootstrap import build_app
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    app = build_app(settings.model_copy(update=changes), services.database.engine, services.clock)
+    with TestClient(app, base_url=changes.get("base_url", "http://pss.test")) as browser:
+        yield browser
+
+
+def test_session_cookie_is_httponly_samesite_and_secure_over_https(
+    world: World, client: TestClient, settings: Any
+) -> None:
+    for base_url, secure in (("http://pss.test", False), ("https://pss.test", True)):
+        with _another_app(client, settings, base_url=base_url) as browser:
+            started = browser.get("/console/auth/oidc", follow_redirects=False)
+        cookie = started.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/console" in cookie
+        assert ("secure" in cookie) is secure
+        redirect_uri = httpx.URL(started.headers["location"]).params["redirect_uri"]
+        assert redirect_uri == base_url + "/console/auth/callback"
+
+
+@pytest.mark.parametrize("demo", [True, False])
+def test_demo_sign_in_offers_the_demo_parties_only_with_demo(
+    client: TestClient, settings: Any, demo: bool
+) -> None:
+    with _another_app(client, settings, console_demo=demo) as browser:
+        page = browser.get("/console/login").text
+        assert ("Alice Doe (customer)" in page) is demo
+        tokens = re.findall(r'name="csrf" value="([^"]+)"', page)
+        assert bool(tokens) is demo  # without demo there is no picker form
+        chosen = browser.post(
+            "/console/login",
+            data={"csrf": tokens[0] if tokens else "x", "identity": "acme-satcom|provider"},
+            follow_redirects=False,
+        )
+        if not demo:
+            assert chosen.status_code == 403
+            assert "Signed in as" not in browser.get("/console/login").text
+            return
+        assert chosen.status_code == 303
+        inbox = browser.get("/console/inbox").text
+        assert "Signed in as <strong>acme-satcom</strong>" in inbox
+        token = re.findall(r'name="csrf" value="([^"]+)"', inbox)[0]
+        forged = browser.post(
+            "/console/login",
+            data={"csrf": token, "identity": "governance|customer"},
+            follow_redirects=False,
+        )
+        assert forged.status_code == 400  # not one of the demo identities
