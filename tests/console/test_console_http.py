@@ -284,6 +284,13 @@ def test_the_stamp_follows_the_order_and_the_event_log(
     )
     assert prov_a.get(f"/stamp?order={order['id']}").json()["stamp"] != before
     assert prov_a.get("/stamp").json()["stamp"] != inbox_before
+    # Need-to-know: nothing another party can see moves the stamp of those who cannot.
+    prov_b, dave = console("prov-b", "provider"), console("dave", "customer")
+    quiet = prov_b.get("/stamp").json()["stamp"], dave.get("/stamp").json()["stamp"]
+    told = prov_a.get("/stamp").json()["stamp"]
+    world.create(auth("carol"), order_body("off-a"))
+    assert (prov_b.get("/stamp").json()["stamp"], dave.get("/stamp").json()["stamp"]) == quiet
+    assert prov_a.get("/stamp").json()["stamp"] != told  # prov-a has an item in it
 
 
 def test_docs_page_is_served_from_the_package_under_the_csp(client: TestClient) -> None:

@@ -249,9 +249,5 @@ async def stamp(request: Request, caller: Caller) -> Response:
 
 
 async def event_stamp(request: Request, caller: Caller) -> str:
-    """The newest event on the order and alarm topics the caller may see, with counts."""
-    parts = []
-    for topic in ("order", "alarm"):
-        total, docs = await reading(request, services(request).events.list, caller, topic, 0, 1)
-        parts.append(f"{total}:{docs[0].get('eventId', '') if docs else ''}")
-    return "|".join(parts)
+    """The newest event on the order and alarm topics the caller may list."""
+    return await reading(request, services(request).events.newest, caller, ("order", "alarm"))

@@ -88,3 +88,10 @@ class EventService:
             if doc is not None:
                 docs.append(doc)
         return total, docs
+
+    def newest(self, caller: Caller, topics: Sequence[str]) -> str:
+        """A marker of the newest event the caller may list on each topic; it changes
+        whenever one arrives (what an open console page polls)."""
+        with self._db.reading() as uow:
+            viewer = callers.viewer(uow.parties, caller)
+            return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
