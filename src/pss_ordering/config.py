@@ -151,6 +151,16 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(default=30, gt=0)
     # /ready: the database must answer within this long.
     ready_timeout_seconds: float = Field(default=2.0, gt=0)
+    # The console (/console, issue 14). ``console_demo``: sign in by picking a demo party
+    # (set by ``serve --demo``); otherwise OpenID Connect (code + PKCE) at ``oidc_issuer``.
+    console_demo: bool = False
+    console_session_secret: str | None = None
+    console_session_seconds: int = Field(default=8 * 3600, gt=0)
+    console_refresh_seconds: float = Field(default=2.0, gt=0)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scope: str = "openid"
 
     @field_validator(
         "jwt_algorithms",

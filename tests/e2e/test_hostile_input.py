@@ -10,7 +10,7 @@ nothing behind.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import orjson
@@ -233,7 +233,7 @@ class TestIfMatch:
         response = client.patch(
             url,
             json={"description": "changed"},
-            headers={**auth("dave"), "If-Match": value},
+            headers=cast(Any, {**auth("dave"), "If-Match": value}),
         )
         refused(response, 400, "if-match")
         assert "description" not in client.get(url, headers=auth("dave")).json()
@@ -534,7 +534,7 @@ class TestQueryCost:
     def test_distinct_nested_conditions_beyond_the_cap(
         self, world: World, client: TestClient
     ) -> None:
-        eleven = [("productOrderItem.state", f"s{n}") for n in range(6)] + [
+        eleven: list[Any] = [("productOrderItem.state", f"s{n}") for n in range(6)] + [
             ("relatedParty.partyOrPartyRole.id", f"p{n}") for n in range(5)
         ]
         refused(client.get(ORDERS, params=eleven, headers=world.gov), 400, "nested", "10")

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from starlette.testclient import TestClient
 
 from tests.conftest import Auth

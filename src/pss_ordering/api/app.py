@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from ..console import app as console
 from ..events.background import DeliveryThread
 from ..events.worker import DeliveryWorker
 from ..service.retention import RetentionWorker
@@ -61,19 +62,23 @@ def create_app(
             services.executor.close()
 
     app = ObservedStarlette(
-        routes=guarded(
-            [
-                *orders.routes,
-                *orders_v4.routes,
-                *orders_v4_openapi.routes,
-                *parties.routes,
-                *offerings.routes,
-                *events.routes,
-                *monitoring.routes,
-                *docs.routes,
-                *health.routes,
-            ]
-        ),
+        routes=[
+            *guarded(
+                [
+                    *orders.routes,
+                    *orders_v4.routes,
+                    *orders_v4_openapi.routes,
+                    *parties.routes,
+                    *offerings.routes,
+                    *events.routes,
+                    *monitoring.routes,
+                    *docs.routes,
+                    *health.routes,
+                ]
+            ),
+            *docs.mounts,
+            console.mount(services),  # the web console (its own package, same use cases)
+        ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
         middleware=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -60,6 +61,8 @@ def serve(
     finally:
         services.executor.close()
         services.database.engine.dispose()
+    if demo:  # each API process reads its settings anew: the console offers the demo parties
+        os.environ["PSS_CONSOLE_DEMO"] = "true"
     bound = f"http://{host or settings.host}:{port or settings.port}"
     click.echo(f"serving on {bound} with {processes} process{'es' if processes > 1 else ''}")
     if processes > 1 and is_sqlite(settings.database_url):

@@ -70,12 +70,16 @@ class EventService:
         offset: int,
         limit: int,
         event_types: Sequence[str] | None = None,
+        order_id: str | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Events on a topic that the caller may see, newest first, in its own view."""
+        """Events on a topic that the caller may see, newest first, in its own view
+        (with ``order_id``: one order's, its timeline in the console)."""
         hub.require_topic(topic)
         with self._db.reading() as uow:
             viewer = callers.viewer(uow.parties, caller)
-            total, found = uow.events.listing(viewer, topic, offset, limit, event_types)
+            total, found = uow.events.listing(
+                viewer, topic, offset, limit, event_types, order_id=order_id
+            )
         href_base = self._db.publisher.order_href_base
         docs = []
         for event in found:
@@ -84,3 +88,10 @@ class EventService:
             if doc is not None:
                 docs.append(doc)
         return total, docs
+
+    def newest(self, caller: Caller, topics: Sequence[str]) -> str:
+        """A marker of the newest event the caller may list on each topic; it changes
+        whenever one arrives (what an open console page polls)."""
+        with self._db.reading() as uow:
+            viewer = callers.viewer(uow.parties, caller)
+            return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)

@@ -147,10 +147,14 @@ class SqlEvents:
         offset: int,
         limit: int,
         event_types: Sequence[str] | None = None,
+        order_id: str | None = None,
     ) -> tuple[int, list[StoredEvent]]:
-        """Events on ``topic`` the viewer may see, newest first, and how many there are."""
+        """Events on ``topic`` the viewer may see, newest first, and how many there are
+        (with ``order_id``: that order's only)."""
         told = _told(viewer)
-        where = [events.c.topic == topic, or_(_full_view(viewer, topic), told)]
+        where = _listed(viewer, topic, told)
+        if order_id is not None:
+            where.append(events.c.order_id == order_id)
         if event_types:
             where.append(events.c.event_type.in_(sorted(set(event_types))))
         total = self._db.execute(select(func.count()).select_from(events).where(*where))
@@ -167,6 +171,18 @@ class SqlEvents:
         ]
         return int(total.scalar_one()), found
 
+    def newest(self, viewer: Viewer, topic: str) -> str | None:
+        """The id of the newest event on ``topic`` the viewer may list: a marker that
+        changes with every new one (one index read, no count)."""
+        query = (
+            select(events.c.event_id)
+            .where(*_listed(viewer, topic, _told(viewer)))
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        )
+        row = self._db.execute(query).first()
+        return None if row is None else str(row.event_id)
+
     def recorded(self, order_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(eventType, details) of an order's events, in commit order."""
         rows = self._db.execute(
@@ -175,6 +191,11 @@ class SqlEvents:
             .order_by(events.c.seq)
         )
         return [(row.event_type, loads(row.details)) for row in rows]
+
+
+def _listed(viewer: Viewer, topic: str, told: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """The events on ``topic`` a viewer may list: its full views, or those it was told of."""
+    return [events.c.topic == topic, or_(_full_view(viewer, topic), told)]
 
 
 def _full_view(viewer: Viewer, topic: str) -> ColumnElement[bool]:

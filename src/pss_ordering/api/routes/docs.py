@@ -10,16 +10,20 @@ validator (see :func:`_as_accepted`), the input bounds it enforces (``maxLength`
 from __future__ import annotations
 
 import copy
+import json
 from functools import cache
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from ..bounds import bound_contract, limits
 from ..common import services
 from ..contract import load_contract
+from ..csp import HEADERS
 from ..jsonio import json_response
 
 SERVED = {
@@ -243,26 +247,37 @@ async def openapi(request: Request) -> Response:
 
 
 _SWAGGER = """<!doctype html>
-<html><head><title>pss-ordering API</title><meta charset="utf-8">
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-standalone-preset.js"></script>
-<script>
-SwaggerUIBundle({dom_id: "#ui", layout: "StandaloneLayout",
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-  urls: [URLS]});
-</script></body></html>"""
+<html lang="en"><head><title>pss-ordering API</title><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head><body><main id="ui"></main>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>"""
 
 
 async def interactive(_request: Request) -> Response:
-    urls = ",".join(
-        f'{{url: "{base}/openapi.json", name: "{api}"}}' for api, (base, _) in SERVED.items()
-    )
-    return HTMLResponse(_SWAGGER.replace("URLS", urls))
+    """Swagger UI from the ``swagger-ui-bundle`` package: no CDN, no inline script."""
+    return HTMLResponse(_SWAGGER, headers=HEADERS)
 
+
+async def initializer(_request: Request) -> Response:
+    """The script that starts Swagger UI on the served documents (a file, for the CSP)."""
+    urls = [{"url": f"{base}/openapi.json", "name": api} for api, (base, _) in SERVED.items()]
+    script = (
+        "SwaggerUIBundle({dom_id: '#ui', layout: 'StandaloneLayout', deepLinking: true,\n"
+        "  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],\n"
+        f"  urls: {json.dumps(urls)}}});\n"
+    )
+    return Response(script, media_type="text/javascript", headers=HEADERS)
+
+
+#: Swagger UI's files, as the package ships them (outside the API's guarded routes).
+mounts = [Mount("/docs/assets", app=StaticFiles(directory=str(swagger_ui_path)))]
 
 routes = [
     *(Route(f"{base}/openapi.json", openapi, methods=["GET"]) for base, _ in SERVED.values()),
     Route("/docs", interactive, methods=["GET"]),
+    Route("/docs/init.js", initializer, methods=["GET"]),
 ]
