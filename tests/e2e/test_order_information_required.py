@@ -163,7 +163,7 @@ def test_a_field_asked_for_is_writable_while_asked_PSI_03_02_02_01(
     again = client.patch(
         _url(order), json={"agreement": [{"id": "agr-2"}]}, headers={**auth("dave"), **MERGE}
     )
-    assert again.status_code == 403  # supplied: fixed again
+    assert again.status_code == 409  # supplied: fixed again (the owner's, not now)
 
 
 @pytest.mark.parametrize("field", ["state", "productOrderItem", "relatedParty", "nonsense"])
