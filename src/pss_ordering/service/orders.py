@@ -88,42 +88,47 @@ class OrderService:
 
     def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:
         with self._db.writing() as uow:
-            customer_id = orders.requested_customer_id(caller, body)
-            # What the rules and the publishing will ask for, in one round trip: the
-            # caller's community, the customer (and whom it belongs to), the offerings
-            # with their providers.
-            prefetch(
-                uow.parties,
-                uow.offerings,
-                party_ids=(customer_id,),
-                communities=(caller.party_id,) if caller.has(Role.CUSTOMER) else (),
-                ancestors=(customer_id,),
-                offering_ids=orders.referenced_offering_ids(body),
-            )
-            viewer = callers.viewer(uow.parties, caller)
-            replaced_id = orders.replaced_order_id(body)
-            replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
-            if replaced is not None and not orders.owns(caller, viewer.represented, replaced):
-                replaced = None  # not the caller's to cancel: to the rules it does not exist
-            customer = uow.parties.get(customer_id)
-            acting_for_other = caller.has(Role.PSS) and customer_id != caller.party_id
-            ctx = orders.OrderingContext(
-                caller=caller,
-                represented=viewer.represented,
-                offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
-                customer=customer,
-                replaced=replaced,
-                replacement_taken=bool(replaced and uow.orders.replacement_exists(replaced.id)),
-                customer_profiles=_with_organisations(uow, customer)
-                if acting_for_other
-                else (),
-                caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
-            )
-            order = orders.create_order(ctx, body, new_id(), self._now())
-            self._sync_info_timer(uow, order, had_missing=False, new=True)
-            self._sync_deadlines(uow, order, new=True)
-            uow.orders.add(order)
+            view = self.create_in(uow, caller, body)
             uow.commit()
+        return view
+
+    def create_in(self, uow: UnitOfWork, caller: Caller, body: dict[str, Any]) -> OrderView:
+        """Create within the caller's unit of work (which commits): a creation event
+        creates through here, in one transaction with the record that makes it
+        idempotent, so it obeys exactly the rules of POST."""
+        customer_id = orders.requested_customer_id(caller, body)
+        # What the rules and the publishing will ask for, in one round trip: the
+        # caller's community, the customer (and whom it belongs to), the offerings
+        # with their providers.
+        prefetch(
+            uow.parties,
+            uow.offerings,
+            party_ids=(customer_id,),
+            communities=(caller.party_id,) if caller.has(Role.CUSTOMER) else (),
+            ancestors=(customer_id,),
+            offering_ids=orders.referenced_offering_ids(body),
+        )
+        viewer = callers.viewer(uow.parties, caller)
+        replaced_id = orders.replaced_order_id(body)
+        replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
+        if replaced is not None and not orders.owns(caller, viewer.represented, replaced):
+            replaced = None  # not the caller's to cancel: to the rules it does not exist
+        customer = uow.parties.get(customer_id)
+        acting_for_other = caller.has(Role.PSS) and customer_id != caller.party_id
+        ctx = orders.OrderingContext(
+            caller=caller,
+            represented=viewer.represented,
+            offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
+            customer=customer,
+            replaced=replaced,
+            replacement_taken=bool(replaced and uow.orders.replacement_exists(replaced.id)),
+            customer_profiles=_with_organisations(uow, customer) if acting_for_other else (),
+            caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
+        )
+        order = orders.create_order(ctx, body, new_id(), self._now())
+        self._sync_info_timer(uow, order, had_missing=False, new=True)
+        self._sync_deadlines(uow, order, new=True)
+        uow.orders.add(order)
         return OrderView(order.doc, order.version)
 
     def get(self, caller: Caller, order_id: str) -> OrderView:

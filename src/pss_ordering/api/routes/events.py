@@ -135,7 +135,8 @@ async def _health_answer(
 
 
 async def receive_event(request: Request) -> Response:
-    """An event from a provider or another PSS; order events apply like its PATCH."""
+    """An event from a provider or another PSS; order events apply like its PATCH, a
+    creation event from another PSS like its POST."""
     caller = caller_of(request)
     svc = services(request)
     requested_fields(request, NO_FIELDS)
@@ -147,6 +148,7 @@ async def receive_event(request: Request) -> Response:
     body = body_schema("event", "Event_Create", "Event").validate(body)
     body.update(seed_fields)
     order_schema = body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
+    new_order_schema = body_schema("productOrdering", "ProductOrder_FVO", "ProductOrder")
     received = await writing(
         request,
         svc.events.receive,
@@ -154,6 +156,7 @@ async def receive_event(request: Request) -> Response:
         request.path_params["topic"],
         body,
         result_validator(order_schema),
+        new_order_schema.validate,
     )
     return json_response(received.answer, 201 if received.applied else 200)
 
