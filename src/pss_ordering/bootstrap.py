@@ -22,11 +22,13 @@ from .domain.delivery import RetryPolicy
 from .domain.hub import AddressPolicy
 from .events.intake import EventService
 from .events.outbound_auth import OutboundAuth
+from .events.partner_catalogue import PullFailed, PullLimits, refresh
 from .events.registrations import HubService
 from .events.sender import HttpSender
 from .events.wakeup import wakeup_for
 from .events.worker import DeliveryWorker
 from .service.batching import BatchWriter
+from .service.catalogue import CatalogueService, Imported
 from .service.execution import Executor
 from .service.offerings import OfferingService
 from .service.orders import (
@@ -193,6 +195,20 @@ def build_services(
             inline_reads=inline_reads(settings.inline_reads, engine),
         ),
     )
+
+
+async def catalogue_refresh(
+    services: Services, only: str | None = None
+) -> list[Imported | PullFailed]:
+    """One refresh of the partner PSSs' catalogues, authenticated as every call to their
+    hosts is (the per-host outbound credentials)."""
+    settings = services.settings
+    auth = OutboundAuth(settings.callback_auth, timeout=settings.delivery_timeout_seconds)
+    limits = PullLimits(settings.delivery_timeout_seconds, settings.max_body_bytes)
+    try:
+        return await refresh(CatalogueService(services.database), auth, limits, only)
+    finally:
+        await auth.close()
 
 
 def build_delivery_worker(

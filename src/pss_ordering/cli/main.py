@@ -196,6 +196,34 @@ def resume(subscription_id: str) -> None:
     click.echo(callbacks_table([health]))
 
 
+@cli.command("import-offerings")
+@click.option("--partner", default=None, help="Only this partner PSS (its party id).")
+def import_offerings(partner: str | None) -> None:
+    """Pull partner PSSs' offerings into this catalogue as brokered offerings."""
+    import asyncio
+
+    from ..bootstrap import build_services, catalogue_refresh
+    from ..events.partner_catalogue import PullFailed
+
+    services = build_services(Settings())
+    try:
+        results = asyncio.run(catalogue_refresh(services, only=partner))
+    finally:
+        services.executor.close()
+    failed = False
+    for result in results:
+        if isinstance(result, PullFailed):
+            failed = True
+            click.echo(f"not refreshed: {result}", err=True)
+        else:
+            click.echo(
+                f"{result.partner_id}: {result.added} added, {result.updated} updated, "
+                f"{result.retired} retired"
+            )
+    if failed:
+        raise SystemExit(1)
+
+
 def _log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 

@@ -1,0 +1,95 @@
+"""Pulling a partner PSS's offerings through its PSID620 API (the outbound HTTP seam).
+
+Authenticated like every call to that host (the operator's per-host outbound
+credentials, :mod:`.outbound_auth`), paged, and bounded: a page's body, the
+number of pages and the time of each request, so a partner cannot make a
+refresh cost without limit. A refresh pulls every partner in turn; one that
+cannot be reached keeps its brokered offerings as they are until the next.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from ..service.catalogue import CatalogueService, Imported, Partner
+from .outbound_auth import AuthUnavailable, OutboundAuth
+
+log = logging.getLogger(__name__)
+OFFERINGS_PATH = "/psi-api/productCatalogManagement/v2/productOffering"
+PAGE = 100
+
+
+class PullFailed(Exception):
+    """The partner's catalogue could not be read (unreachable, refused, malformed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullLimits:
+    timeout_seconds: float = 10.0
+    max_page_bytes: int = 1_000_000
+    max_pages: int = 100
+
+
+def _host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+async def pull_offerings(
+    session: aiohttp.ClientSession, auth: OutboundAuth, partner: Partner, limits: PullLimits
+) -> list[dict[str, Any]]:
+    """Every offering the partner lists for this PSS, page by page."""
+    found: list[dict[str, Any]] = []
+    host = _host_port(partner.api_url)
+    for page in range(limits.max_pages):
+        url = f"{partner.api_url}{OFFERINGS_PATH}?offset={page * PAGE}&limit={PAGE}"
+        try:
+            headers = {"Accept": "application/json", **await auth.headers(host)}
+            async with session.get(url, headers=headers, allow_redirects=False) as response:
+                body = await response.content.read(limits.max_page_bytes + 1)
+                if response.status == 401:
+                    auth.rejected(host)
+        except (aiohttp.ClientError, TimeoutError, AuthUnavailable) as exc:
+            raise PullFailed(f"{url}: {exc!r}") from None
+        if response.status != 200:
+            raise PullFailed(f"{url} answered HTTP {response.status}")
+        if len(body) > limits.max_page_bytes:
+            raise PullFailed(f"{url}: a page is larger than {limits.max_page_bytes} bytes")
+        try:
+            listed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise PullFailed(f"{url}: not JSON") from None
+        if not isinstance(listed, list) or not all(isinstance(o, dict) for o in listed):
+            raise PullFailed(f"{url}: not a list of offerings")
+        found.extend(listed)
+        if len(listed) < PAGE:
+            return found
+    raise PullFailed(f"{partner.api_url}: more than {limits.max_pages} pages of offerings")
+
+
+async def refresh(
+    catalogue: CatalogueService,
+    auth: OutboundAuth,
+    limits: PullLimits,
+    only: str | None = None,
+) -> list[Imported | PullFailed]:
+    """Pull and store each partner's catalogue; a failing partner is reported, not raised."""
+    results: list[Imported | PullFailed] = []
+    timeout = aiohttp.ClientTimeout(total=limits.timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for partner in catalogue.partners(only):
+            try:
+                pulled = await pull_offerings(session, auth, partner, limits)
+            except PullFailed as failed:
+                log.warning("partner %s: catalogue not refreshed: %s", partner.party_id, failed)
+                results.append(failed)
+                continue
+            results.append(catalogue.store(partner.party_id, pulled))
+    return results
