@@ -305,3 +305,53 @@ def test_post_and_patch_keep_working_for_a_pss_PSI_03_02_01_01(
         headers={**pss, "Content-Type": "application/merge-patch+json"},
     )
     assert patched.status_code == 200, patched.text
+
+
+def test_the_creating_pss_may_name_the_order_by_its_own_id_PSI_01_02_03_02(
+    world: World, client: TestClient, auth: Auth
+) -> None:
+    """A PSS that created an order by event may keep naming it by its own id (the
+    externalId it owns); nobody else can reach an order by that id, and an id another
+    party wrote into an externalId claiming to be the PSS's does not count."""
+    order_id = _created(client, auth)
+    forged = dict(order_body("off-a"), externalId=[{"id": "x-1", "owner": "pss-x"}])
+    world.create(auth("dave"), forged)  # dave's own order claims pss-x's id
+    value = {
+        "eventId": "by-own-id",
+        "eventType": "orderValueChangeNotification",
+        "event": {"productOrder": {"id": "x-1", "description": "named by pss-x's id"}},
+    }
+    response = client.post(EVENTS, json=value, headers=auth("pss-x", "pss"))
+    assert response.status_code == 201, response.text
+    doc = client.get(f"{ORDERS}/{order_id}", headers=auth("dave")).json()
+    assert doc["description"] == "named by pss-x's id"
+    other = client.post(EVENTS, json={**value, "eventId": "y"}, headers=auth("pss-y", "pss"))
+    assert other.status_code == 404, other.text
+
+
+def test_an_event_asking_for_what_holds_changes_nothing_even_when_final(
+    world: World, client: TestClient, auth: Auth, engine: Engine
+) -> None:
+    """Two systems telling each other their state converge: a cancellation request for
+    a cancelled order is accepted and changes nothing (a PATCH still gets 409)."""
+    pss = auth("pss-x", "pss")
+    order_id = _created(client, auth)
+    cancel = {
+        "eventId": "k-1",
+        "eventType": "orderStateChangeNotification",
+        "event": {"productOrder": {"id": order_id, "state": "cancelled"}},
+    }
+    assert client.post(EVENTS, json=cancel, headers=pss).status_code == 201
+    version = client.get(f"{ORDERS}/{order_id}", headers=pss).headers["etag"]
+    again = client.post(EVENTS, json={**cancel, "eventId": "k-2"}, headers=pss)
+    assert again.status_code == 201, again.text
+    assert client.get(f"{ORDERS}/{order_id}", headers=pss).headers["etag"] == version
+    patched = client.patch(
+        f"{ORDERS}/{order_id}",
+        json={"state": "cancelled"},
+        headers={**pss, "Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 409
+    changed = {**cancel, "eventId": "k-3"}
+    changed["event"] = {"productOrder": {"id": order_id, "description": "late"}}
+    assert client.post(EVENTS, json=changed, headers=pss).status_code == 409

@@ -17,11 +17,12 @@ refused as for any retired offering.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .catalog import Offering
+from .lifecycle import FINAL_STATES
 
 OFFERING_TYPE = "ProductOffering"
 RETIRED = "retired"
@@ -129,3 +130,149 @@ def _brokered(partner_id: str, their_id: str, doc: Mapping[str, Any]) -> Offerin
     )
     mine.setdefault("@type", OFFERING_TYPE)
     return Offering(offering_id, partner_id, mine)
+
+
+# -- orders: what travels down to the partner (A -> B) ------------------------------
+
+EVENT_PATH = "/psi-api/event/v2/topic/order/event"
+HUB_PATH = "/psi-api/event/v2/topic/order/hub"
+#: Order fields of the customer's that mean the same at the partner, relayed as given.
+RELAYED_ORDER_FIELDS = ("description", "requestedStartDate", "requestedCompletionDate", "priority")
+#: What the partner learns of an item: all but its state (the partner's to report).
+ITEM_NOT_RELAYED = frozenset({"state"})
+CANCEL_REQUESTED = frozenset({"assessingCancellation", "pendingCancellation", "cancelled"})
+
+
+def relay_target(api_url: str) -> str:
+    """Where a partner PSS receives the events this PSS sends it as its customer."""
+    return api_url.rstrip("/") + EVENT_PATH
+
+
+def relay_down(
+    envelope: Mapping[str, Any], details: Mapping[str, Any], partner_id: str
+) -> dict[str, Any] | None:
+    """The event a partner PSS receives from this PSS for its items of an order.
+
+    ``envelope`` is what the partner, as the provider of those items, is told
+    (``notifications.render``: its view only). The partner gets it as the event of
+    the other PSS that ordered those items from it (TOD-03-02 "Other PSS", via
+    events): a creation carrying only its items, under this PSS's order id (the
+    per-hop id, kept at the partner as this PSS's externalId), with the offerings
+    under the partner's own ids; later, what the customer changed that means
+    something there (a cancellation request, the dates, the description, an
+    item's product when missing information is supplied). What the partner itself
+    reported (item states, messages) is not sent back. None: nothing to tell.
+    """
+    order = envelope.get("event", {}).get("productOrder") or {}
+    event_type = envelope.get("eventType")
+    hop: dict[str, Any] = {"id": order.get("id")}
+    if event_type == "orderCreationNotification":
+        hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in order)
+        hop["productOrderItem"] = [_item_down(item, partner_id) for item in _items(order)]
+    elif event_type == "orderStateChangeNotification":
+        if details.get("to") not in CANCEL_REQUESTED or details.get("from") in CANCEL_REQUESTED:
+            return None  # only the customer's cancellation travels down, not its echo
+        hop["state"] = "cancelled"
+        if order.get("cancellationReason"):
+            hop["cancellationReason"] = order["cancellationReason"]
+    elif event_type == "orderValueChangeNotification":
+        fields = set(details.get("fields") or [])
+        hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in fields and k in order)
+        if "productOrderItem" in fields:
+            hop["productOrderItem"] = [
+                {"id": item.get("id"), "product": item["product"]}
+                for item in _items(order)
+                if "product" in item
+            ]
+        if len(hop) == 1:
+            return None
+    else:
+        return None
+    return {
+        "eventId": envelope.get("eventId"),
+        "eventTime": envelope.get("eventTime"),
+        "eventType": event_type,
+        "event": {"productOrder": hop},
+    }
+
+
+def _items(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [i for i in order.get("productOrderItem") or [] if isinstance(i, Mapping)]
+
+
+def _item_down(item: Mapping[str, Any], partner_id: str) -> dict[str, Any]:
+    out = {k: v for k, v in item.items() if k not in ITEM_NOT_RELAYED}
+    offering = item.get("productOffering")
+    if isinstance(offering, Mapping) and isinstance(offering.get("id"), str):
+        prefix = brokered_id(partner_id, "")
+        their = offering["id"].removeprefix(prefix)
+        out["productOffering"] = {"id": their}
+    return out
+
+
+# -- orders: what comes up from the partner (B -> A) --------------------------------
+
+#: What this PSS takes from the partner's order, as the provider of its items.
+RELAYED_UP_FIELDS = ("expectedCompletionDate",)
+INFO_CODE = "informationRequired"
+
+
+def order_candidates(resource: Mapping[str, Any]) -> list[str]:
+    """The ids under which a partner's event may name an order of this PSS: the partner
+    keeps this PSS's (per-hop) id as an externalId of its copy."""
+    return [
+        entry["id"]
+        for entry in resource.get("externalId") or []
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("id"), str)
+        and entry.get("externalIdentifierType") == "ProductOrder"
+    ]
+
+
+def item_state_up(theirs: str, ours: str) -> str:
+    """Our item's state, given the partner's state for it.
+
+    The partner's copy settles a cancellation by itself: ``cancelled`` (or
+    ``pendingCancellation``) there means the partner accepted our request, which
+    for an item we are assessing is the provider's ``pendingCancellation``; our
+    own settling then cancels it with the rest of the order.
+    """
+    if ours in FINAL_STATES or theirs == ours:
+        return ours
+    if ours == "assessingCancellation" and theirs in ("pendingCancellation", "cancelled"):
+        return "pendingCancellation"
+    if ours == "pendingCancellation":
+        return ours
+    return theirs
+
+
+def up_patcher(
+    resource: Mapping[str, Any],
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The partner's copy of the order -> our order as the partner, our provider, wants
+    it: its items' states, its expected completion date, its messages (reasons for a
+    rejection; information requests come as their own event). Everything else of its
+    copy (our id, its milestones, notes, its own customer) is not ours to take."""
+
+    def apply(view: dict[str, Any]) -> dict[str, Any]:
+        wanted = dict(view)
+        theirs = {i.get("id"): i for i in _items(resource)}
+        items = []
+        for item in view.get("productOrderItem") or []:
+            their = theirs.get(item.get("id"))
+            if isinstance(their, Mapping) and isinstance(their.get("state"), str):
+                item = {**item, "state": item_state_up(their["state"], item.get("state", ""))}
+            items.append(item)
+        wanted["productOrderItem"] = items
+        wanted.update((k, resource[k]) for k in RELAYED_UP_FIELDS if k in resource)
+        old = list(view.get("productOrderErrorMessage") or [])
+        new = [
+            m
+            for m in resource.get("productOrderErrorMessage") or []
+            if isinstance(m, Mapping) and m.get("code") != INFO_CODE and m not in old
+        ]
+        if new:
+            wanted["productOrderErrorMessage"] = old + new
+        return wanted
+
+    return apply

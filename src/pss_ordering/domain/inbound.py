@@ -130,6 +130,15 @@ def new_order_body(event: OrderEvent, sender_id: str) -> dict[str, Any]:
     return body
 
 
+def owned_external_id(doc: Mapping[str, Any], owner: str) -> str | None:
+    """The id ``owner`` gave an order (its externalId entry), if it gave one."""
+    for entry in doc.get("externalId") or []:
+        if isinstance(entry, Mapping) and entry.get("owner") == owner:
+            found = entry.get("id")
+            return found if isinstance(found, str) else None
+    return None
+
+
 def patcher(event: OrderEvent) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The caller's view -> the order as the event wants it."""
 

@@ -13,19 +13,20 @@ would, and the answer carries the created order under this PSS's id.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..clock import Clock
-from ..domain import hub, inbound, notifications
-from ..domain.errors import BusinessRuleViolation, PreconditionFailed
-from ..domain.identity import Caller
+from ..domain import federation, hub, inbound, notifications
+from ..domain.errors import BusinessRuleViolation, NotFound, PreconditionFailed
+from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
 from ..service import callers
 from ..service.orders import OrderService
-from ..service.unit_of_work import Database
+from ..service.unit_of_work import Database, UnitOfWork
 
 Check = Callable[[dict[str, Any]], None]
+Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 CheckNew = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -59,21 +60,79 @@ class EventService:
         event = inbound.read_order_event(body)
         now = format_instant(self._clock.now())
         answer = {**body, "id": event.event_id, "eventTime": body.get("eventTime") or now}
-        if event.event_type == notifications.CREATION:
+        with self._db.reading() as uow:
+            partner = self._partner(uow, caller)
+            echo = partner and event.event_type == notifications.CREATION
+            if echo and not caller.has(Role.PSS):
+                self._ours(uow, caller, event)  # our order it copied, or 404
+            elif echo:  # a partner paired both ways also orders from us as a PSS
+                echo = any(
+                    uow.orders.get(c) is not None
+                    for c in federation.order_candidates(event.resource)
+                )
+        if event.event_type == notifications.CREATION and not echo:
             return self._create(caller, topic, event, answer, validate_new)
         with self._db.writing() as uow:
-            uow.orders.get(event.order_id, lock=True)  # replays of one event queue here
+            order_id = (
+                self._ours(uow, caller, event) if partner else self._named(uow, caller, event)
+            )
+            uow.orders.get(order_id, lock=True)  # replays of one event queue here
             earlier = uow.received.get(caller.party_id, event.event_id)
             if earlier is not None:
                 return Received(earlier, applied=False)
-            result = self._orders.apply_patch(
-                uow, caller, event.order_id, inbound.patcher(event), validate
-            )
+            if partner and event.event_type != notifications.CREATION:
+                change = _from_partner(event, order_id)
+                result = self._orders.apply_patch(
+                    uow, caller, order_id, change, validate, unchanged_ok=True
+                )
+            elif partner:  # the partner created its copy: ours is already there
+                result = self._orders.get_in(uow, caller, order_id)
+            else:
+                result = self._orders.apply_patch(
+                    uow, caller, order_id, inbound.patcher(event), validate, unchanged_ok=True
+                )
             if result is None:
-                raise PreconditionFailed(f"productOrder '{event.order_id}' changed; send again")
+                raise PreconditionFailed(f"productOrder '{order_id}' changed; send again")
             uow.received.add(caller.party_id, event.event_id, topic, now, answer)
             uow.commit()
         return Received(answer, applied=True)
+
+    @staticmethod
+    def _partner(uow: UnitOfWork, caller: Caller) -> bool:
+        """Whether the sender is a partner PSS (governance set its ``partnerApiUrl``)
+        calling as the provider of the items this PSS forwarded to it."""
+        if not caller.has(Role.PROVIDER):
+            return False
+        party = uow.parties.get(caller.party_id)
+        return party is not None and party.partner_url is not None
+
+    @staticmethod
+    def _named(uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+        """The order an event names: by this PSS's id, or by the id its sender gave it
+        (the externalId the sender owns, on an order the sender created)."""
+        if uow.orders.get(event.order_id) is not None:
+            return event.order_id
+        for candidate in uow.orders.holding_external_id(event.order_id):
+            order = uow.orders.get(candidate)
+            if (
+                order is not None
+                and order.creator_id == caller.party_id
+                and inbound.owned_external_id(order.doc, caller.party_id) == event.order_id
+            ):
+                return candidate
+        return event.order_id  # unknown: answered 404 like a PATCH of it
+
+    @staticmethod
+    def _ours(uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+        """A partner names our order by the per-hop id it keeps as our externalId."""
+        for candidate in federation.order_candidates(event.resource):
+            order = uow.orders.get(candidate)
+            if order is not None and caller.party_id in order.provider_ids:
+                return candidate
+        raise NotFound(
+            f"productOrder '{event.order_id}': no order of this PSS forwarded to "
+            f"'{caller.party_id}' is named among its externalIds"
+        )
 
     def _create(
         self,
@@ -123,3 +182,18 @@ class EventService:
             if doc is not None:
                 docs.append(doc)
         return total, docs
+
+
+def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
+    """A partner's event as the change it stands for on our order (``federation.py``);
+    an information request names the item of our order under our id."""
+    if event.event_type != notifications.INFORMATION_REQUIRED:
+        return federation.up_patcher(event.resource)
+    item = (event.resource_path or "").rsplit("/", 1)[-1]
+    ours = replace(
+        event,
+        order_id=order_id,
+        resource={"id": order_id},
+        resource_path=f"/productOrder/{order_id}/productOrderItem/{item}",
+    )
+    return inbound.patcher(ours)

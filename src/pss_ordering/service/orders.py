@@ -133,7 +133,11 @@ class OrderService:
 
     def get(self, caller: Caller, order_id: str) -> OrderView:
         with self._db.reading() as uow:
-            _, order, doc = _visible(uow, caller, order_id)
+            return self.get_in(uow, caller, order_id)
+
+    def get_in(self, uow: UnitOfWork, caller: Caller, order_id: str) -> OrderView:
+        """The caller's view, within a unit of work (404 alike for missing and not visible)."""
+        _, order, doc = _visible(uow, caller, order_id)
         return OrderView(doc, order.version)
 
     def list(self, caller: Caller, q: query.Query) -> OrderPage:
@@ -191,10 +195,14 @@ class OrderService:
         patcher: Patcher,
         validate: Callable[[dict[str, Any]], None],
         if_match: int | None = None,
+        *,
+        unchanged_ok: bool = False,
     ) -> OrderView | None:
         """One attempt within the caller's unit of work (which commits); None if it lost
         the versioned update to a concurrent change. Received events apply through here
-        too, so they obey exactly the rules of PATCH."""
+        too, so they obey exactly the rules of PATCH; but an event that asks for what
+        already holds (``unchanged_ok``) is accepted and changes nothing, even on a final
+        order: two systems telling each other their state converge instead of failing."""
         viewer, order, before = _visible(uow, caller, order_id, lock=True)
         if if_match is not None and if_match != order.version:
             raise PreconditionFailed(
@@ -202,6 +210,8 @@ class OrderService:
             )
         after = patcher(copy.deepcopy(before))
         validate(after)
+        if unchanged_ok and not changes.changed_fields(before, after):
+            return OrderView(before, order.version)
         # The customer for the rules, whom it belongs to for publishing: one round trip.
         prefetch(
             uow.parties,
