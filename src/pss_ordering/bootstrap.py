@@ -22,8 +22,9 @@ from .domain.delivery import RetryPolicy
 from .domain.hub import AddressPolicy
 from .events.intake import EventService
 from .events.outbound_auth import OutboundAuth
-from .events.partner_catalogue import PullFailed, PullLimits, refresh
+from .events.partners import Pairing, PullFailed, PullLimits, sync
 from .events.registrations import HubService
+from .events.relay import PartnerRelay
 from .events.sender import HttpSender
 from .events.wakeup import wakeup_for
 from .events.worker import DeliveryWorker
@@ -197,16 +198,15 @@ def build_services(
     )
 
 
-async def catalogue_refresh(
-    services: Services, only: str | None = None
-) -> list[Imported | PullFailed]:
-    """One refresh of the partner PSSs' catalogues, authenticated as every call to their
-    hosts is (the per-host outbound credentials)."""
+async def partner_sync(services: Services, only: str | None = None) -> list[Imported | PullFailed]:
+    """One sync of the partner PSSs (catalogue, relays), authenticated as every call to
+    their hosts is (the per-host outbound credentials)."""
     settings = services.settings
     auth = OutboundAuth(settings.callback_auth, timeout=settings.delivery_timeout_seconds)
     limits = PullLimits(settings.delivery_timeout_seconds, settings.max_body_bytes)
+    pairing = Pairing(CatalogueService(services.database), services.hub, settings.base_url)
     try:
-        return await refresh(CatalogueService(services.database), auth, limits, only)
+        return await sync(pairing, auth, limits, only)
     finally:
         await auth.close()
 
@@ -243,6 +243,7 @@ def build_delivery_worker(
         timeout_seconds=settings.delivery_timeout_seconds,
         max_lanes=settings.delivery_max_lanes,
         wakeup=wakeup_for(services.database.engine),
+        relay=PartnerRelay(services.database, services.orders),
     )
 
 

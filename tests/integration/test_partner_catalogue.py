@@ -15,23 +15,24 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from pss_ordering.bootstrap import build_services, catalogue_refresh
+from pss_ordering.bootstrap import build_services, partner_sync
 from pss_ordering.clock import ManualClock
 from pss_ordering.config import CallbackAuth, Settings
-from pss_ordering.events.partner_catalogue import PullFailed
+from pss_ordering.events.partners import PullFailed
 from pss_ordering.service.catalogue import Imported
 from tests.conftest import Auth
 from tests.served import Served, free_port, serve
 from tests.world import OFFERINGS, ORDERS, PARTIES, order_body, provider_ref
 
 PARTNER = "pss-b"
+#: B accepts A's intake (the in-process A's base URL) as a callback host.
+B_ENV = {"PSS_CALLBACK_ALLOWED_HOSTS": "pss.test:80"}
 
 
 def _call(served: Served, method: str, path: str, who: str, *roles: str, body: Any = None) -> Any:
@@ -62,7 +63,7 @@ def _offering(offering_id: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """B, with provider P's offerings (one that B itself brokers from elsewhere)."""
-    with serve(tmp_path_factory.mktemp("partner-b")) as b:
+    with serve(tmp_path_factory.mktemp("partner-b"), env=B_ENV) as b:
         for offering in (
             _offering("lift"),
             _offering("crane", description="a crane"),
@@ -94,14 +95,16 @@ def _refresh(
 ) -> list[Imported | PullFailed]:
     """The import A's command and periodic refresh run, with A's credentials at B."""
     token = partner.token("pss-a", "pss")
+    host = f"127.0.0.1:{partner.port}"
     with_auth = settings.model_copy(
         update={
-            "callback_auth": {f"127.0.0.1:{partner.port}": CallbackAuth(type="bearer", token=token)}
+            "callback_auth": {host: CallbackAuth(type="bearer", token=token)},
+            "callback_allowed_hosts": [*settings.callback_allowed_hosts, host],
         }
     )
     services = build_services(with_auth, engine, clock)
     try:
-        return asyncio.run(catalogue_refresh(services))
+        return asyncio.run(partner_sync(services))
     finally:
         services.executor.close()
 
@@ -165,18 +168,19 @@ def test_an_offering_withdrawn_at_the_partner_is_not_orderable_at_the_broker(
     engine: Engine,
     settings: Settings,
     clock: ManualClock,
-    tmp_path: Path,
+    partner: Served,
+    request: pytest.FixtureRequest,
 ) -> None:
-    with serve(tmp_path) as b:
-        for name in ("lift", "crane"):
-            _call(b, "POST", OFFERINGS, "prov-p", "provider", body=_offering(name))
-        _pair(client, auth, b.url(""))
-        _refresh(engine, settings, clock, b)
-        _call(b, "DELETE", f"{OFFERINGS}/crane", "prov-p", "provider")
-        assert _refresh(engine, settings, clock, b) == [Imported(PARTNER, 0, 0, 1)]
-    crane = client.get(f"{OFFERINGS}/{PARTNER}.crane", headers=auth("carol")).json()
-    assert crane["lifecycleStatus"] == "retired"
-    refused = client.post(ORDERS, json=order_body(f"{PARTNER}.crane"), headers=auth("carol"))
+    """B withdraws an offering: at A's next sync it is retired, no longer orderable."""
+    gone = f"gone-{request.node.callspec.id}"  # B is shared: an offering of this test's own
+    _call(partner, "POST", OFFERINGS, "prov-p", "provider", body=_offering(gone))
+    _pair(client, auth, partner.url(""))
+    assert _refresh(engine, settings, clock, partner) == [Imported(PARTNER, 3, 0, 0)]
+    _call(partner, "DELETE", f"{OFFERINGS}/{gone}", "prov-p", "provider")
+    assert _refresh(engine, settings, clock, partner) == [Imported(PARTNER, 0, 0, 1)]
+    withdrawn = client.get(f"{OFFERINGS}/{PARTNER}.{gone}", headers=auth("carol")).json()
+    assert withdrawn["lifecycleStatus"] == "retired"
+    refused = client.post(ORDERS, json=order_body(f"{PARTNER}.{gone}"), headers=auth("carol"))
     assert refused.status_code == 422, refused.text
     assert "not orderable" in refused.json()["message"]
     ordered = client.post(ORDERS, json=order_body(f"{PARTNER}.lift"), headers=auth("carol"))

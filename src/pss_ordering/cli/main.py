@@ -196,18 +196,18 @@ def resume(subscription_id: str) -> None:
     click.echo(callbacks_table([health]))
 
 
-@cli.command("import-offerings")
+@cli.command("sync-partners")
 @click.option("--partner", default=None, help="Only this partner PSS (its party id).")
-def import_offerings(partner: str | None) -> None:
-    """Pull partner PSSs' offerings into this catalogue as brokered offerings."""
+def sync_partners(partner: str | None) -> None:
+    """Pull partner PSSs' offerings in as brokered offerings; register the relays."""
     import asyncio
 
-    from ..bootstrap import build_services, catalogue_refresh
-    from ..events.partner_catalogue import PullFailed
+    from ..bootstrap import build_services, partner_sync
+    from ..events.partners import PullFailed
 
     services = build_services(Settings())
     try:
-        results = asyncio.run(catalogue_refresh(services, only=partner))
+        results = asyncio.run(partner_sync(services, only=partner))
     finally:
         services.executor.close()
     failed = False
@@ -218,7 +218,7 @@ def import_offerings(partner: str | None) -> None:
         else:
             click.echo(
                 f"{result.partner_id}: {result.added} added, {result.updated} updated, "
-                f"{result.retired} retired"
+                f"{result.retired} retired; relays registered"
             )
     if failed:
         raise SystemExit(1)

@@ -17,12 +17,15 @@ refused as for any retired offering.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .catalog import Offering
-from .lifecycle import FINAL_STATES
+from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED
+from .orders import ProductOrder
+from .progress import item_statuses, move_items
 
 OFFERING_TYPE = "ProductOffering"
 RETIRED = "retired"
@@ -276,3 +279,49 @@ def up_patcher(
         return wanted
 
     return apply
+
+
+# -- a refusal by the partner ---------------------------------------------------------
+
+REFUSED_CODE = "partnerRefused"
+#: Answers by which the partner judges the order itself (not a passing fault).
+REFUSALS = frozenset({400, 403, 404, 409, 413, 422})
+
+
+def refusal_reason(status: int, answer: bytes) -> str:
+    """The partner's reason, from its TMF Error body when it sent one."""
+    try:
+        error = json.loads(answer.decode("utf-8", "replace"))
+    except ValueError:
+        error = None
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str) and message:
+        return f"HTTP {status}: {message[:500]}"
+    return f"HTTP {status}"
+
+
+def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: str) -> bool:
+    """The partner's open items of the order are rejected (failed, once work started on
+    the order), with its reason as a message; False when there is nothing to refuse."""
+    started = any(s.state in WORK_STARTED for s in item_statuses(order))
+    moves = {
+        item_id: "failed" if started else "rejected"
+        for item_id in order.items_of(partner_id)
+        if order.item(item_id).get("state") not in FINAL_STATES | CANCELLING
+    }
+    if not moves:
+        return False
+    message = {
+        "@type": "ProductOrderErrorMessage",
+        "code": REFUSED_CODE,
+        "reason": f"partner PSS '{partner_id}' refused the order",
+        "message": reason,
+        "timestamp": now,
+        "productOrderItem": [
+            {"@type": "ProductOrderItemRef", "productOrderItemId": item_id}
+            for item_id in sorted(moves)
+        ],
+    }
+    order.doc.setdefault("productOrderErrorMessage", []).append(message)
+    move_items(order, partner_id, moves, now)
+    return True

@@ -42,6 +42,7 @@ from ..service.unit_of_work import Database
 from ..store.deliveries import PENDING_BATCH, Attempt, Lane, PendingDelivery
 from .acks import GroupCommit
 from .lane_store import LaneStore
+from .relay import PartnerRelay
 from .sender import Outgoing, Sender
 from .wakeup import Wakeup
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 RENDERED_CACHE = 20_000
 COALESCE_SECONDS = 0.005
 CLAIM_AT_ONCE = 16
+#: A relayed event the partner has nothing to learn from is settled without a request.
+NOTHING_TO_SEND = SendResult(204)
 
 
 def worker_name() -> str:
@@ -72,6 +75,7 @@ class DeliveryWorker:
         wakeup: Wakeup | None = None,
         rand: Callable[[], float] = random.random,
         name: str | None = None,
+        relay: PartnerRelay | None = None,
     ) -> None:
         self.name = name or worker_name()
         self._db = database
@@ -100,6 +104,7 @@ class DeliveryWorker:
         self._rounds_looked = 0
         self._retry_known_at = -1
         self._next_due: datetime | None = None
+        self._relay = relay
 
     # -- the loop ----------------------------------------------------------------
 
@@ -241,10 +246,11 @@ class DeliveryWorker:
         sid = lane.subscription_id
         failures = lane.failures
         sent_upto = 0
+        partner = await self._partner_of(lane)  # once per lane: is it a partner's intake?
         batch = (await self._executor.read(self._store.pending, sid)).get(sid, [])
         while True:
             if batch:
-                ended = await self._send_in_order(lane, batch, failures)
+                ended = await self._send_in_order(lane, batch, failures, partner)
                 if ended is not None:
                     return ended
                 failures, sent_upto = 0, batch[-1].id
@@ -262,7 +268,7 @@ class DeliveryWorker:
             batch = waiting.deliveries
 
     async def _send_in_order(
-        self, lane: Lane, batch: list[PendingDelivery], failures: int
+        self, lane: Lane, batch: list[PendingDelivery], failures: int, partner: str | None
     ) -> bool | None:
         """Send a batch one by one. None: all went out. Otherwise the lane ends, and the
         value says whether its lease is still to be let go of (a failure's record did)."""
@@ -270,11 +276,17 @@ class DeliveryWorker:
         for delivery in batch:
             if not self._may_send(sid):
                 return True
-            outgoing = Outgoing(
-                lane.callback, delivery.event.event_id, lane.secret, self._body(delivery)
-            )
-            result = await self._sender.send(outgoing)
-            step = self._policy.after(result, failures, self._rand)
+            body = self._body(delivery, partner)
+            if body is None:
+                result = NOTHING_TO_SEND
+            else:
+                outgoing = Outgoing(lane.callback, delivery.event.event_id, lane.secret, body)
+                result = await self._sender.send(outgoing)
+            if partner is not None and await self._partner_refused(delivery, partner, result):
+                result = SendResult(result.status, None, None, result.duration_ms)
+                step = Step(Next.DELIVERED, 0)  # settled: the items were rejected
+            else:
+                step = self._policy.after(result, failures, self._rand)
             await self._acks.commit(self._attempt(delivery, sid, result, step))
             if step.next is not Next.DELIVERED:
                 return False
@@ -286,18 +298,38 @@ class DeliveryWorker:
         until = self._leases.get(subscription_id)
         return until is not None and self._clock.now() + self._send_margin < until
 
-    def _body(self, delivery: PendingDelivery) -> bytes:
-        key = (delivery.event_seq, delivery.audience)
+    async def _partner_of(self, lane: Lane) -> str | None:
+        if self._relay is None:
+            return None
+        return await self._executor.read(self._relay.partner_of, lane)
+
+    async def _partner_refused(
+        self, delivery: PendingDelivery, partner: str, result: SendResult
+    ) -> bool:
+        assert self._relay is not None
+        if result.ok or result.status is None:
+            return False
+        return await self._executor.write(self._relay.refused, delivery, partner, result)
+
+    def _body(self, delivery: PendingDelivery, partner: str | None = None) -> bytes | None:
+        """The body for this delivery, rendered once per event and audience; a partner's
+        intake gets the relayed event (None: nothing to tell it)."""
+        key = (delivery.event_seq, delivery.audience if partner is None else f"relay:{partner}")
         body = self._rendered.get(key)
         if body is None:
-            envelope = notifications.render(
-                delivery.event, delivery.audience, self._db.publisher.order_href_base
-            )
-            body = orjson.dumps(envelope)
+            if partner is None:
+                envelope = notifications.render(
+                    delivery.event, delivery.audience, self._db.publisher.order_href_base
+                )
+                body = orjson.dumps(envelope)
+            else:
+                assert self._relay is not None
+                relayed = self._relay.body(delivery, partner)
+                body = b"" if relayed is None else orjson.dumps(relayed)
             self._rendered[key] = body
             if len(self._rendered) > RENDERED_CACHE:
                 self._rendered.popitem(last=False)
-        return body
+        return body or None
 
     def _attempt(
         self, delivery: PendingDelivery, subscription_id: str, result: SendResult, step: Step

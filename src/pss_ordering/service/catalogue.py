@@ -36,8 +36,8 @@ class CatalogueService:
         with self._db.reading() as uow:
             found = [
                 Partner(p.id, url)
-                for p in uow.parties.list("organization", None if only is None else [only])
-                if (url := p.partner_url) is not None
+                for p in uow.parties.partners()
+                if (url := p.partner_url) is not None and only in (None, p.id)
             ]
         if only is not None and not found:
             raise NotFound(f"party '{only}' is not a partner PSS (no partnerApiUrl)")

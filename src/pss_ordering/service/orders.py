@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..clock import Clock
-from ..domain import changes, deadlines, orders, progress, query, visibility
+from ..domain import changes, deadlines, federation, orders, progress, query, visibility
 from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
@@ -290,6 +290,19 @@ class OrderService:
                 uow.timers.schedule(
                     DEADLINE_TIMER, order.id, started.due_at, subject=provider_id, replace=not new
                 )
+
+    def partner_refused(self, order_id: str, partner_id: str, reason: str) -> None:
+        """A partner PSS refused the items forwarded to it: they are rejected, as if
+        their provider had rejected them, with the partner's reason on the order."""
+        with self._db.writing() as uow:
+            order = uow.orders.get(order_id, lock=True)
+            if order is None:
+                return
+            state, had_missing = order.state, bool(order.missing)
+            if not federation.refuse_items(order, partner_id, reason, self._now()):
+                return
+            self._save(uow, order, state, had_missing)
+            uow.commit()
 
     def deadline_passed(self, uow: UnitOfWork, timer: Timer) -> None:
         """A provider's response deadline fell due: record the breach (if still unanswered)."""
