@@ -29,6 +29,7 @@ from ..patching import result_validator
 BASES = ("/psi-api/event/v2", "/psi-api/eventManagement/v2")
 NO_FIELDS: frozenset[str] = frozenset()
 SEED_EVENT_FIELDS = ("resourcePath", "fieldPath")
+SENDER_EVENT_FIELDS = ("id", "href")
 EVENT_ATTRIBUTES = attributes("event", "Event") | set(SEED_EVENT_FIELDS)
 
 
@@ -145,6 +146,11 @@ async def receive_event(request: Request) -> Response:
     seed_fields = {
         k: body.pop(k) for k in SEED_EVENT_FIELDS if isinstance(body, dict) and k in body
     }
+    if isinstance(body, dict):
+        # The sender's own id and href of its Event (as this service sends them to a
+        # partner PSS) are not this PSS's to keep: the answer's id is the eventId.
+        for sender_only in SENDER_EVENT_FIELDS:
+            body.pop(sender_only, None)
     body = body_schema("event", "Event_Create", "Event").validate(body)
     body.update(seed_fields)
     order_schema = body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
