@@ -128,8 +128,10 @@ def worker() -> None:
     """Deliver events and fire timers, without serving HTTP (run several on PostgreSQL)."""
     import asyncio
     import signal
+    from functools import partial
 
-    from ..bootstrap import build_delivery_worker, build_services
+    from ..bootstrap import build_delivery_worker, build_services, partner_sync
+    from ..events.background import repeat
     from ..service.timers import TimerWorker
 
     _log_to_console()
@@ -142,7 +144,15 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await delivery.run(stop)
+        every = services.settings.partner_sync_seconds
+        syncing = (
+            asyncio.create_task(repeat(partial(partner_sync, services), every)) if every else None
+        )
+        try:
+            await delivery.run(stop)
+        finally:
+            if syncing is not None:
+                syncing.cancel()
 
     timers.start()
     click.echo(f"worker {delivery.name} delivering events and firing timers")
