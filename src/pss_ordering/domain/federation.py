@@ -181,12 +181,13 @@ def relay_down(
     elif event_type == "orderValueChangeNotification":
         fields = set(details.get("fields") or [])
         hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in fields and k in order)
-        if "productOrderItem" in fields:
-            hop["productOrderItem"] = [
-                {"id": item.get("id"), "product": item["product"]}
-                for item in _items(order)
-                if "product" in item
-            ]
+        products = [
+            {"id": item.get("id"), "product": item["product"]}
+            for item in _items(order)
+            if "product" in item
+        ]
+        if "productOrderItem" in fields and products:
+            hop["productOrderItem"] = products
         if len(hop) == 1:
             return None
     else:
