@@ -139,6 +139,8 @@ def _brokered(partner_id: str, their_id: str, doc: Mapping[str, Any]) -> Offerin
 
 EVENT_PATH = "/psi-api/event/v2/topic/order/event"
 HUB_PATH = "/psi-api/event/v2/topic/order/hub"
+#: The broker's registration at the partner: events of the orders it forwarded there.
+RELAYED_ORDERS = "event.productOrder.externalId.externalIdentifierType=ProductOrder"
 #: Order fields of the customer's that mean the same at the partner, relayed as given.
 RELAYED_ORDER_FIELDS = ("description", "requestedStartDate", "requestedCompletionDate", "priority")
 #: What the partner learns of an item: all but its state (the partner's to report).

@@ -89,13 +89,17 @@ async def pull_offerings(
 async def register_at_partner(
     session: aiohttp.ClientSession, auth: OutboundAuth, partner: Partner, own_base_url: str
 ) -> None:
-    """Register this PSS's event intake at the partner's hub for the order topic."""
+    """Register this PSS's event intake at the partner's hub for the orders this PSS
+    forwarded there (they carry its per-hop id as an externalId)."""
     url = partner.api_url + federation.HUB_PATH
     callback = federation.relay_target(own_base_url)
     try:
         headers = {"Content-Type": "application/json", **await auth.headers(_host_port(url))}
         async with session.post(
-            url, data=orjson.dumps({"callback": callback}), headers=headers, allow_redirects=False
+            url,
+            data=orjson.dumps({"callback": callback, "query": federation.RELAYED_ORDERS}),
+            headers=headers,
+            allow_redirects=False,
         ) as response:
             await response.content.read(4096)
             status = response.status
