@@ -164,6 +164,8 @@ def test_only_a_pss_creates_by_event_PSI_03_02_01_01(
         assert body["code"] and body["reason"] and "only another PSS" in body["message"]
     posted = client.post(ORDERS, json=order_body("off-a"), headers=auth("prov-a", "provider"))
     assert posted.status_code == 403
+    stranger = client.post(EVENTS, json=_creation(_carried()))  # no token at all
+    assert stranger.status_code == 401, stranger.text
     assert _count(engine, orders) == 0
     assert _count(engine, received_events) == 0
 
