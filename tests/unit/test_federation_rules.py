@@ -221,8 +221,8 @@ def test_brokered_offerings_are_recognised_and_never_exported() -> None:
     assert new and lift.id == "pss-b.lift" and lift.provider_id == "pss-b"
     assert "href" not in lift.doc
     assert federation.is_brokered(lift) and not federation.exportable(lift)
-    assert federation.remote_id(lift) == "lift"
-    assert federation.exportable(own) and federation.remote_id(own) is None
+    assert lift.doc["externalIdentifier"][0]["id"] == "lift"
+    assert federation.exportable(own)
     later = federation.import_catalogue("pss-b", [], [lift, own])
     assert later.saved == []
     assert [(o.id, o.doc["lifecycleStatus"]) for o in later.retired] == [("pss-b.lift", "retired")]

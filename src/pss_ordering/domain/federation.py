@@ -45,15 +45,6 @@ def is_brokered(offering: Offering) -> bool:
     )
 
 
-def remote_id(offering: Offering) -> str | None:
-    """The partner's own id for a brokered offering."""
-    for ref in offering.doc.get("externalIdentifier") or []:
-        if isinstance(ref, Mapping) and ref.get("owner") == offering.provider_id:
-            found = ref.get("id")
-            return found if isinstance(found, str) else None
-    return None
-
-
 def exportable(offering: Offering) -> bool:
     """Whether another PSS may see it: never a brokered one (no re-export, no loops)."""
     return not is_brokered(offering)

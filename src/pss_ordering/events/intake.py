@@ -22,7 +22,7 @@ from ..domain.errors import BusinessRuleViolation, NotFound, PreconditionFailed
 from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
 from ..service import callers
-from ..service.orders import OrderService
+from ..service.orders import OrderService, OrderView
 from ..service.unit_of_work import Database, UnitOfWork
 
 Check = Callable[[dict[str, Any]], None]
@@ -61,35 +61,29 @@ class EventService:
         now = format_instant(self._clock.now())
         answer = {**body, "id": event.event_id, "eventTime": body.get("eventTime") or now}
         with self._db.reading() as uow:
-            partner = self._partner(uow, caller)
-            echo = partner and event.event_type == notifications.CREATION
-            if echo and not caller.has(Role.PSS):
-                self._ours(uow, caller, event)  # our order it copied, or 404
-            elif echo:  # a partner paired both ways also orders from us as a PSS
-                echo = any(
-                    uow.orders.get(c) is not None
-                    for c in federation.order_candidates(event.resource)
+            relayed = self._partner(uow, caller)
+            if relayed and event.event_type == notifications.CREATION:
+                # The partner created its copy of our order (nothing to apply), unless,
+                # paired both ways, it orders from us as a PSS: then it is a creation.
+                relayed = self._forwarded(uow, caller, event) is not None or not caller.has(
+                    Role.PSS
                 )
-        if event.event_type == notifications.CREATION and not echo:
+        if event.event_type == notifications.CREATION and not relayed:
             return self._create(caller, topic, event, answer, validate_new)
         with self._db.writing() as uow:
             order_id = (
-                self._ours(uow, caller, event) if partner else self._named(uow, caller, event)
+                self._ours(uow, caller, event) if relayed else self._named(uow, caller, event)
             )
             uow.orders.get(order_id, lock=True)  # replays of one event queue here
             earlier = uow.received.get(caller.party_id, event.event_id)
             if earlier is not None:
                 return Received(earlier, applied=False)
-            if partner and event.event_type != notifications.CREATION:
-                change = _from_partner(event, order_id)
+            if relayed and event.event_type == notifications.CREATION:
+                result: OrderView | None = self._orders.get_in(uow, caller, order_id)
+            else:
+                change = _from_partner(event, order_id) if relayed else inbound.patcher(event)
                 result = self._orders.apply_patch(
                     uow, caller, order_id, change, validate, unchanged_ok=True
-                )
-            elif partner:  # the partner created its copy: ours is already there
-                result = self._orders.get_in(uow, caller, order_id)
-            else:
-                result = self._orders.apply_patch(
-                    uow, caller, order_id, inbound.patcher(event), validate, unchanged_ok=True
                 )
             if result is None:
                 raise PreconditionFailed(f"productOrder '{order_id}' changed; send again")
@@ -123,16 +117,23 @@ class EventService:
         return event.order_id  # unknown: answered 404 like a PATCH of it
 
     @staticmethod
-    def _ours(uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
-        """A partner names our order by the per-hop id it keeps as our externalId."""
+    def _forwarded(uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str | None:
+        """Our order a partner's event is about: named among the externalIds of its copy
+        (our per-hop id), and forwarded to that partner (it is one of its providers)."""
         for candidate in federation.order_candidates(event.resource):
             order = uow.orders.get(candidate)
             if order is not None and caller.party_id in order.provider_ids:
                 return candidate
-        raise NotFound(
-            f"productOrder '{event.order_id}': no order of this PSS forwarded to "
-            f"'{caller.party_id}' is named among its externalIds"
-        )
+        return None
+
+    def _ours(self, uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+        found = self._forwarded(uow, caller, event)
+        if found is None:
+            raise NotFound(
+                f"productOrder '{event.order_id}': no order of this PSS forwarded to "
+                f"'{caller.party_id}' is named among its externalIds"
+            )
+        return found
 
     def _create(
         self,
