@@ -26,7 +26,10 @@ class PartnerRelay:
         self._orders = orders
 
     def partner_of(self, lane: Lane) -> str | None:
-        """The partner whose intake this callback is, if it is one (a read)."""
+        """The partner whose intake this callback is, if it is one (a read, only for a
+        callback aimed at an event intake: ordinary callbacks cost nothing)."""
+        if not lane.callback.endswith(federation.EVENT_PATH):
+            return None
         with self._db.reading() as uow:
             partners = uow.parties.partners()
         return next(
