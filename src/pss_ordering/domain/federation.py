@@ -278,8 +278,10 @@ def up_patcher(
 # -- a refusal by the partner ---------------------------------------------------------
 
 REFUSED_CODE = "partnerRefused"
-#: Answers by which the partner judges the order itself (not a passing fault).
-REFUSALS = frozenset({400, 403, 404, 409, 413, 422})
+#: Answers by which the partner judges the order itself (not a passing fault). Not
+#: 404: a creation names no resource there, so a 404 is a wrong partnerApiUrl, retried
+#: (and halted) like any failure rather than rejecting the customer's order.
+REFUSALS = frozenset({400, 403, 409, 413, 422})
 
 
 def refusal_reason(status: int, answer: bytes) -> str:
