@@ -214,3 +214,19 @@ def test_an_unreachable_partner_is_retried_and_loses_nothing_PSI_01_02_03_06(
     [created] = _at_b(receiver)
     assert created["event"]["productOrder"]["id"] == order["id"]
     assert _items(client, auth, order["id"]) == {"1": "pending", "2": "pending"}
+
+
+@pytest.mark.usefixtures("paired")
+def test_nobody_else_makes_us_call_the_partners_intake_PSI_01_02_03_09(
+    world: World, client: TestClient, auth: Auth, receiver: Receiver, deliver: Deliver
+) -> None:
+    """A callback another party aims at the partner's intake would be sent with our
+    credentials for that host: it is sent nothing; only the partner's relay is."""
+    subscribe(client, auth("dave"), receiver.url(EVENT_PATH))
+    subscribe(client, auth("prov-a", "provider"), receiver.url(EVENT_PATH), "state=pending")
+    _order(world, auth)
+    deliver()
+    [only] = receiver.on(EVENT_PATH)
+    assert only.json["event"]["productOrder"]["productOrderItem"][0]["productOffering"] == {
+        "id": "lift"
+    }

@@ -96,6 +96,7 @@ class DeliveryWorker:
         self._waiting: dict[str, _Waiting] = {}
         self._seen = 0
         self._leases: dict[str, datetime] = {}
+        # Bodies by (event, audience), or (event, "audience>partner") for a partner's intake.
         self._rendered: OrderedDict[tuple[int, str], bytes] = OrderedDict()
         self._store = LaneStore(database, clock, self.name, self._lease)
         self._acks = GroupCommit(executor, self._store.record)
@@ -314,7 +315,8 @@ class DeliveryWorker:
     def _body(self, delivery: PendingDelivery, partner: str | None = None) -> bytes | None:
         """The body for this delivery, rendered once per event and audience; a partner's
         intake gets the relayed event (None: nothing to tell it)."""
-        key = (delivery.event_seq, delivery.audience if partner is None else f"relay:{partner}")
+        audience = delivery.audience
+        key = (delivery.event_seq, audience if partner is None else f"{audience}>{partner}")
         body = self._rendered.get(key)
         if body is None:
             if partner is None:
