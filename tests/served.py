@@ -82,11 +82,12 @@ def serve(
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
     processes: int = 1,
+    port: int | None = None,
 ) -> Iterator[Served]:
-    """Start ``serve`` on a free port with a fresh SQLite database (unless ``env`` names
-    another ``PSS_DATABASE_URL``); stop it afterwards. Returns once ``processes`` API
-    processes said they serve requests."""
-    port = free_port()
+    """Start ``serve`` on a free port (or ``port``) with a fresh SQLite database (unless
+    ``env`` names another ``PSS_DATABASE_URL``); stop it afterwards. Returns once
+    ``processes`` API processes said they serve requests."""
+    port = port or free_port()
     log_path = tmp_path / f"serve-{port}.log"
     environment = {
         **os.environ,

@@ -23,11 +23,14 @@ from .domain.hub import AddressPolicy
 from .domain.retention import RetentionPolicy
 from .events.intake import EventService
 from .events.outbound_auth import OutboundAuth
+from .events.partners import Pairing, PullFailed, PullLimits, sync
 from .events.registrations import HubService
+from .events.relay import PartnerRelay
 from .events.sender import HttpSender
 from .events.wakeup import wakeup_for
 from .events.worker import DeliveryWorker
 from .service.batching import BatchWriter
+from .service.catalogue import CatalogueService, Imported
 from .service.execution import Executor
 from .service.offerings import OfferingService
 from .service.orders import (
@@ -208,6 +211,19 @@ def build_services(
     )
 
 
+async def partner_sync(services: Services, only: str | None = None) -> list[Imported | PullFailed]:
+    """One sync of the partner PSSs (catalogue, relays), authenticated as every call to
+    their hosts is (the per-host outbound credentials)."""
+    settings = services.settings
+    auth = OutboundAuth(settings.callback_auth, timeout=settings.delivery_timeout_seconds)
+    limits = PullLimits(settings.delivery_timeout_seconds, settings.max_body_bytes)
+    pairing = Pairing(CatalogueService(services.database), services.hub, settings.base_url)
+    try:
+        return await sync(pairing, auth, limits, only)
+    finally:
+        await auth.close()
+
+
 def build_delivery_worker(
     services: Services,
     settings: Settings | None = None,
@@ -240,6 +256,7 @@ def build_delivery_worker(
         timeout_seconds=settings.delivery_timeout_seconds,
         max_lanes=settings.delivery_max_lanes,
         wakeup=wakeup_for(services.database.engine),
+        relay=PartnerRelay(services.database, services.orders),
     )
 
 

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     callback_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     callback_auth: dict[str, CallbackAuth] = Field(default_factory=dict)
+    # Partner PSSs (issue 13): how often the delivering process syncs them (0: only
+    # by ``pss-ordering sync-partners``).
+    partner_sync_seconds: float = Field(default=3600.0, ge=0)
 
     delivery_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]

@@ -236,10 +236,10 @@ def _bad_event_cases(order_id: str) -> dict[str, tuple[str, dict[str, Any], int]
         "missing-eventId": ("prov-a", {k: v for k, v in ack.items() if k != "eventId"}, 400),
         "blank-eventId": ("prov-a", {**ack, "eventId": "  "}, 400),
         "unknown-eventType": ("prov-a", {**ack, "eventType": "orderTeleportNotification"}, 422),
-        "creation-is-not-applied": (
+        "creation-by-a-provider": (  # only another PSS creates by event (issue 13)
             "prov-a",
             {**ack, "eventType": "orderCreationNotification"},
-            422,
+            403,
         ),
         "missing-order-id": (
             "prov-a",

@@ -30,12 +30,13 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
 
 from .. import logs, tracing
-from ..bootstrap import build_delivery_worker, build_services, sqlite_file
+from ..bootstrap import build_delivery_worker, build_services, partner_sync, sqlite_file
 from ..config import Settings
 from ..events.background import DeliveryThread
 from ..service.retention import RetentionWorker
@@ -187,7 +188,11 @@ class Background:
     def _begin(self, why: str) -> None:
         services = self._services
         self._timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
-        self._delivery = DeliveryThread(build_delivery_worker(services))
+        self._delivery = DeliveryThread(
+            build_delivery_worker(services),
+            partial(partner_sync, services),
+            services.settings.partner_sync_seconds,
+        )
         self._pruning = RetentionWorker(services.retention, services.settings.retention_interval)
         self._timers.start()
         self._delivery.start()

@@ -135,9 +135,11 @@ def worker() -> None:
     """Deliver events, fire timers and prune, without serving HTTP (run several on PostgreSQL)."""
     import asyncio
     import signal
+    from functools import partial
 
     from .. import tracing
-    from ..bootstrap import build_delivery_worker, build_services
+    from ..bootstrap import build_delivery_worker, build_services, partner_sync
+    from ..events.background import repeat
     from ..service.retention import RetentionWorker
     from ..service.timers import TimerWorker
 
@@ -153,7 +155,15 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await delivery.run(stop)
+        every = services.settings.partner_sync_seconds
+        syncing = (
+            asyncio.create_task(repeat(partial(partner_sync, services), every)) if every else None
+        )
+        try:
+            await delivery.run(stop)
+        finally:
+            if syncing is not None:
+                syncing.cancel()
 
     timers.start()
     pruning.start()
@@ -207,6 +217,34 @@ def resume(subscription_id: str) -> None:
         raise click.ClickException(f"no callback '{subscription_id}'")
     health = services.hub.resume(OPERATOR, found[0].subscription.topic, subscription_id)
     click.echo(callbacks_table([health]))
+
+
+@cli.command("sync-partners")
+@click.option("--partner", default=None, help="Only this partner PSS (its party id).")
+def sync_partners(partner: str | None) -> None:
+    """Pull partner PSSs' offerings in as brokered offerings; register the relays."""
+    import asyncio
+
+    from ..bootstrap import build_services, partner_sync
+    from ..events.partners import PullFailed
+
+    services = build_services(Settings())
+    try:
+        results = asyncio.run(partner_sync(services, only=partner))
+    finally:
+        services.executor.close()
+    failed = False
+    for result in results:
+        if isinstance(result, PullFailed):
+            failed = True
+            click.echo(f"not refreshed: {result}", err=True)
+        else:
+            click.echo(
+                f"{result.partner_id}: {result.added} added, {result.updated} updated, "
+                f"{result.retired} retired; relays registered"
+            )
+    if failed:
+        raise SystemExit(1)
 
 
 def _log_to_console() -> None:

@@ -19,8 +19,8 @@ from .web import flash, form_of, page, query_id, redirect, render
 PAGE_SIZE = 20
 
 
-async def _catalogue(request: Request) -> list[OfferingChoice]:
-    offerings = await reading(request, services(request).offerings.list)
+async def _catalogue(request: Request, caller: Caller) -> list[OfferingChoice]:
+    offerings = await reading(request, services(request).offerings.list, caller)
     return [
         forms.offering_choice(doc)
         for doc in offerings
@@ -30,7 +30,8 @@ async def _catalogue(request: Request) -> list[OfferingChoice]:
 
 @page()
 async def catalogue(request: Request, caller: Caller) -> Response:
-    return render(request, "catalogue.html", caller, {"offerings": await _catalogue(request)})
+    offerings = await _catalogue(request, caller)
+    return render(request, "catalogue.html", caller, {"offerings": offerings})
 
 
 def _form_page(
@@ -54,7 +55,7 @@ def _form_page(
 async def new_order(request: Request, caller: Caller) -> Response:
     """The order form; ``?offering=`` preselects, ``?replaces=`` copies an order to
     replace it."""
-    offerings = await _catalogue(request)
+    offerings = await _catalogue(request, caller)
     order = OrderForm()
     replaces = query_id(request, "replaces")
     if replaces:
@@ -69,7 +70,7 @@ async def new_order(request: Request, caller: Caller) -> Response:
 async def create(request: Request, caller: Caller) -> Response:
     """Check the form, then create the order through the same schema and use case as
     ``POST /productOrder``; what the API refuses shows at the field it names."""
-    offerings = await _catalogue(request)
+    offerings = await _catalogue(request, caller)
     order = forms.read_order_form(await form_of(request), offerings)
     if order.errors:
         return _form_page(

@@ -79,7 +79,7 @@ async def _figures_context(request: Request, caller: Caller) -> dict[str, object
 async def dashboard(request: Request, caller: Caller) -> Response:
     context = await _figures_context(request, caller)
     svc = services(request)
-    offerings = await reading(request, svc.offerings.list)
+    offerings = await reading(request, svc.offerings.list, caller)
     providers = sorted(
         {
             str(ref["partyOrPartyRole"]["id"])

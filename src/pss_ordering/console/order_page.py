@@ -28,9 +28,9 @@ def _order_id(request: Request) -> str:
     return str(request.path_params["id"])
 
 
-async def _providers(request: Request) -> dict[str, str]:
+async def _providers(request: Request, caller: Caller) -> dict[str, str]:
     """offering id -> its provider's id (to show whose each item is)."""
-    offerings = await reading(request, services(request).offerings.list)
+    offerings = await reading(request, services(request).offerings.list, caller)
     return {o.id: o.provider_id for o in map(forms.offering_choice, offerings)}
 
 
@@ -76,7 +76,7 @@ async def render_order(
     context = {
         "order": doc,
         "version": found.version,
-        "items": _item_rows(doc, await _providers(request)),
+        "items": _item_rows(doc, await _providers(request, caller)),
         "final": state in FINAL_STATES,
         "owner": owner,
         "provider": caller.has(Role.PROVIDER) and not caller.is_governance,

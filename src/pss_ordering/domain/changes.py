@@ -74,7 +74,7 @@ def apply_changes(
         raise Conflict(
             f"order '{order.id}' is {order.state}, a final state; it can no longer be updated"
         )
-    changed = _changed_fields(before, after)
+    changed = changed_fields(before, after)
     if as_owner and order.state == "draft":
         fields = _edit_draft(order, before, after, changed, ctx, now, viewer.party_id)
     elif as_owner:
@@ -93,7 +93,7 @@ def is_owner(viewer: Viewer, order: ProductOrder) -> bool:
     return owns(viewer.caller, viewer.represented, order)
 
 
-def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """Fields that differ; an absent list and an empty one are the same."""
     return sorted(
         key
@@ -250,7 +250,7 @@ def _owner_item_changes(
     supplied: dict[str, Any] = {}
     changes: dict[str, dict[str, Any]] = {}
     for item_id, item in new.items():
-        for key in _changed_fields(old[item_id], item):
+        for key in changed_fields(old[item_id], item):
             if (
                 key == "product"
                 and item_id in waiting
@@ -380,7 +380,7 @@ def _item_moves(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str
     old, new = _items_by_id(before, after)
     moves: dict[str, str] = {}
     for item_id, item in new.items():
-        for key in _changed_fields(old[item_id], item):
+        for key in changed_fields(old[item_id], item):
             if key != "state":
                 _refuse_item_change(item_id, key)
             moves[str(item_id)] = str(item.get("state"))

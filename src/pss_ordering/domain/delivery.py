@@ -24,12 +24,14 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What the receiver answered (``status``), or why there was no answer (``error``)."""
+    """What the receiver answered (``status``, and the start of a refusal's body in
+    ``answer``), or why there was no answer (``error``)."""
 
     status: int | None
     error: str | None = None
     retry_after: float | None = None
     duration_ms: int = 0
+    answer: bytes = b""
 
     @property
     def ok(self) -> bool:

@@ -6,6 +6,12 @@ which then goes through exactly the rules of a PATCH (``changes.py``). An
 event carries the entity, possibly in part: items are matched by id (items it
 does not mention stay as they are) and lists the sender may only append to
 (notes, messages, milestones, alerts) gain the entries that are new.
+
+Another PSS also *creates* orders by event (TOD-03-02's "Other PSS" column,
+``(✓)``: carried out via events, TOD-01-02): an ``orderCreationNotification``
+carries the order as a POST body would, plus the sender's own ``id`` for it.
+:func:`new_order_body` turns it into that POST body, keeping the sender's id
+as an ``externalId`` owned by the sender; this PSS's own id is the order's id.
 """
 
 from __future__ import annotations
@@ -15,17 +21,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BusinessRuleViolation, InvalidBody
+from .errors import BusinessRuleViolation, Forbidden, InvalidBody
+from .identity import Caller, Role
 from .lifecycle import FINAL_STATES
 from .missing import CODE, parse_field_path
 from .notifications import (
+    CREATION,
     INFORMATION_REQUIRED,
     SEED_EVENT_NAMES,
     STATE_CHANGE,
     VALUE_CHANGE,
 )
 
-APPLIED_TYPES = (STATE_CHANGE, VALUE_CHANGE, INFORMATION_REQUIRED)
+APPLIED_TYPES = (CREATION, STATE_CHANGE, VALUE_CHANGE, INFORMATION_REQUIRED)
+#: What the sender's copy of an order carries that a new order's creator does not write.
+SENDER_ONLY = frozenset({"id", "href"})
+EXTERNAL_ID_TYPE = "ProductOrder"
 APPEND_ONLY_LISTS = frozenset(
     {"note", "productOrderErrorMessage", "productOrderMilestone", "productOrderJeopardyAlert"}
 )
@@ -61,7 +72,12 @@ def read_order_event(body: Mapping[str, Any]) -> OrderEvent:
         )
     resource = (body.get("event") or {}).get("productOrder")
     if not isinstance(resource, Mapping) or not isinstance(resource.get("id"), str):
-        raise BusinessRuleViolation("event.productOrder.id is required to name the order")
+        raise BusinessRuleViolation(
+            "event.productOrder.id is required to name the order (for a creation: the "
+            "sender's id for it)"
+        )
+    if not resource["id"].strip():
+        raise BusinessRuleViolation("event.productOrder.id must not be blank")
     resource_path = body.get("resourcePath")
     field_path = body.get("fieldPath")
     if event_type == INFORMATION_REQUIRED and not (
@@ -78,6 +94,51 @@ def read_order_event(body: Mapping[str, Any]) -> OrderEvent:
         resource_path if isinstance(resource_path, str) else None,
         field_path if isinstance(field_path, str) else None,
     )
+
+
+def check_may_create_by_event(caller: Caller) -> None:
+    """Creation by event is the other PSS's way (TOD-03-02: ``(✓)``, via events); a
+    customer creates with POST, a provider never creates (403, as POST answers it)."""
+    if not caller.has(Role.PSS):
+        raise Forbidden(
+            "only another PSS creates product orders by event; customers create them with "
+            "POST /productOrder, providers do not create orders"
+        )
+
+
+def new_order_body(event: OrderEvent, sender_id: str) -> dict[str, Any]:
+    """The POST body a creation event stands for: the carried order without the sender's
+    ``id``/``href``, with the sender's id first among its ``externalId`` entries (TMF:
+    most recent system first), owned by the sender. Any entry the sender already gave
+    for itself is replaced, so the order holds one id per owner."""
+    body = {k: v for k, v in event.resource.items() if k not in SENDER_ONLY}
+    given = body.get("externalId", [])
+    if not isinstance(given, list):
+        return body  # the create schema refuses it, naming the field, as for a POST
+    others = [
+        entry
+        for entry in given
+        if not (isinstance(entry, Mapping) and entry.get("owner") == sender_id)
+    ]
+    body["externalId"] = [
+        {
+            "@type": "ExternalIdentifier",
+            "id": event.order_id,
+            "owner": sender_id,
+            "externalIdentifierType": EXTERNAL_ID_TYPE,
+        },
+        *others,
+    ]
+    return body
+
+
+def owned_external_id(doc: Mapping[str, Any], owner: str) -> str | None:
+    """The id ``owner`` gave an order (its externalId entry), if it gave one."""
+    for entry in doc.get("externalId") or []:
+        if isinstance(entry, Mapping) and entry.get("owner") == owner:
+            found = entry.get("id")
+            return found if isinstance(found, str) else None
+    return None
 
 
 def patcher(event: OrderEvent) -> Callable[[dict[str, Any]], dict[str, Any]]:

@@ -4,7 +4,8 @@ Governance alone sets ``responseTime`` (a provider's order response time, an
 ISO-8601 duration, or ``none`` for no deadline; PSI-01-01-02-08) and
 ``maxPriority`` (a customer's most urgent allowed priority, 0-4; PSI-01-01-02-09)
 and ``actsForUnregisteredCustomers`` (``true`` on a PSS's profile: it may order
-for customers that have no profile).
+for customers that have no profile) and ``partnerApiUrl`` (on a partner PSS's
+profile: the base URL of its PSI APIs, ``federation.py``).
 
 A PSS orders on behalf of a customer only when the customer granted it: the
 customer's profile, or the profile of an organisation it belongs to, names the
@@ -24,13 +25,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from .durations import MAX_DURATION_TEXT, is_duration, parse_duration
 from .errors import BusinessRuleViolation, Forbidden
 from .identity import Caller
 
 ACTS_FOR_UNREGISTERED = "actsForUnregisteredCustomers"
-GOVERNED_CHARACTERISTICS = frozenset({"responseTime", "maxPriority", ACTS_FOR_UNREGISTERED})
+PARTNER_URL = "partnerApiUrl"
+GOVERNED_CHARACTERISTICS = frozenset(
+    {"responseTime", "maxPriority", ACTS_FOR_UNREGISTERED, PARTNER_URL}
+)
 AGENT_ROLE = "pss"
 NO_RESPONSE_TIME = "none"
 PARTY_KINDS = {"organization": "Organization", "individual": "Individual"}
@@ -65,6 +70,12 @@ class Party:
             for ref in [related.get("partyOrPartyRole")]
             if isinstance(ref, Mapping) and isinstance(ref.get("id"), str)
         )
+
+    @property
+    def partner_url(self) -> str | None:
+        """The partner PSS's API base URL, when governance paired this party as one."""
+        value = self.characteristic(PARTNER_URL)
+        return value.rstrip("/") if isinstance(value, str) and value else None
 
     @property
     def acts_for_unregistered(self) -> bool:
@@ -125,9 +136,31 @@ def check_governed_characteristics(
         raise BusinessRuleViolation(
             f"partyCharacteristic '{ACTS_FOR_UNREGISTERED}' must be true or false"
         )
+    _check_partner_url(after.get(PARTNER_URL))
     max_priority = after.get("maxPriority")
     if max_priority is not None and str(max_priority) not in {"0", "1", "2", "3", "4"}:
         raise BusinessRuleViolation("partyCharacteristic 'maxPriority' must be 0-4")
+
+
+def _check_partner_url(value: Any) -> None:
+    """An absolute http(s) URL without query or fragment (the partner's API base)."""
+    if value is None:
+        return
+    try:
+        parts = urlsplit(str(value))
+        usable = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.port != 0
+            and not (parts.query or parts.fragment)
+        )
+    except ValueError:  # e.g. an unclosed IPv6 bracket or a port out of range
+        usable = False
+    if not usable:
+        raise BusinessRuleViolation(
+            f"partyCharacteristic '{PARTNER_URL}' must be an absolute http(s) URL "
+            "(the partner PSS's API base, e.g. https://pss-b.example)"
+        )
 
 
 def check_may_write(caller: Caller, party_id: str) -> None:

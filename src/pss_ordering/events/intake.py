@@ -4,22 +4,30 @@ An order event applies through the same use case, rules and permissions as a
 PATCH by its sender, in one transaction with the record that makes it
 idempotent: the same sender's same ``eventId`` again changes nothing and gets
 the first answer back.
+
+Another PSS creates an order by event (``orderCreationNotification``): the
+carried order goes through the create use case exactly as a POST by that PSS
+would, and the answer carries the created order under this PSS's id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..clock import Clock
-from ..domain import hub, inbound, notifications
-from ..domain.errors import BusinessRuleViolation, PreconditionFailed
-from ..domain.identity import Caller
+from ..domain import federation, hub, inbound, notifications
+from ..domain.errors import BusinessRuleViolation, NotFound, PreconditionFailed
+from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
 from ..service import callers
-from ..service.orders import OrderService
-from ..service.unit_of_work import Database
+from ..service.orders import OrderService, OrderView
+from ..service.unit_of_work import Database, UnitOfWork
+
+Check = Callable[[dict[str, Any]], None]
+Patcher = Callable[[dict[str, Any]], dict[str, Any]]
+CheckNew = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +47,11 @@ class EventService:
         caller: Caller,
         topic: str,
         body: dict[str, Any],
-        validate: Callable[[dict[str, Any]], None],
+        validate: Check,
+        validate_new: CheckNew,
     ) -> Received:
+        """Apply an order event once. ``validate`` checks an order as a PATCH leaves it,
+        ``validate_new`` a carried new order as a POST body (returning it completed)."""
         hub.require_topic(topic)
         if topic != notifications.ORDER_TOPIC:
             raise BusinessRuleViolation(
@@ -49,17 +60,105 @@ class EventService:
         event = inbound.read_order_event(body)
         now = format_instant(self._clock.now())
         answer = {**body, "id": event.event_id, "eventTime": body.get("eventTime") or now}
+        with self._db.reading() as uow:
+            relayed = self._partner(uow, caller)
+            if relayed and event.event_type == notifications.CREATION:
+                # The partner created its copy of our order (nothing to apply), unless,
+                # paired both ways, it orders from us as a PSS: then it is a creation.
+                relayed = self._forwarded(uow, caller, event) is not None or not caller.has(
+                    Role.PSS
+                )
+        if event.event_type == notifications.CREATION and not relayed:
+            return self._create(caller, topic, event, answer, validate_new)
         with self._db.writing() as uow:
-            uow.orders.get(event.order_id, lock=True)  # replays of one event queue here
+            order_id = (
+                self._ours(uow, caller, event) if relayed else self._named(uow, caller, event)
+            )
+            uow.orders.get(order_id, lock=True)  # replays of one event queue here
             earlier = uow.received.get(caller.party_id, event.event_id)
             if earlier is not None:
                 return Received(earlier, applied=False)
-            result = self._orders.apply_patch(
-                uow, caller, event.order_id, inbound.patcher(event), validate
-            )
+            if relayed and event.event_type == notifications.CREATION:
+                result: OrderView | None = self._orders.get_in(uow, caller, order_id)
+            else:
+                change = _from_partner(event, order_id) if relayed else inbound.patcher(event)
+                result = self._orders.apply_patch(
+                    uow, caller, order_id, change, validate, unchanged_ok=True
+                )
             if result is None:
-                raise PreconditionFailed(f"productOrder '{event.order_id}' changed; send again")
+                raise PreconditionFailed(f"productOrder '{order_id}' changed; send again")
             uow.received.add(caller.party_id, event.event_id, topic, now, answer)
+            uow.commit()
+        return Received(answer, applied=True)
+
+    @staticmethod
+    def _partner(uow: UnitOfWork, caller: Caller) -> bool:
+        """Whether the sender is a partner PSS (governance set its ``partnerApiUrl``)
+        calling as the provider of the items this PSS forwarded to it."""
+        if not caller.has(Role.PROVIDER):
+            return False
+        party = uow.parties.get(caller.party_id)
+        return party is not None and party.partner_url is not None
+
+    @staticmethod
+    def _named(uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+        """The order an event names: by this PSS's id, or by the id its sender gave it
+        (the externalId the sender owns, on an order the sender created)."""
+        if uow.orders.get(event.order_id) is not None:
+            return event.order_id
+        for candidate in uow.orders.holding_external_id(event.order_id):
+            order = uow.orders.get(candidate)
+            if (
+                order is not None
+                and order.creator_id == caller.party_id
+                and inbound.owned_external_id(order.doc, caller.party_id) == event.order_id
+            ):
+                return candidate
+        return event.order_id  # unknown: answered 404 like a PATCH of it
+
+    @staticmethod
+    def _forwarded(uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str | None:
+        """Our order a partner's event is about: named among the externalIds of its copy
+        (our per-hop id), and forwarded to that partner (it is one of its providers)."""
+        for candidate in federation.order_candidates(event.resource):
+            order = uow.orders.get(candidate)
+            if order is not None and caller.party_id in order.provider_ids:
+                return candidate
+        return None
+
+    def _ours(self, uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+        found = self._forwarded(uow, caller, event)
+        if found is None:
+            raise NotFound(
+                f"productOrder '{event.order_id}': no order of this PSS forwarded to "
+                f"'{caller.party_id}' is named among its externalIds"
+            )
+        return found
+
+    def _create(
+        self,
+        caller: Caller,
+        topic: str,
+        event: inbound.OrderEvent,
+        answer: dict[str, Any],
+        validate_new: CheckNew,
+    ) -> Received:
+        """A creation event from another PSS: POST's use case, once per (sender, eventId).
+
+        The record of the event is written first: there is no order yet whose row could
+        queue concurrent resends, so the record's key does (the first creates, the others
+        wait for it and answer as a resend). A refused creation records nothing."""
+        inbound.check_may_create_by_event(caller)
+        with self._db.writing() as uow:
+            if not uow.received.claim(caller.party_id, event.event_id, topic, answer["eventTime"]):
+                earlier = uow.received.get(caller.party_id, event.event_id)
+                return Received(answer if earlier is None else earlier, applied=False)
+            new = validate_new(inbound.new_order_body(event, caller.party_id))
+            created = self._orders.create_in(uow, caller, new)
+            doc = created.doc
+            href = f"{self._db.publisher.order_href_base}/{doc['id']}"
+            answer["event"] = {**answer.get("event", {}), "productOrder": {**doc, "href": href}}
+            uow.received.answer(caller.party_id, event.event_id, answer)
             uow.commit()
         return Received(answer, applied=True)
 
@@ -95,3 +194,17 @@ class EventService:
         with self._db.reading() as uow:
             viewer = callers.viewer(uow.parties, caller)
             return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
+
+def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
+    """A partner's event as the change it stands for on our order (``federation.py``);
+    an information request names the item of our order under our id."""
+    if event.event_type != notifications.INFORMATION_REQUIRED:
+        return federation.up_patcher(event.resource)
+    item = (event.resource_path or "").rsplit("/", 1)[-1]
+    ours = replace(
+        event,
+        order_id=order_id,
+        resource={"id": order_id},
+        resource_path=f"/productOrder/{order_id}/productOrderItem/{item}",
+    )
+    return inbound.patcher(ours)

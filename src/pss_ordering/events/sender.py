@@ -134,7 +134,7 @@ class HttpSender:
             async with self._client().post(
                 outgoing.url, data=outgoing.body, headers=headers, allow_redirects=False
             ) as response:
-                await response.content.read(1024)
+                head = await response.content.read(1024)
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"), self._clock)
                 location = response.headers.get("Location")
@@ -147,7 +147,8 @@ class HttpSender:
         error = None
         if 300 <= status < 400:
             error = f"HTTP {status}: redirect to {location or '(no Location)'} not followed"
-        return SendResult(status, error, retry_after, _ms(started))
+        answer = head if 400 <= status < 500 else b""  # a refusal's reason (partner relay)
+        return SendResult(status, error, retry_after, _ms(started), answer)
 
     async def close(self) -> None:
         if self._session is not None:

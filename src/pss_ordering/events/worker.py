@@ -43,6 +43,7 @@ from ..store.deliveries import PENDING_BATCH, Attempt, Lane, PendingDelivery
 from ..tmf4 import events as tmf4_events
 from .acks import GroupCommit
 from .lane_store import LaneStore
+from .relay import PartnerRelay
 from .sender import Outgoing, Sender
 from .wakeup import Wakeup
 
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 RENDERED_CACHE = 20_000
 COALESCE_SECONDS = 0.005
 CLAIM_AT_ONCE = 16
+#: A relayed event the partner has nothing to learn from is settled without a request.
+NOTHING_TO_SEND = SendResult(204)
 
 
 def worker_name() -> str:
@@ -73,6 +76,7 @@ class DeliveryWorker:
         wakeup: Wakeup | None = None,
         rand: Callable[[], float] = random.random,
         name: str | None = None,
+        relay: PartnerRelay | None = None,
     ) -> None:
         self.name = name or worker_name()
         self._db = database
@@ -93,6 +97,8 @@ class DeliveryWorker:
         self._waiting: dict[str, _Waiting] = {}
         self._seen = 0
         self._leases: dict[str, datetime] = {}
+        # Bodies by (event, audience), or (event, "audience>partner") for a partner's
+        # intake, with the path under the callback they go to (a v4 listener's).
         self._rendered: OrderedDict[tuple[int, str], tuple[str, bytes]] = OrderedDict()
         self._store = LaneStore(database, clock, self.name, self._lease)
         self._acks = GroupCommit(executor, self._store.record)
@@ -101,6 +107,7 @@ class DeliveryWorker:
         self._rounds_looked = 0
         self._retry_known_at = -1
         self._next_due: datetime | None = None
+        self._relay = relay
 
     # -- the loop ----------------------------------------------------------------
 
@@ -242,10 +249,11 @@ class DeliveryWorker:
         sid = lane.subscription_id
         failures = lane.failures
         sent_upto = 0
+        partner = await self._partner_of(lane)  # once per lane: is it a partner's intake?
         batch = (await self._executor.read(self._store.pending, sid)).get(sid, [])
         while True:
             if batch:
-                ended = await self._send_in_order(lane, batch, failures)
+                ended = await self._send_in_order(lane, batch, failures, partner)
                 if ended is not None:
                     return ended
                 failures, sent_upto = 0, batch[-1].id
@@ -263,7 +271,7 @@ class DeliveryWorker:
             batch = waiting.deliveries
 
     async def _send_in_order(
-        self, lane: Lane, batch: list[PendingDelivery], failures: int
+        self, lane: Lane, batch: list[PendingDelivery], failures: int, partner: str | None
     ) -> bool | None:
         """Send a batch one by one. None: all went out. Otherwise the lane ends, and the
         value says whether its lease is still to be let go of (a failure's record did)."""
@@ -276,18 +284,29 @@ class DeliveryWorker:
                 correlation.bound(delivery.event.correlation_id),
                 tracing.span("delivery", callback=sid, event=delivery.event.event_id),
             ):
-                step = await self._send_one(lane, delivery, failures)
+                step = await self._send_one(lane, delivery, failures, partner)
             if step.next is not Next.DELIVERED:
                 return False
             failures = 0
         return None
 
-    async def _send_one(self, lane: Lane, delivery: PendingDelivery, failures: int) -> Step:
+    async def _send_one(
+        self, lane: Lane, delivery: PendingDelivery, failures: int, partner: str | None
+    ) -> Step:
         sid = lane.subscription_id
-        url, body = self._body(lane.callback, delivery)
-        outgoing = Outgoing(url, delivery.event.event_id, lane.secret, body)
-        result = await self._sender.send(outgoing)
-        step = self._policy.after(result, failures, self._rand)
+        target = self._body(lane.callback, delivery, partner)
+        if target is None:
+            result = NOTHING_TO_SEND
+        else:
+            url, body = target
+            result = await self._sender.send(
+                Outgoing(url, delivery.event.event_id, lane.secret, body)
+            )
+        if partner is not None and await self._partner_refused(delivery, partner, result):
+            result = SendResult(result.status, None, None, result.duration_ms)
+            step = Step(Next.DELIVERED, 0)  # settled: the items were rejected
+        else:
+            step = self._policy.after(result, failures, self._rand)
         await self._acks.commit(self._attempt(delivery, sid, result, step))
         if step.next is Next.DELIVERED:
             log.debug("delivered event %s to callback %s", delivery.event.event_id, sid)
@@ -306,19 +325,41 @@ class DeliveryWorker:
         until = self._leases.get(subscription_id)
         return until is not None and self._clock.now() + self._send_margin < until
 
-    def _body(self, callback: str, delivery: PendingDelivery) -> tuple[str, bytes]:
-        """Where the delivery goes (a v4 one: a listener path under the callback), and
-        what it carries; a body is rendered once per event and audience."""
-        key = (delivery.event_seq, delivery.audience)
+    async def _partner_of(self, lane: Lane) -> str | None:
+        if self._relay is None:
+            return None
+        return await self._executor.read(self._relay.partner_of, lane)
+
+    async def _partner_refused(
+        self, delivery: PendingDelivery, partner: str, result: SendResult
+    ) -> bool:
+        assert self._relay is not None
+        if result.ok or result.status is None:
+            return False
+        return await self._executor.write(self._relay.refused, delivery, partner, result)
+
+    def _body(
+        self, callback: str, delivery: PendingDelivery, partner: str | None = None
+    ) -> tuple[str, bytes] | None:
+        """Where the delivery goes (a v4 one: a listener path under the callback) and what
+        it carries, rendered once per event and audience; a partner's intake gets the
+        relayed event (None: nothing to tell it)."""
+        audience = delivery.audience
+        key = (delivery.event_seq, audience if partner is None else f"{audience}>{partner}")
         cached = self._rendered.get(key)
         if cached is None:
-            envelope = self._db.publisher.render(delivery.event, delivery.audience)
-            path = tmf4_events.listener_path(delivery.audience, envelope)
-            cached = (path, orjson.dumps(envelope))
+            if partner is None:
+                envelope = self._db.publisher.render(delivery.event, audience)
+                cached = (tmf4_events.listener_path(audience, envelope), orjson.dumps(envelope))
+            else:
+                assert self._relay is not None
+                relayed = self._relay.body(delivery, partner)
+                cached = ("", b"" if relayed is None else orjson.dumps(relayed))
             self._rendered[key] = cached
             if len(self._rendered) > RENDERED_CACHE:
                 self._rendered.popitem(last=False)
-        return tmf4_events.target(callback, cached[0]), cached[1]
+        path, body = cached
+        return (tmf4_events.target(callback, path), body) if body else None
 
     def _attempt(
         self, delivery: PendingDelivery, subscription_id: str, result: SendResult, step: Step

@@ -9,7 +9,8 @@ from typing import Any
 
 from ..domain.catalog import Offering, check_terms, offering_provider
 from ..domain.errors import Conflict, Forbidden, NotFound
-from ..domain.identity import Caller
+from ..domain.federation import exportable
+from ..domain.identity import Caller, Role
 from .unit_of_work import Database, UnitOfWork
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
@@ -33,13 +34,18 @@ class OfferingService:
             uow.commit()
         return doc
 
-    def get(self, offering_id: str) -> dict[str, Any]:
+    def get(self, caller: Caller, offering_id: str) -> dict[str, Any]:
         with self._db.reading() as uow:
-            return dict(_existing(uow, offering_id).doc)
+            found = _existing(uow, offering_id)
+        if not _shown(caller, found):
+            raise NotFound(f"productOffering '{offering_id}' not found")
+        return dict(found.doc)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self, caller: Caller) -> list[dict[str, Any]]:
+        """The catalogue; another PSS is not shown the offerings brokered from partners
+        (no re-export: a partner's offering never travels on to a third PSS)."""
         with self._db.reading() as uow:
-            return [dict(o.doc) for o in uow.offerings.list()]
+            return [dict(o.doc) for o in uow.offerings.list() if _shown(caller, o)]
 
     def update(
         self,
@@ -66,6 +72,10 @@ class OfferingService:
             _owned(caller, _existing(uow, offering_id))
             uow.offerings.delete(offering_id)
             uow.commit()
+
+
+def _shown(caller: Caller, offering: Offering) -> bool:
+    return exportable(offering) or not caller.has(Role.PSS)
 
 
 def _existing(uow: UnitOfWork, offering_id: str) -> Offering:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..clock import Clock
-from ..domain import changes, deadlines, orders, progress, query, visibility
+from ..domain import changes, deadlines, federation, orders, progress, query, visibility
 from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
@@ -88,47 +88,56 @@ class OrderService:
 
     def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:
         with self._db.writing() as uow:
-            customer_id = orders.requested_customer_id(caller, body)
-            # What the rules and the publishing will ask for, in one round trip: the
-            # caller's community, the customer (and whom it belongs to), the offerings
-            # with their providers.
-            prefetch(
-                uow.parties,
-                uow.offerings,
-                party_ids=(customer_id,),
-                communities=(caller.party_id,) if caller.has(Role.CUSTOMER) else (),
-                ancestors=(customer_id,),
-                offering_ids=orders.referenced_offering_ids(body),
-            )
-            viewer = callers.viewer(uow.parties, caller)
-            replaced_id = orders.replaced_order_id(body)
-            replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
-            if replaced is not None and not orders.owns(caller, viewer.represented, replaced):
-                replaced = None  # not the caller's to cancel: to the rules it does not exist
-            customer = uow.parties.get(customer_id)
-            acting_for_other = caller.has(Role.PSS) and customer_id != caller.party_id
-            ctx = orders.OrderingContext(
-                caller=caller,
-                represented=viewer.represented,
-                offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
-                customer=customer,
-                replaced=replaced,
-                replacement_taken=bool(replaced and uow.orders.replacement_exists(replaced.id)),
-                customer_profiles=_with_organisations(uow, customer)
-                if acting_for_other
-                else (),
-                caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
-            )
-            order = orders.create_order(ctx, body, new_id(), self._now())
-            self._sync_info_timer(uow, order, had_missing=False, new=True)
-            self._sync_deadlines(uow, order, new=True)
-            uow.orders.add(order)
+            view = self.create_in(uow, caller, body)
             uow.commit()
+        return view
+
+    def create_in(self, uow: UnitOfWork, caller: Caller, body: dict[str, Any]) -> OrderView:
+        """Create within the caller's unit of work (which commits): a creation event
+        creates through here, in one transaction with the record that makes it
+        idempotent, so it obeys exactly the rules of POST."""
+        customer_id = orders.requested_customer_id(caller, body)
+        # What the rules and the publishing will ask for, in one round trip: the
+        # caller's community, the customer (and whom it belongs to), the offerings
+        # with their providers.
+        prefetch(
+            uow.parties,
+            uow.offerings,
+            party_ids=(customer_id,),
+            communities=(caller.party_id,) if caller.has(Role.CUSTOMER) else (),
+            ancestors=(customer_id,),
+            offering_ids=orders.referenced_offering_ids(body),
+        )
+        viewer = callers.viewer(uow.parties, caller)
+        replaced_id = orders.replaced_order_id(body)
+        replaced = uow.orders.get(replaced_id, lock=True) if replaced_id else None
+        if replaced is not None and not orders.owns(caller, viewer.represented, replaced):
+            replaced = None  # not the caller's to cancel: to the rules it does not exist
+        customer = uow.parties.get(customer_id)
+        acting_for_other = caller.has(Role.PSS) and customer_id != caller.party_id
+        ctx = orders.OrderingContext(
+            caller=caller,
+            represented=viewer.represented,
+            offerings=uow.offerings.get_many(orders.referenced_offering_ids(body)),
+            customer=customer,
+            replaced=replaced,
+            replacement_taken=bool(replaced and uow.orders.replacement_exists(replaced.id)),
+            customer_profiles=_with_organisations(uow, customer) if acting_for_other else (),
+            caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
+        )
+        order = orders.create_order(ctx, body, new_id(), self._now())
+        self._sync_info_timer(uow, order, had_missing=False, new=True)
+        self._sync_deadlines(uow, order, new=True)
+        uow.orders.add(order)
         return OrderView(order.doc, order.version)
 
     def get(self, caller: Caller, order_id: str) -> OrderView:
         with self._db.reading() as uow:
-            _, order, doc = _visible(uow, caller, order_id)
+            return self.get_in(uow, caller, order_id)
+
+    def get_in(self, uow: UnitOfWork, caller: Caller, order_id: str) -> OrderView:
+        """The caller's view, within a unit of work (404 alike for missing and not visible)."""
+        _, order, doc = _visible(uow, caller, order_id)
         return OrderView(doc, order.version)
 
     def list(self, caller: Caller, q: query.Query) -> OrderPage:
@@ -186,10 +195,14 @@ class OrderService:
         patcher: Patcher,
         validate: Callable[[dict[str, Any]], None],
         if_match: int | None = None,
+        *,
+        unchanged_ok: bool = False,
     ) -> OrderView | None:
         """One attempt within the caller's unit of work (which commits); None if it lost
         the versioned update to a concurrent change. Received events apply through here
-        too, so they obey exactly the rules of PATCH."""
+        too, so they obey exactly the rules of PATCH; but an event that asks for what
+        already holds (``unchanged_ok``) is accepted and changes nothing, even on a final
+        order: two systems telling each other their state converge instead of failing."""
         viewer, order, before = _visible(uow, caller, order_id, lock=True)
         if if_match is not None and if_match != order.version:
             raise PreconditionFailed(
@@ -197,6 +210,8 @@ class OrderService:
             )
         after = patcher(copy.deepcopy(before))
         validate(after)
+        if unchanged_ok and not changes.changed_fields(before, after):
+            return OrderView(before, order.version)
         # The customer for the rules, whom it belongs to for publishing: one round trip.
         prefetch(
             uow.parties,
@@ -275,6 +290,19 @@ class OrderService:
                 uow.timers.schedule(
                     DEADLINE_TIMER, order.id, started.due_at, subject=provider_id, replace=not new
                 )
+
+    def partner_refused(self, order_id: str, partner_id: str, reason: str) -> None:
+        """A partner PSS refused the items forwarded to it: they are rejected, as if
+        their provider had rejected them, with the partner's reason on the order."""
+        with self._db.writing() as uow:
+            order = uow.orders.get(order_id, lock=True)
+            if order is None:
+                return
+            state, had_missing = order.state, bool(order.missing)
+            if not federation.refuse_items(order, partner_id, reason, self._now()):
+                return
+            self._save(uow, order, state, had_missing)
+            uow.commit()
 
     def deadline_passed(self, uow: UnitOfWork, timer: Timer) -> None:
         """A provider's response deadline fell due: record the breach (if still unanswered)."""

@@ -95,9 +95,12 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # Before WAL mode writes the header of a new file: only a file with no tables
-        # takes it (store/maintenance.py); on any other it changes nothing.
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # Before WAL mode writes the header of a new file: only an empty file takes it
+        # (store/maintenance.py). Asked of a file in use it changes nothing but waits
+        # for the write lock, which a connection opened inside a write (a read during
+        # a batch) would then wait for until its busy timeout: so only on a new file.
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")

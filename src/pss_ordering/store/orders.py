@@ -166,6 +166,13 @@ class SqlOrders:
         )
         return self._db.execute(query.limit(1)).first() is not None
 
+    def holding_external_id(self, external_id: str, limit: int = 16) -> list[str]:
+        """The ids of the (few) orders that carry ``external_id`` among their externalIds."""
+        query = select(order_external_ids.c.order_id).where(
+            order_external_ids.c.external_id == external_id
+        )
+        return [row.order_id for row in self._db.execute(query.limit(limit))]
+
     @staticmethod
     def bounded(viewer: Viewer, query: Query, count_limit: int) -> bool:
         """Whether :meth:`matching` reads at most about ``count_limit`` index entries

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, String, bindparam, delete, insert, or_, selec
 
 from ..domain.catalog import Offering
 from ..domain.identity import Caller
-from ..domain.parties import Party
+from ..domain.parties import PARTNER_URL, Party
 from .codec import dumps, loads
 from .database import insert_if_absent
 from .named_parties import named_parties
@@ -120,6 +120,15 @@ class SqlParties:
         kind, doc = rows[0][0], rows[0][1]
         parents = tuple(row[2] for row in rows if row[2] is not None)
         self._parties[party_id] = Party(party_id, kind, parents, loads(doc))
+
+    def partners(self) -> list[Party]:
+        """The parties governance paired as partner PSSs (few: read by a text match on
+        the characteristic's name, then checked on the profile)."""
+        query = select(parties.c.id, parties.c.kind, parties.c.doc).where(
+            parties.c.doc.contains(PARTNER_URL)
+        )
+        found = [Party(row.id, row.kind, (), loads(row.doc)) for row in self._db.execute(query)]
+        return [p for p in found if p.partner_url is not None]
 
     def list(self, kind: str, party_ids: Iterable[str] | None) -> list[Party]:
         query = select(parties.c.id, parties.c.doc).where(parties.c.kind == kind)

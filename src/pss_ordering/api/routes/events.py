@@ -25,10 +25,12 @@ from ..common import caller_of, reading, services, writing
 from ..contract import body_schema
 from ..jsonio import JSON, json_response, page_response, read_json
 from ..patching import result_validator
+from .orders import validate_new_order
 
 BASES = ("/psi-api/event/v2", "/psi-api/eventManagement/v2")
 NO_FIELDS: frozenset[str] = frozenset()
 SEED_EVENT_FIELDS = ("resourcePath", "fieldPath")
+SENDER_EVENT_FIELDS = ("id", "href")
 EVENT_ATTRIBUTES = attributes("event", "Event") | set(SEED_EVENT_FIELDS)
 
 
@@ -139,7 +141,8 @@ async def _health_answer(
 
 
 async def receive_event(request: Request) -> Response:
-    """An event from a provider or another PSS; order events apply like its PATCH."""
+    """An event from a provider or another PSS; order events apply like its PATCH, a
+    creation event from another PSS like its POST."""
     caller = caller_of(request)
     svc = services(request)
     requested_fields(request, NO_FIELDS)
@@ -148,6 +151,11 @@ async def receive_event(request: Request) -> Response:
     seed_fields = {
         k: body.pop(k) for k in SEED_EVENT_FIELDS if isinstance(body, dict) and k in body
     }
+    if isinstance(body, dict):
+        # The sender's own id and href of its Event (as this service sends them to a
+        # partner PSS) are not this PSS's to keep: the answer's id is the eventId.
+        for sender_only in SENDER_EVENT_FIELDS:
+            body.pop(sender_only, None)
     body = body_schema("event", "Event_Create", "Event").validate(body)
     body.update(seed_fields)
     order_schema = body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
@@ -158,6 +166,7 @@ async def receive_event(request: Request) -> Response:
         request.path_params["topic"],
         body,
         result_validator(order_schema),
+        validate_new_order,
     )
     return json_response(received.answer, 201 if received.applied else 200)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -41,17 +43,19 @@ async def publish(request: Request) -> Response:
 
 
 async def retrieve(request: Request) -> Response:
-    caller_of(request)
+    caller = caller_of(request)
     fields = _fields(request)
-    doc = await looking_up(request, services(request).offerings.get, request.path_params["id"])
+    doc = await looking_up(
+        request, services(request).offerings.get, caller, request.path_params["id"]
+    )
     return json_response(select_fields(with_href(doc, _base(request)), fields))
 
 
 async def list_offerings(request: Request) -> Response:
-    caller_of(request)
+    caller = caller_of(request)
     known = attributes("productCatalogManagement", "ProductOffering")
     return await collection_response(
-        request, services(request).offerings.list, known, _base(request)
+        request, partial(services(request).offerings.list, caller), known, _base(request)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache, partial
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +31,12 @@ def _create_schema() -> BodySchema:
     return body_schema("productOrdering", "ProductOrder_FVO", "ProductOrder")
 
 
+def validate_new_order(body: Any) -> dict[str, Any]:
+    """A new order's body, judged as a POST judges it: one place for POST and for the
+    creation events another PSS sends (every problem named, older names refused)."""
+    return _create_schema().validate(body, rules=creation_shape, aliases=RENAMED)
+
+
 def _patch_schema() -> BodySchema:
     return body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
 
@@ -52,7 +59,7 @@ async def create(request: Request) -> Response:
     svc = services(request)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     fields = _fields(request)
-    body = _create_schema().validate(body, rules=creation_shape, aliases=RENAMED)
+    body = validate_new_order(body)
     result = await writing(request, svc.orders.create, caller, body)
     doc = with_href(result.doc, _href_base(request))
     return json_response(
