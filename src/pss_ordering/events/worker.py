@@ -277,6 +277,16 @@ class DeliveryWorker:
             step = self._policy.after(result, failures, self._rand)
             await self._acks.commit(self._attempt(delivery, sid, result, step))
             if step.next is not Next.DELIVERED:
+                # Said where the operator looks (the worker's log), not only in the
+                # callback's health: a refusal by the allow-list or the networks is a
+                # setting of this process (PSS_CALLBACK_ALLOWED_*), not the receiver's fault.
+                log.warning(
+                    "delivery of event %s to callback %s failed (%s): %s",
+                    delivery.event.event_id,
+                    sid,
+                    step.next.value,
+                    result.describe(),
+                )
                 return False
             failures = 0
         return None
