@@ -39,6 +39,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .domain.durations import MAX_DURATION, MAX_DURATION_TEXT
 
@@ -198,6 +200,20 @@ class Settings(BaseSettings):
     def _check_networks(cls, value: list[str]) -> list[str]:
         for entry in value:
             ip_network(entry, strict=False)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                "not a database URL this service uses: expected sqlite:///FILE or "
+                "postgresql://USER@HOST:PORT/DATABASE"
+            )
         return value
 
     @field_validator("base_url")

@@ -413,11 +413,13 @@ def check_config(host: str | None, workers: int | None) -> None:
 
 def _database_problem(settings: Settings) -> str | None:
     """Why the database cannot be opened, if it cannot (a SQLite file is not created)."""
-    from ..bootstrap import open_engine, sqlite_file
+    from ..bootstrap import is_sqlite, open_engine, sqlite_file
 
     database = sqlite_file(settings.database_url)
-    if database is not None and not database.exists():
-        return None if database.resolve().parent.is_dir() else f"no directory for {database}"
+    if is_sqlite(settings.database_url) and (database is None or not database.exists()):
+        if database is None or database.resolve().parent.is_dir():
+            return None  # in memory, or a file serve creates
+        return f"no directory {database.resolve().parent} for the database (PSS_DATABASE_URL)"
     try:
         open_engine(settings).dispose()
     except ConfigError as exc:
