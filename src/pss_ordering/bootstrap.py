@@ -249,7 +249,12 @@ def build_services(
         orders=orders,
         parties=PartyService(database),
         offerings=OfferingService(database),
-        hub=HubService(database, clock, settings.callback_allowed_hosts),
+        hub=HubService(
+            database,
+            clock,
+            settings.callback_allowed_hosts,
+            AddressPolicy.of(settings.callback_allowed_networks),
+        ),
         events=EventService(database, clock, orders),
         figures=figures,
         metrics=registry_for(

@@ -28,6 +28,7 @@ from typing import Any
 import fastjsonschema
 
 from ..domain.errors import InvalidBody
+from ..domain.query import Attribute
 from ..domain.timestamps import RANGE
 from .bounds import bound_contract, is_instant
 
@@ -149,3 +150,72 @@ def body_schema(api: str, name: str, base_type: str) -> BodySchema:
         fields=frozenset(schema_properties(schemas, name)),
         check=fastjsonschema.compile(root, use_default=False, formats=FORMATS),
     )
+
+
+@cache
+def query_shape(api: str, name: str) -> dict[str, Attribute]:
+    """What a query on the ``name`` resource may name (paths, enumerated values), from the
+    contract: references followed, ``allOf`` parts and every ``oneOf``/``anyOf`` branch
+    and discriminated subtype joined, arrays stepped through (a query reaches into list
+    elements), an object without declared properties left open."""
+    shape = _ShapeBuilder(load_contract(api)["components"]["schemas"])
+    return dict(shape.attribute([{"$ref": f"#/components/schemas/{name}"}]).children)
+
+
+_SCALARS = frozenset({"string", "number", "integer", "boolean"})
+
+
+class _ShapeBuilder:
+    def __init__(self, schemas: Mapping[str, Any]) -> None:
+        self._schemas = schemas
+
+    def attribute(self, nodes: list[Any]) -> Attribute:
+        """The attribute the schema ``nodes`` (alternatives) describe; its children are
+        worked out when a query first walks into it."""
+        parts = [part for node in nodes for part in self._parts(node, set())]
+        properties: dict[str, list[Any]] = {}
+        for part in parts:
+            for prop, schema in (part.get("properties") or {}).items():
+                properties.setdefault(prop, []).append(schema)
+        if not properties:
+            return self._value(parts)
+        return Attribute(
+            children=lambda: {prop: self.attribute(found) for prop, found in properties.items()}
+        )
+    @staticmethod
+    def _value(parts: list[dict[str, Any]]) -> Attribute:
+        enums = [part.get("enum") for part in parts]
+        if parts and all(isinstance(e, list) for e in enums):
+            return Attribute(values=frozenset(str(v).strip() for e in enums for v in e or ()))
+        if parts and all(part.get("type") in _SCALARS for part in parts):
+            return Attribute()
+        return Attribute(open=True)  # an object (or anything) the contract leaves free
+
+    def _parts(self, node: Any, seen: set[str]) -> list[dict[str, Any]]:
+        """The plain schema parts a node stands for (references, allOf, oneOf, anyOf and
+        discriminator subtypes expanded)."""
+        if not isinstance(node, dict):
+            return []
+        if node.get("type") == "array":  # a query reaches into the elements
+            return self._parts(node.get("items"), seen)
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name in seen or name not in self._schemas:
+                return []
+            seen.add(name)
+            schema = self._schemas[name]
+            mapping = (schema.get("discriminator") or {}).get("mapping") or {}
+            found = self._parts(schema, seen)
+            for target in mapping.values():
+                found.extend(self._parts({"$ref": target}, seen))
+            return found
+        combinators = ("allOf", "oneOf", "anyOf")
+        wrapper = any(c in node for c in combinators) and not (
+            {"type", "properties", "enum"} & node.keys()
+        )
+        found = [] if wrapper else [node]
+        for combinator in combinators:
+            for branch in node.get(combinator) or ():
+                found.extend(self._parts(branch, seen))
+        return found

@@ -33,13 +33,18 @@ class Commands(click.Group):
         except PssError as exc:
             raise click.ClickException(exc.message) from None
 
-    def main(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **kw: Any
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
     ) -> Any:
         if not standalone_mode:
-            return super().main(args, *rest, standalone_mode=False, **kw)
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            returned = super().main(args, *rest, standalone_mode=False, **kw)
+            returned = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "pss-ordering"
             click.echo(f"Error: {exc.format_message()} (see '{command} --help')", err=True)
@@ -53,7 +58,7 @@ class Commands(click.Group):
         sys.exit(returned if isinstance(returned, int) else 0)
 
 
-class Instant(click.ParamType):
+class Instant(click.ParamType[str]):
     """An ISO-8601 date-time option, refused as a usage error when it is not one."""
 
     name = "date-time"

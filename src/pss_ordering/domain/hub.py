@@ -8,8 +8,10 @@ governance sees all).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from functools import cache
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import BusinessRuleViolation, NotFound
+from .events import DomainEvent
 from .identity import Caller, Role
 from .notifications import TMF_EVENT_NAMES
 from .query import values_at
@@ -84,6 +87,17 @@ class AddressPolicy:
                 ip = embedded  # the IPv4 host it reaches is what matters
         return ip.is_global or any(ip in network for network in self.networks)
 
+    def refusal(self, host: str, addresses: Iterable[str]) -> str | None:
+        """Why connecting to ``host`` at these (resolved) addresses is refused, or None
+        when one of them is allowed. The same words at registration and at sending."""
+        found = sorted(set(addresses))
+        if not found or any(self.allows(address) for address in found):
+            return None
+        return (
+            f"callback host '{host}' resolves to {', '.join(found)}, which is not a public "
+            "address nor inside PSS_CALLBACK_ALLOWED_NETWORKS"
+        )
+
 
 _NAT64 = ip_network("64:ff9b::/96")
 
@@ -95,6 +109,41 @@ def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
     if ip in _NAT64:
         return IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip.sixtofour
+
+
+@cache
+def event_types(topic: str) -> frozenset[str]:
+    """Every ``eventType`` a callback on ``topic`` can hear: the notifications recorded
+    there (domain/events.py) and their TMF names."""
+    found: set[str] = set()
+    for kind in _kinds(DomainEvent):
+        defaults = {f.name: f.default for f in fields(kind)}
+        if defaults["topic"] == topic and defaults["notification"]:
+            notification = str(defaults["notification"])
+            found.add(notification)
+            found.add(TMF_EVENT_NAMES.get(notification, notification))
+    return frozenset(found)
+
+
+def _kinds(base: type[DomainEvent]) -> Iterator[type[DomainEvent]]:
+    for kind in base.__subclasses__():
+        yield kind
+        yield from _kinds(kind)
+
+
+def check_event_types(query: FilterQuery, topic: str) -> None:
+    """A query naming an ``eventType`` nothing on the topic is ever published as would
+    leave its callback waiting for ever: refused at registration (422)."""
+    known = event_types(topic)
+    for path, wanted in query.terms:
+        if path == "eventType" and wanted not in known:
+            near = difflib.get_close_matches(wanted, sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            listed = ", ".join(sorted(known)) or "none"
+            raise BusinessRuleViolation(
+                f"query: no event of type '{wanted}' is published on topic '{topic}'{hint}; "
+                f"its event types: {listed}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
