@@ -182,6 +182,7 @@ class _ShapeBuilder:
         return Attribute(
             children=lambda: {prop: self.attribute(found) for prop, found in properties.items()}
         )
+
     @staticmethod
     def _value(parts: list[dict[str, Any]]) -> Attribute:
         enums = [part.get("enum") for part in parts]
