@@ -43,11 +43,29 @@ FORMATS = {"date-time": is_instant}
 _DROPPED = frozenset({"discriminator", "example", "examples", "xml", "externalDocs", "nullable"})
 
 
+# Where a PSI file contradicts itself, the service follows the file's own example and
+# serves the corrected schema (README "Deviations from the PSI files"): per API, the
+# properties whose declared type is replaced.
+DEVIATIONS: dict[str, dict[str, dict[str, Any]]] = {
+    # PSID620 declares accessProbability an integer between 0 and 1 whose example is
+    # 0.75 (a probability): the served document failed openapi-spec-validator and the
+    # example itself was refused. It is a number between 0 and 1.
+    "productCatalogManagement": {"accessProbability": {"type": "number"}},
+}
+
+
 @cache
 def load_contract(api: str) -> dict[str, Any]:
-    """The PSI document with this service's input bounds written in (:mod:`.bounds`)."""
+    """The PSI document with its :data:`DEVIATIONS` corrected and this service's input
+    bounds written in (:mod:`.bounds`)."""
     text = resources.files(__package__).joinpath("contract", CONTRACTS[api]).read_text()
-    return bound_contract(json.loads(text))
+    doc = json.loads(text)
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        for part in [schema, *schema.get("allOf", [])]:
+            for name, fix in DEVIATIONS.get(api, {}).items():
+                if name in (part.get("properties") or {}):
+                    part["properties"][name].update(fix)
+    return bound_contract(doc)
 
 
 def to_json_schema(node: Any) -> Any:
