@@ -94,8 +94,8 @@ class AddressPolicy:
         if not found or any(self.allows(address) for address in found):
             return None
         return (
-            f"callback host '{host}' resolves to {', '.join(found)}, which is not a public "
-            "address nor inside PSS_CALLBACK_ALLOWED_NETWORKS"
+            f"callback host '{host}' resolves to {', '.join(found)}, which is not an allowed "
+            "address (public, or inside PSS_CALLBACK_ALLOWED_NETWORKS)"
         )
 
 
