@@ -13,30 +13,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import Auth
-from tests.world import OFFERINGS, ORDERS, World, order_body, provider_ref
+from tests.world import ORDERS, World, order_body
 
 IMEI = {"productCharacteristic": [{"name": "IMEI", "value": "490154203237518"}]}
 
 
 @pytest.fixture
-def order(world: World, client: TestClient, auth: Auth) -> dict[str, Any]:
+def order(world: World, auth: Auth) -> dict[str, Any]:
     """Two items; the first's offering requires an IMEI it was ordered without."""
-    offering = {
-        "id": "off-imei",
-        "name": "needs an IMEI",
-        "lifecycleStatus": "active",
-        "relatedParty": [provider_ref("prov-a")],
-        "prodSpecCharValueUse": [
-            {
-                "@type": "ProductSpecificationCharacteristicValueUse",
-                "name": "IMEI",
-                "valueType": "string",
-                "minCardinality": 1,
-            }
-        ],
-    }
-    created = client.post(OFFERINGS, json=offering, headers=auth("prov-a", "provider"))
-    assert created.status_code == 201, created.text
+    world.publish_imei_offering()
     body = order_body("off-imei", "off-b")
     body["productOrderItem"][1]["quantity"] = 3
     found = world.create(auth("dave"), body)

@@ -18,6 +18,15 @@ from tests.world import World, provider_ref
 OFFERINGS = "/psi-api/productCatalogManagement/v2/productOffering"
 
 
+def _offering(probability: object) -> dict[str, object]:
+    return {
+        "name": "probable",
+        "lifecycleStatus": "active",
+        "accessProbability": probability,
+        "relatedParty": [provider_ref("prov-a")],
+    }
+
+
 @pytest.mark.parametrize("api", sorted(SERVED))
 def test_every_served_openapi_document_validates(client: TestClient, api: str) -> None:
     answer = client.get(f"{SERVED[api][0]}/openapi.json")
@@ -30,13 +39,7 @@ def test_an_offering_with_the_documented_access_probability_is_accepted(
     world: World, client: TestClient, probability: float
 ) -> None:
     provider = world.auth("prov-a", "provider")
-    body = {
-        "name": "probable",
-        "lifecycleStatus": "active",
-        "accessProbability": probability,
-        "relatedParty": [provider_ref("prov-a")],
-    }
-    created = client.post(OFFERINGS, json=body, headers=provider)
+    created = client.post(OFFERINGS, json=_offering(probability), headers=provider)
     assert created.status_code == 201, created.text
     read = client.get(f"{OFFERINGS}/{created.json()['id']}", headers=provider)
     assert read.json()["accessProbability"] == probability
@@ -46,12 +49,7 @@ def test_an_offering_with_the_documented_access_probability_is_accepted(
 def test_an_access_probability_outside_0_to_1_is_refused(
     world: World, client: TestClient, probability: object
 ) -> None:
-    body = {
-        "name": "improbable",
-        "lifecycleStatus": "active",
-        "accessProbability": probability,
-        "relatedParty": [provider_ref("prov-a")],
-    }
-    answer = client.post(OFFERINGS, json=body, headers=world.auth("prov-a", "provider"))
+    provider = world.auth("prov-a", "provider")
+    answer = client.post(OFFERINGS, json=_offering(probability), headers=provider)
     assert answer.status_code == 400, answer.text
     assert "accessProbability" in answer.json()["message"]
