@@ -284,3 +284,11 @@ def test_seed_loaded_by_serve_reads_back_as_json(workdir: Path) -> None:
     from pss_ordering.cli.seed import DEMO_SEED, KINDS
 
     assert set(json.loads(DEMO_SEED.read_text())) == set(KINDS)
+
+
+def test_help_says_that_role_repeats_and_what_resume_does() -> None:
+    token_help = " ".join(run("token", "--help").stdout.split())
+    assert "repeat the option for several" in token_help
+    assert "at least 1" in token_help
+    resume_help = " ".join(run("callbacks", "resume", "--help").stdout.split())
+    assert "active one waiting for its next retry" in resume_help
