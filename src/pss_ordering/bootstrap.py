@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from .api.app import create_app
 from .api.auth import Authenticator
 from .api.common import Services
+from .api.contract import hub_query_shapes
 from .api.jwks import JwksKeys
 from .clock import Clock, SystemClock
 from .config import ConfigError, Settings
@@ -254,6 +255,7 @@ def build_services(
             clock,
             settings.callback_allowed_hosts,
             AddressPolicy.of(settings.callback_allowed_networks),
+            query_shapes=hub_query_shapes(),
         ),
         events=EventService(database, clock, orders),
         figures=figures,

@@ -156,3 +156,41 @@ def test_a_loopback_name_is_accepted_when_its_network_is_allowed(
             headers=auth("gov", "governance"),
         )
     assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("event.productOrder.productOrderItem.productOfering.id=x", ("'productOfering'",)),
+        ("event.productOrdr.id=x", ("'productOrdr'", "productOrder")),
+        ("event.priorty=1", ("'priorty'", "priority")),
+        ("staet=acknowledged", ("'staet'", "state")),
+        ("state=acknowleged", ("unknown value 'acknowleged'", "acknowledged")),
+        ("eventType=orderStateChangeNotification&event.productOrder.stat=held", ("'stat'",)),
+    ],
+)
+def test_a_query_path_or_value_its_events_never_carry_is_refused_PSI_01_02_02_02(
+    world: World, client: TestClient, query: str, words: tuple[str, ...]
+) -> None:
+    body = {"callback": "http://127.0.0.1:9999/cb", "query": query}
+    refused(client.post(HUB.format(topic="order"), json=body, headers=world.gov), 422, *words)
+    assert client.get(HUB.format(topic="order"), headers=world.gov).json() == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "event.productOrder.productOrderItem.productOffering.id=off-a",
+        "event.priority=1",
+        "state=acknowledged",
+        "event.productOrder.relatedParty.partyOrPartyRole.id=carol",
+        "domain=productOrdering&correlationId=x",
+        "resourcePath=/productOrder/1/productOrderItem/1",
+    ],
+)
+def test_a_query_naming_what_events_carry_is_accepted(
+    world: World, client: TestClient, query: str
+) -> None:
+    body = {"callback": "http://127.0.0.1:9999/cb", "query": query}
+    answer = client.post(HUB.format(topic="order"), json=body, headers=world.gov)
+    assert answer.status_code == 201, answer.text

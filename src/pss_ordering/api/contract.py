@@ -238,3 +238,19 @@ class _ShapeBuilder:
             for branch in node.get(combinator) or ():
                 found.extend(self._parts(branch, seen))
         return found
+
+
+@cache
+def hub_query_shapes() -> dict[str, tuple[dict[str, Attribute], dict[str, Attribute]]]:
+    """Per topic whose events carry a resource the contract describes, what a
+    registration's query may name: the envelope (PSID688 ``Event``, its ``event``
+    holding the resource, and seed 001's ``resourcePath``/``fieldPath``), and the
+    resource itself (``event.productOrder`` on the ``order`` topic)."""
+    order = query_shape("productOrdering", "ProductOrder")
+    envelope = {
+        **query_shape("event", "Event"),
+        "event": Attribute(children={"productOrder": Attribute(children=order)}),
+        "resourcePath": Attribute(),
+        "fieldPath": Attribute(),
+    }
+    return {"order": (envelope, order)}

@@ -23,11 +23,11 @@ from ipaddress import (
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BusinessRuleViolation, NotFound
+from .errors import BusinessRuleViolation, InvalidQuery, NotFound
 from .events import DomainEvent
 from .identity import Caller, Role
 from .notifications import TMF_EVENT_NAMES
-from .query import values_at
+from .query import Shape, check_path, check_value, known_parts, values_at
 
 TOPICS = ("order", "inquiry", "alarm")
 
@@ -144,6 +144,31 @@ def check_event_types(query: FilterQuery, topic: str) -> None:
                 f"query: no event of type '{wanted}' is published on topic '{topic}'{hint}; "
                 f"its event types: {listed}"
             )
+
+
+def check_query_paths(query: FilterQuery, envelope: Shape, resource: Shape) -> None:
+    """Every path of a query names something its events can carry, and an enumerated one
+    a value it can take: in the envelope (``envelope``), or, as TOD-01-02-02 lets a path
+    leave the resource out (``event.priority``, ``state``), in the resource
+    (``resource``). A typo would match nothing, ever: refused at registration (422)."""
+    for path, wanted in query.terms:
+        if path == "eventType":
+            continue
+        parts = path.split(".")
+        rest = ".".join(parts[1:] if parts[0] == "event" else parts)
+        readings = [(path, envelope, known_parts(path, envelope) - (parts[0] == "event"))]
+        if rest:
+            readings.append((rest, resource, known_parts(rest, resource)))
+        errors: list[tuple[int, bool, str]] = []
+        for name, shape, depth in readings:
+            try:
+                check_value(check_path(name, shape, path), wanted, path)
+                break
+            except InvalidQuery as exc:
+                errors.append((depth, "did you mean" in exc.message, exc.message))
+        else:
+            # The reading that got further, else the one with a suggestion, names the typo.
+            raise BusinessRuleViolation(f"query: {max(errors)[2]}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,7 @@ def parse_query(
             sort.extend(
                 SortKey(path.lstrip("-+"), path.startswith("-"))
                 for path in _split(raw, name)
-                if _check_path(path.lstrip("-+"), attributes, name) is not None
+                if check_path(path.lstrip("-+"), attributes, name) is not None
             )
             _at_most(len(sort), MAX_LIST, "sort keys")
         else:
@@ -172,20 +172,25 @@ def _condition(name: str, raw: str, attributes: Shape) -> Condition:
             f"'{_shown(name)}': unknown operator '{_shown(tail)}'"
             f"{_nearest(tail, OPERATORS)} (operators: {', '.join(sorted(OPERATORS))})"
         )
-    found = _check_path(path, attributes, name)
+    found = check_path(path, attributes, name)
     values = tuple(_split(raw, name)) if op == "eq" else (raw,)
     if not values:
         raise InvalidQuery(f"filter '{_shown(name)}' needs a value")
     if op != "eq":
         _comparable(raw, name)
-    elif found.values is not None:
+    else:
         for value in values:
-            if value not in found.values:
-                raise InvalidQuery(
-                    f"'{_shown(name)}': unknown value '{_shown(value)}'"
-                    f"{_nearest(value, found.values)} (values: {', '.join(sorted(found.values))})"
-                )
+            check_value(found, value, name)
     return Condition(path, op, values)
+
+
+def check_value(attribute: Attribute, value: str, name: str) -> None:
+    """An enumerated attribute compared with a value it never takes is a typo: 400."""
+    if attribute.values is not None and value not in attribute.values:
+        raise InvalidQuery(
+            f"'{_shown(name)}': unknown value '{_shown(value)}'"
+            f"{_nearest(value, attribute.values)} (values: {', '.join(sorted(attribute.values))})"
+        )
 
 
 def _value_at(path: str, attributes: Shape) -> bool:
@@ -193,6 +198,11 @@ def _value_at(path: str, attributes: Shape) -> bool:
     parts = path.split(".")
     node, known = _walk(parts, attributes)
     return known == len(parts) and node is not None and node.is_value
+
+
+def known_parts(path: str, attributes: Shape) -> int:
+    """How many leading parts of ``path`` the shape knows (all: the path names something)."""
+    return _walk(path.split("."), attributes)[1]
 
 
 def _walk(parts: Sequence[str], attributes: Shape) -> tuple[Attribute | None, int]:
@@ -245,12 +255,13 @@ def _split(raw: str, name: str) -> list[str]:
 
 def _paths(raw: str, attributes: Shape, name: str) -> Iterator[str]:
     for path in _split(raw, name):
-        _check_path(path, attributes, name)
+        check_path(path, attributes, name)
         yield path
 
 
-def _check_path(path: str, attributes: Shape, name: str) -> Attribute:
-    """The attribute a path names; 400 naming the first part the contract does not know."""
+def check_path(path: str, attributes: Shape, name: str) -> Attribute:
+    """The attribute a path names; 400 naming the first part the contract does not know
+    (``name``: the parameter as the client wrote it, for the message)."""
     parts = path.split(".")
     if not path or any(not part for part in parts):
         raise InvalidQuery(f"'{_shown(name)}': unknown attribute '{_shown(path)}'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import ip_address
 
@@ -18,6 +18,7 @@ from ..clock import Clock
 from ..domain import hub
 from ..domain.errors import BusinessRuleViolation, Forbidden, NotFound
 from ..domain.identity import Caller, Role
+from ..domain.query import Shape
 from ..domain.timestamps import format_instant
 from ..service.unit_of_work import Database, UnitOfWork
 from .sender import resolve_addresses
@@ -41,12 +42,16 @@ class HubService:
         allowed_hosts: Sequence[str],
         policy: hub.AddressPolicy | None = None,
         resolve: Resolve | None = None,
+        query_shapes: Mapping[str, tuple[Shape, Shape]] | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
         self._allowed = tuple(allowed_hosts)
         self._policy = policy or hub.AddressPolicy()
         self._resolve = resolve or resolve_addresses
+        # Per topic, what a query may name (envelope, resource); topics without one
+        # (their events carry no resource the contract describes) are not checked.
+        self._query_shapes = dict(query_shapes or {})
 
     def register(
         self, caller: Caller, topic: str, callback: str, query: str | None
@@ -60,7 +65,10 @@ class HubService:
             raise Forbidden("the alarm topic is for governance and providers")
         hub.check_allowed_host(callback, self._allowed)
         self._check_addresses(callback)
-        hub.check_event_types(hub.FilterQuery.parse(query), topic)
+        parsed = hub.FilterQuery.parse(query)
+        hub.check_event_types(parsed, topic)
+        if topic in self._query_shapes:
+            hub.check_query_paths(parsed, *self._query_shapes[topic])
         with self._db.writing() as uow:
             same = uow.subscriptions.find_same(caller.party_id, topic, callback, query)
             if same is not None:
