@@ -56,6 +56,26 @@ class World:
         self.auth = auth
         self.gov = auth("gov", "governance")
 
+    def publish_imei_offering(self) -> str:
+        """prov-a's offering ``off-imei``, which requires an IMEI characteristic."""
+        body = {
+            "id": "off-imei",
+            "name": "needs an IMEI",
+            "lifecycleStatus": "active",
+            "relatedParty": [provider_ref("prov-a")],
+            "prodSpecCharValueUse": [
+                {
+                    "@type": "ProductSpecificationCharacteristicValueUse",
+                    "name": "IMEI",
+                    "valueType": "string",
+                    "minCardinality": 1,
+                }
+            ],
+        }
+        response = self.client.post(OFFERINGS, json=body, headers=self.auth("prov-a", "provider"))
+        assert response.status_code == 201, response.text
+        return "off-imei"
+
     def create(self, who: dict[str, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.client.post(ORDERS, json=body or order_body("off-a", "off-b"), headers=who)
         assert response.status_code == 201, response.text

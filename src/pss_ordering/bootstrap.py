@@ -10,14 +10,16 @@ from pathlib import Path
 
 from aiohttp.abc import AbstractResolver
 from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from starlette.applications import Starlette
 
 from .api.app import create_app
 from .api.auth import Authenticator
 from .api.common import Services
+from .api.contract import hub_query_shapes
 from .api.jwks import JwksKeys
 from .clock import Clock, SystemClock
-from .config import Settings
+from .config import ConfigError, Settings
 from .domain.delivery import RetryPolicy
 from .domain.hub import AddressPolicy
 from .domain.retention import RetentionPolicy
@@ -48,25 +50,81 @@ from .service.unit_of_work import Database
 from .sla.figures import FiguresService
 from .sla.metrics import ResponseTimeCollector, registry_for
 from .store import migrate
-from .store.database import make_engine
+from .store.database import make_engine, shown_url, unreachable
 
 log = logging.getLogger(__name__)
 SECRET_FILE = Path(".pss-ordering.secret")
 
 
-def development_secret(settings: Settings) -> str | None:
+def development_secret(settings: Settings, *, create: bool = False) -> str | None:
     """The HS256 secret: configured, or (with no asymmetric key either) a local random one.
 
     The generated secret lives in ``.pss-ordering.secret`` (mode 0600) in the
-    working directory, so ``serve`` and ``token`` agree with no setup at all.
+    working directory, so ``serve`` and ``token`` agree with no setup at all. Only
+    ``serve`` creates it (``create``): any other command run from another directory
+    would make a second secret whose tokens the server refuses, so there a missing
+    file is a :class:`ConfigError` that says where the secret is looked for.
     """
     if settings.jwt_secret:
         return settings.jwt_secret
     if settings.jwt_public_key or settings.jwt_jwks_url:
         return None
     if not SECRET_FILE.exists():
+        if not create:
+            raise ConfigError(
+                f"no PSS_JWT_SECRET and no development secret in {SECRET_FILE.resolve()} "
+                "(serve creates it in the directory it runs in): run this command there, "
+                "or set PSS_JWT_SECRET to the server's secret"
+            )
         _create_secret_file()
     return SECRET_FILE.read_text().strip()
+
+
+def _known_secret(settings: Settings) -> str | None:
+    """The secret to verify tokens with, if there is one; commands that verify none
+    (``worker``, ``sla``, ``callbacks``) run without."""
+    try:
+        return development_secret(settings)
+    except ConfigError:
+        return None
+
+
+def _signature_hint(settings: Settings) -> str | None:
+    """What a 401 for a bad signature adds in development mode (no configured key)."""
+    if settings.jwt_secret or settings.jwt_public_key or settings.jwt_jwks_url:
+        return None
+    return (
+        f"development mode: this server verifies tokens with the {SECRET_FILE} in the "
+        "directory serve runs in; a token minted elsewhere was signed with another secret: "
+        "run 'pss-ordering token' in that directory"
+    )
+
+
+def secret_source(settings: Settings) -> str:
+    """Where tokens are verified from, for the commands to say (never the secret itself)."""
+    if settings.jwt_secret:
+        return "PSS_JWT_SECRET"
+    if settings.jwt_public_key or settings.jwt_jwks_url:
+        return "PSS_JWT_PUBLIC_KEY" if settings.jwt_public_key else "PSS_JWT_JWKS_URL"
+    return f"development secret {SECRET_FILE.resolve()}"
+
+
+def existing_database(settings: Settings) -> Settings:
+    """The settings, when their SQLite file exists: commands other than ``serve``,
+    ``migrate`` and ``worker`` read what a server wrote, and opening a file that is
+    not there would create an empty database and answer from it."""
+    database = sqlite_file(settings.database_url)
+    if database is not None and not database.exists():
+        raise ConfigError(
+            f"no database at {database.resolve()} (PSS_DATABASE_URL "
+            f"{settings.database_url}): run this command where serve runs, "
+            "or set PSS_DATABASE_URL to the server's database"
+        )
+    return settings
+
+
+def describe_database(settings: Settings) -> str:
+    return shown_url(settings.database_url)
 
 
 def _create_secret_file() -> None:
@@ -97,8 +155,27 @@ def jwks_keys(settings: Settings) -> JwksKeys | None:
     )
 
 
+def open_engine(settings: Settings) -> Engine:
+    """The engine of the configured database, which answered a first connection; a
+    :class:`ConfigError` saying what to do when the URL or the database is unusable."""
+    try:
+        engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            f"PSS_DATABASE_URL: not a database URL ({exc}); "
+            "expected sqlite:///FILE or postgresql://USER@HOST:PORT/DATABASE"
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        raise ConfigError(unreachable(settings.database_url, exc)) from None
+    return engine
+
+
 def build_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = open_engine(settings)
     migrate.upgrade(engine)
     return engine
 
@@ -165,7 +242,7 @@ def build_services(
         database=database,
         clock=clock,
         auth=Authenticator(
-            secret=development_secret(settings),
+            secret=_known_secret(settings),
             public_key=settings.jwt_public_key,
             jwks_url=settings.jwt_jwks_url,
             algorithms=settings.jwt_algorithms,
@@ -173,11 +250,18 @@ def build_services(
             audience=settings.jwt_audience,
             max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
             jwks=jwks_keys(settings),
+            signature_hint=_signature_hint(settings),
         ),
         orders=orders,
         parties=PartyService(database),
         offerings=OfferingService(database),
-        hub=HubService(database, clock, settings.callback_allowed_hosts),
+        hub=HubService(
+            database,
+            clock,
+            settings.callback_allowed_hosts,
+            AddressPolicy.of(settings.callback_allowed_networks),
+            query_shapes=hub_query_shapes(),
+        ),
         events=EventService(database, clock, orders),
         figures=figures,
         metrics=registry_for(

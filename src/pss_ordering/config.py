@@ -3,17 +3,35 @@
 Values come from ``PSS_*`` environment variables, then from an optional TOML
 file named by ``PSS_CONFIG_FILE`` (keys are the field names, lower case), then
 from the defaults below.
+
+Nothing is silently ignored: a configuration file that does not exist, a key
+the settings do not have (with the nearest one suggested), a value of the
+wrong kind and an unusable ``PSS_BASE_URL`` or ``PSS_JWT_SECRET`` all raise
+:class:`ConfigError`, one line that says which setting and what to do; the CLI
+prints it and exits non-zero (``cli/main.py``).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import socket
+import tomllib
+from collections.abc import Iterable
 from datetime import timedelta
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,8 +39,19 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .domain.durations import MAX_DURATION, MAX_DURATION_TEXT
+
+ENV_PREFIX = "PSS_"
+API_PREFIX = "/psi-api"
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(Exception):
+    """Something the operator must fix before the service can run, said in one line
+    (which setting, what was wrong, what to do)."""
 
 
 class CallbackAuth(BaseModel):
@@ -63,10 +92,11 @@ class CallbackAuth(BaseModel):
 class Settings(BaseSettings):
     """Everything an operator can configure; see the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix="PSS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = "sqlite:///pss-ordering.db"
-    base_url: str = "http://127.0.0.1:8080"
+    # Unset: derived from where serve listens (host and port), see _derive_base_url.
+    base_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
 
@@ -164,6 +194,7 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_scope: str = "openid"
+    _base_url_derived: bool = PrivateAttr(default=False)
 
     @field_validator(
         "jwt_algorithms",
@@ -215,6 +246,48 @@ class Settings(BaseSettings):
             ip_network(entry, strict=False)
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                "not a database URL this service uses: expected sqlite:///FILE or "
+                "postgresql://USER@HOST:PORT/DATABASE"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        return check_base_url(value) if value else value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"is {len(value.encode())} bytes; at least {MIN_SECRET_BYTES} are needed "
+                "(generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _derive_base_url(self) -> Settings:
+        """With no ``PSS_BASE_URL``, the ``href``s name where the service listens."""
+        if not self.base_url:
+            self.base_url = listening_url(self.host, self.port)
+            self._base_url_derived = True
+        return self
+
+    @property
+    def base_url_derived(self) -> bool:
+        """Whether ``base_url`` was derived from ``host`` and ``port`` (none was set)."""
+        return self._base_url_derived
+
     @model_validator(mode="after")
     def _lease_outlasts_sends(self) -> Settings:
         if self.delivery_lease_seconds < 3 * self.delivery_timeout_seconds:
@@ -261,5 +334,117 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("PSS_CONFIG_FILE")
         if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+            sources.append(
+                TomlConfigSettingsSource(settings_cls, toml_file=_checked_file(config_file))
+            )
         return tuple(sources)
+
+
+def _checked_file(name: str) -> Path:
+    """The configuration file, refused when missing, malformed or holding unknown keys."""
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError(
+            f"PSS_CONFIG_FILE names {path.resolve()}, which does not exist: "
+            "fix the path or unset PSS_CONFIG_FILE"
+        )
+    try:
+        keys = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"PSS_CONFIG_FILE {path}: not valid TOML ({exc})") from None
+    for key in keys:
+        if key not in Settings.model_fields:
+            raise ConfigError(f"PSS_CONFIG_FILE {path}: unknown setting '{key}'{_suggestion(key)}")
+    return path
+
+
+def _suggestion(name: str) -> str:
+    near = difflib.get_close_matches(name.lower(), list(Settings.model_fields), n=1, cutoff=0.7)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
+def unknown_environment(environ: Iterable[str]) -> list[str]:
+    """``PSS_*`` variables that name no setting, each with the nearest one if any (a
+    variable may belong to something else, so these are warnings, not errors)."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {"PSS_CONFIG_FILE"}
+    return [
+        f"{name} is not a setting{_suggestion(name[len(ENV_PREFIX) :])}"
+        for name in sorted(environ)
+        if name.startswith(ENV_PREFIX) and name not in known
+    ]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings, or a :class:`ConfigError` naming the first setting that is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid(exc)) from None
+
+
+# Values never repeated in a message: they may hold credentials.
+_NOT_SHOWN = frozenset({"jwt_secret", "jwt_public_key", "callback_auth", "database_url"})
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """Pydantic's errors as one line: each setting by its variable name, what was expected
+    and what was given."""
+    parts = []
+    for item in error.errors(include_url=False):
+        location = [str(part) for part in item["loc"]]
+        message = item["msg"].removeprefix("Value error, ")
+        if not location:
+            parts.append(message)
+            continue
+        name = ENV_PREFIX + location[0].upper()
+        where = "".join(f"[{part}]" for part in location[1:])
+        given = item.get("input")
+        shown = (
+            f" (got {given!r})"
+            if isinstance(given, (str, int, float)) and location[0] not in _NOT_SHOWN
+            else ""
+        )
+        parts.append(f"{name}{where}: {message[0].lower()}{message[1:]}{shown}")
+    return "; ".join(parts)
+
+
+def check_base_url(value: str) -> str:
+    """``PSS_BASE_URL`` is where clients reach the service: scheme, host, optional port
+    and path, without the API prefix (each API adds its ``/psi-api/...`` itself)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://pss.example.org")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or a fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError("has a malformed port") from None
+    if API_PREFIX + "/" in parts.path.rstrip("/") + "/":
+        raise ValueError(
+            f"must not contain {API_PREFIX} (every href would carry it twice): "
+            f"give the URL before it, e.g. {parts.scheme}://{parts.netloc}"
+        )
+    return value.rstrip("/")
+
+
+def listening_url(host: str, port: int) -> str:
+    """The URL of a server listening on ``host``:``port``: a wildcard address stands for
+    this machine's name, an IPv6 literal is bracketed."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    try:
+        if ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return f"http://{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from pss_ordering.clock import ManualClock
 from tests.conftest import Auth
-from tests.world import OFFERINGS, ORDERS, World, customer_ref, order_body, provider_ref
+from tests.world import OFFERINGS, ORDERS, World, customer_ref, order_body
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
@@ -239,24 +239,8 @@ def test_replacement_rules(world: World, client: TestClient, auth: Auth) -> None
 
 
 @pytest.fixture
-def imei_offering(world: World, client: TestClient, auth: Auth) -> str:
-    body = {
-        "id": "off-imei",
-        "name": "needs an IMEI",
-        "lifecycleStatus": "active",
-        "relatedParty": [provider_ref("prov-a")],
-        "prodSpecCharValueUse": [
-            {
-                "@type": "ProductSpecificationCharacteristicValueUse",
-                "name": "IMEI",
-                "valueType": "string",
-                "minCardinality": 1,
-            }
-        ],
-    }
-    response = client.post(OFFERINGS, json=body, headers=auth("prov-a", "provider"))
-    assert response.status_code == 201, response.text
-    return "off-imei"
+def imei_offering(world: World) -> str:
+    return world.publish_imei_offering()
 
 
 def _events(client: TestClient, order_id: str) -> list[tuple[str, dict[str, Any]]]:

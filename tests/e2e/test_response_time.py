@@ -413,8 +413,10 @@ def test_sla_command_prints_the_table(
     timed.create(auth("dave"))
     services = client.app.state.services  # type: ignore[attr-defined]
     monkeypatch.setattr("pss_ordering.bootstrap.build_services", lambda *_a, **_k: services)
+    url = services.database.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("PSS_DATABASE_URL", url)  # sla refuses a database that is not there
     result = CliRunner().invoke(cli, ["sla"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["provider", "received", "on"]
     assert [line.split()[0] for line in lines[1:]] == ["prov-a", "prov-b"]

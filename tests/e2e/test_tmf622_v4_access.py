@@ -251,3 +251,24 @@ def test_v4_callback_halts_and_is_resumed_PSI_01_02_03_07(
     [created] = receiver.delivered(listener)
     assert created["eventType"] == "ProductOrderCreateEvent"
     assert client.get(url, headers=dave).json()["deliveredCount"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("eventType=ProductOrderStateChangeEvent", 201),
+        ("eventType=ProductOrderCreateEvent", 201),
+        # a typo, and the v5 name a v4 hub never hears: the callback would wait for ever
+        ("eventType=ProductOrderStateChangeEvnt", 422),
+        ("eventType=orderStateChangeNotification", 422),
+    ],
+)
+def test_v4_hub_queries_name_events_a_v4_hub_hears_PSI_01_02_03_04(
+    client: TestClient, auth: Auth, receiver: Receiver, query: str, status: int
+) -> None:
+    response = client.post(
+        f"{V4}/hub",
+        json={"callback": receiver.url("/v4"), "query": query},
+        headers=auth("dave"),
+    )
+    assert response.status_code == status, response.text

@@ -17,7 +17,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import Engine
 
 from pss_ordering.api.auth import Authenticator
-from pss_ordering.bootstrap import build_services
+from pss_ordering.bootstrap import build_services, development_secret
 from pss_ordering.cli.main import cli
 from pss_ordering.cli.seed import DEMO_SEED, load_seed
 from pss_ordering.config import Settings
@@ -82,8 +82,9 @@ def test_token_command_mints_a_verifiable_token(monkeypatch: pytest.MonkeyPatch)
     )
     assert result.exit_code == 0, result.output
     auth = Authenticator(secret="cli-secret-long-enough-for-hs256-tokens")
-    caller = auth.authenticate("Bearer " + result.output.strip())
+    caller = auth.authenticate("Bearer " + result.stdout.strip())
     assert caller == Caller("alice", frozenset({Role.CUSTOMER, Role.PSS}))
+    assert "signed with PSS_JWT_SECRET" in result.stderr
 
 
 def test_token_command_refuses_a_lifetime_the_service_would_refuse(
@@ -99,22 +100,29 @@ def test_token_command_refuses_a_lifetime_the_service_would_refuse(
     assert allowed.exit_code == 0, allowed.output
     caller = Authenticator(
         secret="cli-secret-long-enough-for-hs256-tokens", max_lifetime_seconds=100_000
-    ).authenticate("Bearer " + allowed.output.strip())
+    ).authenticate("Bearer " + allowed.stdout.strip())
     assert caller.party_id == "alice"
 
 
-def test_token_command_generates_a_local_secret(
+def test_token_command_uses_the_secret_serve_generated(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """With nothing configured, serve and token share a generated 0600 secret file."""
+    """With nothing configured, serve and token share a generated 0600 secret file; only
+    serve creates it, so token run elsewhere refuses instead of minting with a new one."""
     monkeypatch.delenv("PSS_JWT_SECRET", raising=False)
     monkeypatch.chdir(tmp_path)
+    refused = CliRunner().invoke(cli, ["token", "--party", "a", "--role", "customer"])
+    assert refused.exit_code == 1
+    secret_file = tmp_path / ".pss-ordering.secret"
+    assert not secret_file.exists()
+    assert str(secret_file) in refused.stderr and "PSS_JWT_SECRET" in refused.stderr
+    development_secret(Settings(), create=True)  # what serve does first
     first = CliRunner().invoke(cli, ["token", "--party", "a", "--role", "customer"])
     assert first.exit_code == 0, first.output
-    secret_file = tmp_path / ".pss-ordering.secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert str(secret_file) in first.stderr
     Authenticator(secret=secret_file.read_text().strip()).authenticate(
-        "Bearer " + first.output.strip()
+        "Bearer " + first.stdout.strip()
     )
 
 
@@ -127,13 +135,9 @@ def test_migrate_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 def test_demo_seed_loads_once(engine: Engine, settings: Settings) -> None:
     services = build_services(settings, engine)
-    assert load_seed(services, DEMO_SEED) == {
-        "organization": 3,
-        "individual": 1,
-        "productOffering": 2,
-    }
-    assert load_seed(services, DEMO_SEED) == {
-        "organization": 0,
-        "individual": 0,
-        "productOffering": 0,
-    }
+    first = load_seed(services, DEMO_SEED)
+    assert first.created == {"organization": 3, "individual": 1, "productOffering": 2}
+    assert str(first) == "created 3 organization, 1 individual, 2 productOffering"
+    again = load_seed(services, DEMO_SEED)
+    assert again.created == {"organization": 0, "individual": 0, "productOffering": 0}
+    assert str(again) == "nothing new (6 entries already present)"

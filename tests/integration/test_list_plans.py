@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 
+from pss_ordering.api.contract import query_shape
 from pss_ordering.domain.identity import Caller, Role
 from pss_ordering.domain.query import Query, parse_query
 from pss_ordering.domain.visibility import Viewer
@@ -48,13 +49,7 @@ PROBED = (  # answered in SQL, by looking up (external id) or probing (party, it
 )
 SORTS = (*(f"sort={path}" for path in ORDER_COLUMNS), "sort=-requestedStartDate")
 QUERIES = [*COVERED, *PROBED, *SORTS, "offset=500"]
-ATTRIBUTES = frozenset(ORDER_COLUMNS) | {
-    "description",
-    "expectedCompletionDate",
-    "productOrderItem",
-    "relatedParty",
-    "externalId",
-}
+ATTRIBUTES = query_shape("productOrdering", "ProductOrder")
 
 
 def _plan(conn: Connection, sql: str, params: Any, *, total: bool = True) -> list[str]:

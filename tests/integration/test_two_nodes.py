@@ -67,6 +67,9 @@ def cluster(fresh_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp: Path = tmp_path_factory.mktemp("nodes")
     env = {
         "PSS_DATABASE_URL": fresh_database,
+        # The balancer's address, the same on every node (README "Processes and nodes");
+        # unset, each node would name its own port in hrefs.
+        "PSS_BASE_URL": "http://balancer.test",
         "PSS_RUN_WORKERS": "true",
         "PSS_CALLBACK_ALLOWED_HOSTS": receiver.host,
         "PSS_TIMER_POLL_SECONDS": "0.1",  # three processes polling often: races if any

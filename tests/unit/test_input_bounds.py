@@ -20,12 +20,12 @@ from pss_ordering.config import Settings
 from pss_ordering.domain.catalog import Offering, check_terms
 from pss_ordering.domain.durations import MAX_DURATION, parse_duration, tmf_duration
 from pss_ordering.domain.errors import BusinessRuleViolation, InvalidBody, InvalidQuery
-from pss_ordering.domain.query import MAX_OFFSET, Condition, parse_query
+from pss_ordering.domain.query import MAX_OFFSET, Condition, opaque, parse_query
 from pss_ordering.domain.timestamps import InstantOutOfRange, parse_instant
 from pss_ordering.service.batching import BatchWriter
 from pss_ordering.service.execution import Executor
 
-ATTRIBUTES = frozenset({"state", "productOrderItem", "relatedParty", "creationDate", "note"})
+ATTRIBUTES = opaque({"state", "productOrderItem", "relatedParty", "creationDate", "note"})
 
 
 def parse(*pairs: tuple[str, str], **limits: int) -> Any:

@@ -16,13 +16,14 @@ from pss_ordering.domain.query import (
     SortKey,
     evaluate,
     matches,
+    opaque,
     parse_query,
     select_fields,
     sort_documents,
     values_at,
 )
 
-ATTRIBUTES = frozenset(
+ATTRIBUTES = opaque(
     {
         "id",
         "href",

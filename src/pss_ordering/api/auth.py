@@ -66,8 +66,13 @@ class Authenticator:
         audience: str | None = None,
         max_lifetime_seconds: int = 86_400,
         jwks: JwksKeys | None = None,
+        signature_hint: str | None = None,
     ) -> None:
         self._secret = secret
+        # Development mode only: what a bad signature most likely means (a token
+        # minted with another secret). Never set in production, where a 401 says
+        # no more than that the signature is invalid.
+        self._signature_hint = signature_hint
         self._public_key = public_key
         self._jwks = jwks or (JwksKeys(jwks_url) if jwks_url else None)
         self._max_lifetime = max_lifetime_seconds
@@ -145,6 +150,9 @@ class Authenticator:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
+        except jwt.InvalidSignatureError as exc:
+            hint = f" ({self._signature_hint})" if self._signature_hint else ""
+            raise Unauthorized(f"invalid token: {exc}{hint}") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from None
         except (TypeError, ValueError) as exc:  # a key that does not fit the algorithm

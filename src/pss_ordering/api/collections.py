@@ -10,19 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..domain.errors import InvalidQuery
-from ..domain.query import Query, evaluate, parse_query, select_fields
+from ..domain.query import Query, Shape, evaluate, parse_query, select_fields
 from .common import reading, services, with_href
-from .contract import load_contract, schema_properties
+from .contract import query_shape
 from .jsonio import page_response
 
 
-def attributes(api: str, schema: str) -> frozenset[str]:
-    schemas = load_contract(api)["components"]["schemas"]
-    return frozenset(schema_properties(schemas, schema)) | {"id", "href"}
+def attributes(api: str, schema: str) -> Shape:
+    """What queries on this resource may name: its contract's shape (``id`` and ``href``
+    always)."""
+    return query_shape(api, schema)
 
 
 def query_of(
-    request: Request, known: frozenset[str], params: Iterable[tuple[str, str]] | None = None
+    request: Request, known: Shape, params: Iterable[tuple[str, str]] | None = None
 ) -> Query:
     """The request's TMF630 query (or ``params``, translated from it), within the
     configured paging and cost limits."""
@@ -38,7 +39,7 @@ def query_of(
 
 
 async def collection_response(
-    request: Request, load: Callable[[], list[dict[str, Any]]], known: frozenset[str], base: str
+    request: Request, load: Callable[[], list[dict[str, Any]]], known: Shape, base: str
 ) -> Response:
     """A small collection: loaded, filtered, sorted and paged off the event loop."""
     query = query_of(request, known)
@@ -51,7 +52,7 @@ async def collection_response(
     return page_response(body, total)
 
 
-def requested_fields(request: Request, known: frozenset[str]) -> tuple[str, ...] | None:
+def requested_fields(request: Request, known: Shape) -> tuple[str, ...] | None:
     """``fields=`` on a single-resource operation; any other query parameter is refused."""
     if not request.scope.get("query_string"):
         return None  # most reads by id: no query string to parse

@@ -32,6 +32,7 @@ import jsonschema_rs
 
 from ..domain.errors import Detail, InvalidBody
 from ..domain.problems import Problems, json_path, within
+from ..domain.query import Attribute
 from ..domain.timestamps import RANGE
 from .bounds import bound_contract, is_instant
 
@@ -57,14 +58,31 @@ SCHEMA, TYPE, UNKNOWN = "schema", "unknownType", "unknownField"
 _DROPPED = frozenset({"discriminator", "example", "examples", "xml", "externalDocs", "nullable"})
 
 
+# Where a PSI file contradicts itself, the service follows the file's own example and
+# serves the corrected schema (README "Deviations from the PSI files"): per API, the
+# properties whose declared type is replaced.
+DEVIATIONS: dict[str, dict[str, dict[str, Any]]] = {
+    # PSID620 declares accessProbability an integer between 0 and 1 whose example is
+    # 0.75 (a probability): the served document failed openapi-spec-validator and the
+    # example itself was refused. It is a number between 0 and 1.
+    "productCatalogManagement": {"accessProbability": {"type": "number"}},
+}
+
+
 @cache
 def load_contract(api: str) -> dict[str, Any]:
-    """The PSI document with this service's input bounds written in (:mod:`.bounds`)."""
+    """The PSI document with its :data:`DEVIATIONS` corrected and this service's input
+    bounds written in (:mod:`.bounds`)."""
     text = resources.files(__package__).joinpath("contract", CONTRACTS[api]).read_text()
     doc = json.loads(text)
     if "definitions" in doc and "components" not in doc:
         # Swagger 2.0 (TMF622 v4): its definitions are reached as OpenAPI 3 schemas.
         doc["components"] = {"schemas": doc["definitions"]}
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        for part in [schema, *schema.get("allOf", [])]:
+            for name, fix in DEVIATIONS.get(api, {}).items():
+                if name in (part.get("properties") or {}):
+                    part["properties"][name].update(fix)
     return bound_contract(doc)
 
 
@@ -281,3 +299,89 @@ def body_schema(api: str, name: str, base_type: str, partial: bool = False) -> B
         root=root,
         validator=jsonschema_rs.validator_for(root, formats=FORMATS, validate_formats=True),
     )
+
+
+@cache
+def query_shape(api: str, name: str) -> dict[str, Attribute]:
+    """What a query on the ``name`` resource may name (paths, enumerated values), from the
+    contract: references followed, ``allOf`` parts and every ``oneOf``/``anyOf`` branch
+    and discriminated subtype joined, arrays stepped through (a query reaches into list
+    elements), an object without declared properties left open."""
+    shape = _ShapeBuilder(load_contract(api)["components"]["schemas"])
+    return dict(shape.attribute([{"$ref": f"#/components/schemas/{name}"}]).children)
+
+
+_SCALARS = frozenset({"string", "number", "integer", "boolean"})
+
+
+class _ShapeBuilder:
+    def __init__(self, schemas: Mapping[str, Any]) -> None:
+        self._schemas = schemas
+
+    def attribute(self, nodes: list[Any]) -> Attribute:
+        """The attribute the schema ``nodes`` (alternatives) describe; its children are
+        worked out when a query first walks into it."""
+        parts = [part for node in nodes for part in self._parts(node, set())]
+        properties: dict[str, list[Any]] = {}
+        for part in parts:
+            for prop, schema in (part.get("properties") or {}).items():
+                properties.setdefault(prop, []).append(schema)
+        if not properties:
+            return self._value(parts)
+        return Attribute(
+            children=lambda: {prop: self.attribute(found) for prop, found in properties.items()}
+        )
+
+    @staticmethod
+    def _value(parts: list[dict[str, Any]]) -> Attribute:
+        enums = [part.get("enum") for part in parts]
+        if parts and all(isinstance(e, list) for e in enums):
+            return Attribute(values=frozenset(str(v).strip() for e in enums for v in e or ()))
+        if parts and all(part.get("type") in _SCALARS for part in parts):
+            return Attribute()
+        return Attribute(open=True)  # an object (or anything) the contract leaves free
+
+    def _parts(self, node: Any, seen: set[str]) -> list[dict[str, Any]]:
+        """The plain schema parts a node stands for (references, allOf, oneOf, anyOf and
+        discriminator subtypes expanded)."""
+        if not isinstance(node, dict):
+            return []
+        if node.get("type") == "array":  # a query reaches into the elements
+            return self._parts(node.get("items"), seen)
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name in seen or name not in self._schemas:
+                return []
+            seen.add(name)
+            schema = self._schemas[name]
+            mapping = (schema.get("discriminator") or {}).get("mapping") or {}
+            found = self._parts(schema, seen)
+            for target in mapping.values():
+                found.extend(self._parts({"$ref": target}, seen))
+            return found
+        combinators = ("allOf", "oneOf", "anyOf")
+        wrapper = any(c in node for c in combinators) and not (
+            {"type", "properties", "enum"} & node.keys()
+        )
+        found = [] if wrapper else [node]
+        for combinator in combinators:
+            for branch in node.get(combinator) or ():
+                found.extend(self._parts(branch, seen))
+        return found
+
+
+@cache
+def hub_query_shapes() -> dict[str, tuple[dict[str, Attribute], dict[str, Attribute]]]:
+    """Per topic whose events carry a resource the contract describes, what a
+    registration's query may name: the envelope (PSID688 ``Event``, its ``event``
+    holding the resource, and seed 001's ``resourcePath``/``fieldPath``), and the
+    resource itself (``event.productOrder`` on the ``order`` topic)."""
+    order = query_shape("productOrdering", "ProductOrder")
+    envelope = {
+        **query_shape("event", "Event"),
+        "event": Attribute(children={"productOrder": Attribute(children=order)}),
+        "resourcePath": Attribute(),
+        "fieldPath": Attribute(),
+    }
+    return {"order": (envelope, order)}

@@ -24,6 +24,7 @@ import orjson
 
 from ..config import Settings
 from ..domain.errors import InvalidBody, PayloadTooLarge
+from ..domain.inbound import merge_items_by_id
 from . import patch_query
 from .contract import BodySchema, ShapeRules
 from .jsonio import JSON, JSON_PATCH, JSON_PATCH_QUERY, MERGE_PATCH
@@ -45,6 +46,21 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def merge_patch_order(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7386, except that ``productOrderItem`` is merged item by item: each entry is
+    a merge patch of the item with its ``id`` (as received events are merged), so a
+    customer supplying one characteristic of one item need not resend the others."""
+    items = patch.get("productOrderItem")
+    if not isinstance(items, list) or not isinstance(target.get("productOrderItem"), list):
+        return dict(merge_patch(target, patch))
+    rest = {key: value for key, value in patch.items() if key != "productOrderItem"}
+    result: dict[str, Any] = merge_patch(target, rest)
+    result["productOrderItem"] = merge_items_by_id(
+        target["productOrderItem"], items, merge_patch, "productOrderItem"
+    )
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class PatchLimits:
     """What a JSON Patch may cost: its length, and the bytes it may add or copy."""
@@ -63,17 +79,18 @@ def make_patcher(
     schema: BodySchema,
     limits: PatchLimits = PatchLimits(),
     rules: ShapeRules | None = None,
+    merge: Callable[[dict[str, Any], dict[str, Any]], Any] = merge_patch,
 ) -> Patcher:
     """Check the patch document's shape (and a JSON Patch's length) now; return the
-    function that applies it. The function may change the document it is given:
-    callers hand in their own copy. ``rules``: the body's own shape rules (see
-    ``BodySchema.validate``)."""
+    function that applies it (a merge patch with ``merge``). The function may change
+    the document it is given: callers hand in their own copy. ``rules``: the body's
+    own shape rules (see ``BodySchema.validate``)."""
     if kind in (JSON_PATCH, JSON_PATCH_QUERY):
         return _json_patcher(body, limits, selectors=kind == JSON_PATCH_QUERY)
     if not isinstance(body, dict):
         raise InvalidBody("a merge-patch body must be a JSON object")
     schema.validate({k: v for k, v in body.items() if v is not None}, fill_type=False, rules=rules)
-    return lambda doc: merge_patch(doc, body)
+    return lambda doc: dict(merge(doc, body))
 
 
 def _json_patcher(body: Any, limits: PatchLimits, *, selectors: bool) -> Patcher:

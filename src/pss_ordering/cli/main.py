@@ -1,23 +1,89 @@
-"""``pss-ordering serve | token | migrate``."""
+"""``pss-ordering serve | token | migrate | worker | sla | callbacks | check-config``.
+
+Every error a command can meet ends the same way (:class:`Commands`): one line on
+stderr saying what is wrong and what to do, and a non-zero exit, whether it is a
+usage error click finds, a setting that cannot be used (:class:`ConfigError`), or
+a rule of the service (:class:`PssError`). Commands raise; none catches.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..config import Settings
+from ..config import ConfigError, Settings, load_settings
+from ..domain.errors import PssError
+from ..domain.timestamps import InstantOutOfRange, normalise_instant
 
 
-@click.group()
+class Commands(click.Group):
+    """The CLI's one error boundary (see the module docstring)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except PssError as exc:
+            raise click.ClickException(exc.message) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            returned = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "pss-ordering"
+            click.echo(f"Error: {exc.format_message()} (see '{command} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(returned if isinstance(returned, int) else 0)
+
+
+class Instant(click.ParamType[str]):
+    """An ISO-8601 date-time option, refused as a usage error when it is not one."""
+
+    name = "date-time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return normalise_instant(str(value))
+        except InstantOutOfRange as exc:
+            self.fail(str(exc), param, ctx)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO-8601 date-time such as 2026-01-01T00:00:00Z", param, ctx
+            )
+
+
+@click.group(cls=Commands)
+@click.version_option(package_name="pss-ordering", prog_name="pss-ordering")
 def cli() -> None:
     """Product Order Management for a PSS (PSI TOD-03-02 on TMF622)."""
 
 
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind (default PSS_HOST or 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default PSS_PORT or 8080).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port (default PSS_PORT or 8080)."
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -28,7 +94,7 @@ def cli() -> None:
 @click.option(
     "--seed",
     "seed",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="JSON file of parties and offerings to load at start.",
 )
@@ -39,21 +105,15 @@ def serve(
     """Start the HTTP service (migrates the database first)."""
     import uvicorn
 
-    from ..bootstrap import build_services, is_sqlite, serve_processes, sqlite_file
+    from ..bootstrap import build_services, development_secret, serve_processes
     from .seed import DEMO_SEED, load_seed
 
     _log_to_console()
-    settings = Settings()
+    settings = _listening(host, port)
     processes = serve_processes(settings, workers)
-    if (
-        processes > 1
-        and is_sqlite(settings.database_url)
-        and not sqlite_file(settings.database_url)
-    ):
-        raise click.ClickException(
-            "an in-memory SQLite database lives in one process: serve it with --workers 1"
-        )
+    _refuse_errors(settings, processes)
     # Once, before any API process starts: migrations, the development secret, seed data.
+    development_secret(settings, create=True)
     services = build_services(settings)
     try:
         for path in [p for p in (DEMO_SEED if demo else None, seed) if p is not None]:
@@ -63,20 +123,15 @@ def serve(
         services.database.engine.dispose()
     if demo:  # each API process reads its settings anew: the console offers the demo parties
         os.environ["PSS_CONSOLE_DEMO"] = "true"
-    bound = f"http://{host or settings.host}:{port or settings.port}"
-    click.echo(f"serving on {bound} with {processes} process{'es' if processes > 1 else ''}")
-    if processes > 1 and is_sqlite(settings.database_url):
-        click.echo(
-            "SQLite with several processes: reads scale with them, writes do not "
-            "(one writer at a time; each process waits for the database lock)"
-        )
+    for line in _startup(settings, processes):
+        click.echo(line)
     # Each process builds its own application from the environment (api/asgi.py).
     uvicorn.run(
         "pss_ordering.api.asgi:app",
         factory=True,
         workers=processes,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level="warning",
         # Logging is ours (logs.py): one handler, and our access record instead of uvicorn's.
         log_config=None,
@@ -94,6 +149,71 @@ def serve(
     )
 
 
+def _listening(host: str | None, port: int | None) -> Settings:
+    """The settings with ``--host``/``--port`` applied, also for the API processes, which
+    read theirs from the environment: so every one derives the same ``PSS_BASE_URL``."""
+    for name, value in (("PSS_HOST", host), ("PSS_PORT", port)):
+        if value is not None:
+            os.environ[name] = str(value)
+    return load_settings()
+
+
+def _findings(settings: Settings, processes: int) -> list[Any]:
+    from ..bootstrap import is_sqlite, sqlite_file
+    from ..checks import findings
+
+    sqlite = is_sqlite(settings.database_url)
+    return findings(
+        settings,
+        os.environ,
+        host=settings.host,
+        processes=processes,
+        sqlite=sqlite,
+        in_memory=sqlite and sqlite_file(settings.database_url) is None,
+    )
+
+
+def _refuse_errors(settings: Settings, processes: int) -> None:
+    """``serve`` refuses to start on the errors ``check-config`` reports, and prints the
+    warnings (one list: checks.py)."""
+    found = _findings(settings, processes)
+    errors = [f.message for f in found if f.error]
+    if errors:
+        raise ConfigError("; ".join(errors))
+    for finding in found:
+        click.echo(str(finding), err=True)
+
+
+def _startup(settings: Settings, processes: int) -> list[str]:
+    """What ``serve`` says before it accepts requests: where, on what, with what."""
+    from ..bootstrap import describe_database, secret_source
+
+    plural = "es" if processes > 1 else ""
+    derived = " (derived: PSS_BASE_URL is unset)" if settings.base_url_derived else ""
+    workers = (
+        "run inside serve"
+        if settings.run_workers
+        else "not run (PSS_RUN_WORKERS=false: run 'pss-ordering worker' beside it)"
+    )
+    return [
+        f"serving on http://{settings.host}:{settings.port} with {processes} process{plural}",
+        f"hrefs and events name {settings.base_url}{derived}",
+        f"database {describe_database(settings)}",
+        f"tokens verified with {secret_source(settings)}",
+        f"background workers (timers, event delivery) {workers}",
+    ]
+
+
+def _using(settings: Settings, *, tokens: bool = False) -> None:
+    """Say on stderr which database (and secret) a command uses, so that one run from
+    another directory cannot answer from somewhere else unnoticed."""
+    from ..bootstrap import describe_database, secret_source
+
+    click.echo(f"database {describe_database(settings)}", err=True)
+    if tokens:
+        click.echo(f"tokens signed with {secret_source(settings)}", err=True)
+
+
 @cli.command()
 @click.option("--party", required=True, help="The party id (becomes the token's sub).")
 @click.option(
@@ -102,14 +222,21 @@ def serve(
     multiple=True,
     required=True,
     type=click.Choice(["customer", "provider", "pss", "governance"]),
+    help="A role the token carries; repeat the option for several (--role customer --role pss).",
 )
-@click.option("--ttl", default=3600, show_default=True, help="Lifetime in seconds.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Lifetime in seconds (at least 1, at most PSS_JWT_MAX_LIFETIME_SECONDS).",
+)
 def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
     """Print a development HS256 token signed with the service's secret."""
     from ..api.auth import mint_token
     from ..bootstrap import development_secret
 
-    settings = Settings()
+    settings = load_settings()
     secret = development_secret(settings)
     if secret is None:
         raise click.ClickException("tokens are verified with a public key here; no secret to sign")
@@ -118,6 +245,7 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
             f"--ttl {ttl} exceeds the accepted token lifetime of "
             f"{settings.jwt_max_lifetime_seconds} s (PSS_JWT_MAX_LIFETIME_SECONDS)"
         )
+    _using_secret(settings)
     click.echo(
         mint_token(
             secret,
@@ -130,21 +258,42 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
     )
 
 
+def _using_secret(settings: Settings) -> None:
+    from ..bootstrap import secret_source
+
+    click.echo(f"signed with {secret_source(settings)}", err=True)
+
+
 @cli.command()
 def worker() -> None:
-    """Deliver events, fire timers and prune, without serving HTTP (run several on PostgreSQL)."""
+    """Deliver events, fire timers and prune, without serving HTTP (run several on PostgreSQL).
+
+    It needs the settings serve has: the database, the callback allow-list and
+    networks, the callback credentials and the delivery settings.
+    """
     import asyncio
     import signal
     from functools import partial
 
     from .. import tracing
-    from ..bootstrap import build_delivery_worker, build_services, partner_sync
+    from ..bootstrap import (
+        build_delivery_worker,
+        build_services,
+        existing_database,
+        partner_sync,
+    )
     from ..events.background import repeat
     from ..service.retention import RetentionWorker
     from ..service.timers import TimerWorker
 
     _log_to_console()
-    services = build_services(Settings())
+    settings = existing_database(load_settings())
+    _using(settings)
+    if not settings.callback_allowed_hosts:
+        click.echo(
+            "warning: PSS_CALLBACK_ALLOWED_HOSTS is empty: every delivery is refused", err=True
+        )
+    services = build_services(settings)
     tracing.enable(services.settings, services.database.engine)
     delivery = build_delivery_worker(services)
     timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
@@ -177,41 +326,74 @@ def worker() -> None:
 
 
 @cli.command()
-@click.option("--provider", default=None, help="Only this provider.")
-@click.option("--from", "start", default=None, help="Deadlines started at or after (ISO-8601).")
-@click.option("--to", "end", default=None, help="Deadlines started before (ISO-8601).")
+@click.option("--provider", default=None, help="Only this provider (a party id).")
+@click.option(
+    "--from",
+    "start",
+    type=Instant(),
+    default=None,
+    help="Deadlines started at or after (ISO-8601).",
+)
+@click.option(
+    "--to", "end", type=Instant(), default=None, help="Deadlines started before (ISO-8601)."
+)
 def sla(provider: str | None, start: str | None, end: str | None) -> None:
     """Print each provider's response-time figures (governance's view)."""
-    from ..bootstrap import build_services
+    from ..bootstrap import build_services, existing_database
     from .seed import OPERATOR
     from .tables import sla_table
 
-    services = build_services(Settings())
-    click.echo(sla_table(services.figures.figures(OPERATOR, provider, start, end)))
+    settings = existing_database(load_settings())
+    _using(settings)
+    services = build_services(settings)
+    figures = services.figures.figures(OPERATOR, provider, start, end)
+    if provider is not None and not figures and not _is_party(services, provider):
+        raise click.ClickException(f"provider '{provider}' is unknown: no party has that id")
+    click.echo(sla_table(figures))
 
 
-@cli.group(invoke_without_command=True)
+def _is_party(services: Any, party_id: str) -> bool:
+    from ..domain.errors import NotFound
+    from .seed import OPERATOR
+
+    for kind in ("organization", "individual"):
+        try:
+            services.parties.get(OPERATOR, kind, party_id)
+            return True
+        except NotFound:
+            continue
+    return False
+
+
+@cli.group(cls=Commands, invoke_without_command=True)
 @click.pass_context
 def callbacks(context: click.Context) -> None:
     """List every callback with its delivery health (or resume one)."""
     if context.invoked_subcommand is None:
-        from ..bootstrap import build_services
         from .seed import OPERATOR
         from .tables import callbacks_table
 
-        services = build_services(Settings())
+        services = _existing_services()
         click.echo(callbacks_table(services.hub.all_health(OPERATOR)))
+
+
+def _existing_services() -> Any:
+    from ..bootstrap import build_services, existing_database
+
+    settings = existing_database(load_settings())
+    _using(settings)
+    return build_services(settings)
 
 
 @callbacks.command()
 @click.argument("subscription_id")
 def resume(subscription_id: str) -> None:
-    """Resume delivery to a halted or disabled callback (PSI-01-02-03-07)."""
-    from ..bootstrap import build_services
+    """Resume delivery to a callback now: a halted or disabled one (PSI-01-02-03-07),
+    or an active one waiting for its next retry, which is tried at once."""
     from .seed import OPERATOR
     from .tables import callbacks_table
 
-    services = build_services(Settings())
+    services = _existing_services()
     found = [h for h in services.hub.all_health(OPERATOR) if h.subscription.id == subscription_id]
     if not found:
         raise click.ClickException(f"no callback '{subscription_id}'")
@@ -333,5 +515,50 @@ def migrate() -> None:
     """Bring the database schema up to date and exit."""
     from ..bootstrap import build_engine
 
-    build_engine(Settings())
+    settings = load_settings()
+    _using(settings)
+    build_engine(settings).dispose()
     click.echo("database is up to date")
+
+
+@cli.command("check-config")
+@click.option("--host", default=None, help="Check for serving on this interface (as serve --host).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="As serve --workers.")
+def check_config(host: str | None, workers: int | None) -> None:
+    """Report missing or weak settings; exit 1 on an error serve would refuse to start with.
+
+    Checks what serve checks (one list), and that the database can be opened.
+    """
+    from ..bootstrap import describe_database, serve_processes
+    from ..checks import Finding
+
+    settings = load_settings(**({"host": host} if host else {}))
+    found = _findings(settings, serve_processes(settings, workers))
+    problem = _database_problem(settings)
+    if problem:
+        found.append(Finding(True, problem))
+    for finding in found:
+        click.echo(str(finding))
+    errors = sum(1 for f in found if f.error)
+    click.echo(
+        f"{errors} error(s), {len(found) - errors} warning(s); "
+        f"database {describe_database(settings)}, serving on {settings.host}:{settings.port}"
+    )
+    if errors:
+        sys.exit(1)
+
+
+def _database_problem(settings: Settings) -> str | None:
+    """Why the database cannot be opened, if it cannot (a SQLite file is not created)."""
+    from ..bootstrap import is_sqlite, open_engine, sqlite_file
+
+    database = sqlite_file(settings.database_url)
+    if is_sqlite(settings.database_url) and (database is None or not database.exists()):
+        if database is None or database.resolve().parent.is_dir():
+            return None  # in memory, or a file serve creates
+        return f"no directory {database.resolve().parent} for the database (PSS_DATABASE_URL)"
+    try:
+        open_engine(settings).dispose()
+    except ConfigError as exc:
+        return str(exc)
+    return None

@@ -8,8 +8,10 @@ governance sees all).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from functools import cache
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -21,10 +23,11 @@ from ipaddress import (
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BusinessRuleViolation, NotFound
+from .errors import BusinessRuleViolation, InvalidQuery, NotFound
+from .events import DomainEvent
 from .identity import Caller, Role
 from .notifications import TMF_EVENT_NAMES
-from .query import values_at
+from .query import Shape, check_path, check_value, known_parts, values_at
 
 TOPICS = ("order", "inquiry", "alarm")
 
@@ -84,6 +87,17 @@ class AddressPolicy:
                 ip = embedded  # the IPv4 host it reaches is what matters
         return ip.is_global or any(ip in network for network in self.networks)
 
+    def refusal(self, host: str, addresses: Iterable[str]) -> str | None:
+        """Why connecting to ``host`` at these (resolved) addresses is refused, or None
+        when one of them is allowed. The same words at registration and at sending."""
+        found = sorted(set(addresses))
+        if not found or any(self.allows(address) for address in found):
+            return None
+        return (
+            f"callback host '{host}' resolves to {', '.join(found)}, which is not an allowed "
+            "address (public, or inside PSS_CALLBACK_ALLOWED_NETWORKS)"
+        )
+
 
 _NAT64 = ip_network("64:ff9b::/96")
 
@@ -95,6 +109,69 @@ def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
     if ip in _NAT64:
         return IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip.sixtofour
+
+
+@cache
+def event_types(topic: str) -> frozenset[str]:
+    """Every ``eventType`` a callback on ``topic`` can hear: the notifications recorded
+    there (domain/events.py) and their TMF names."""
+    found: set[str] = set()
+    for kind in _kinds(DomainEvent):
+        defaults = {f.name: f.default for f in fields(kind)}
+        if defaults["topic"] == topic and defaults["notification"]:
+            notification = str(defaults["notification"])
+            found.add(notification)
+            found.add(TMF_EVENT_NAMES.get(notification, notification))
+    return frozenset(found)
+
+
+def _kinds(base: type[DomainEvent]) -> Iterator[type[DomainEvent]]:
+    for kind in base.__subclasses__():
+        yield kind
+        yield from _kinds(kind)
+
+
+def check_event_types(
+    query: FilterQuery, topic: str, known: frozenset[str] | None = None
+) -> None:
+    """A query naming an ``eventType`` nothing on the topic is ever published as would
+    leave its callback waiting for ever: refused at registration (422). ``known``: the
+    names a topic's callbacks hear when not the topic's own (a TMF622 v4 hub's)."""
+    known = event_types(topic) if known is None else known
+    for path, wanted in query.terms:
+        if path == "eventType" and wanted not in known:
+            near = difflib.get_close_matches(wanted, sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            listed = ", ".join(sorted(known)) or "none"
+            raise BusinessRuleViolation(
+                f"query: no event of type '{wanted}' is published on topic '{topic}'{hint}; "
+                f"its event types: {listed}"
+            )
+
+
+def check_query_paths(query: FilterQuery, envelope: Shape, resource: Shape) -> None:
+    """Every path of a query names something its events can carry, and an enumerated one
+    a value it can take: in the envelope (``envelope``), or, as TOD-01-02-02 lets a path
+    leave the resource out (``event.priority``, ``state``), in the resource
+    (``resource``). A typo would match nothing, ever: refused at registration (422)."""
+    for path, wanted in query.terms:
+        if path == "eventType":
+            continue
+        parts = path.split(".")
+        rest = ".".join(parts[1:] if parts[0] == "event" else parts)
+        readings = [(path, envelope, known_parts(path, envelope) - (parts[0] == "event"))]
+        if rest:
+            readings.append((rest, resource, known_parts(rest, resource)))
+        errors: list[tuple[int, bool, str]] = []
+        for name, shape, depth in readings:
+            try:
+                check_value(check_path(name, shape, path), wanted, path)
+                break
+            except InvalidQuery as exc:
+                errors.append((depth, "did you mean" in exc.message, exc.message))
+        else:
+            # The reading that got further, else the one with a suggestion, names the typo.
+            raise BusinessRuleViolation(f"query: {max(errors)[2]}")
 
 
 @dataclass(frozen=True, slots=True)

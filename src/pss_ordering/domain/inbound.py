@@ -169,17 +169,37 @@ def merge(view: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, Any
 
 
 def _merge_items(items: list[Any], changes: list[Any]) -> list[Any]:
+    return merge_items_by_id(
+        items,
+        changes,
+        lambda item, change: {
+            **item,
+            **{k: v for k, v in change.items() if k not in NOT_CHANGES - {"@type"}},
+        },
+        "event.productOrder.productOrderItem",
+        "of this order visible to the sender",
+    )
+
+
+def merge_items_by_id(
+    items: list[Any],
+    changes: list[Any],
+    combine: Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]],
+    where: str,
+    whose: str = "of this order",
+) -> list[Any]:
+    """Each change applied (``combine``) to the item with its ``id``; items no change
+    names stay as they are, in their order. An event and a merge patch of an order
+    (``api/patching.py``) say which items change this way; the set of items cannot
+    change, so an id the order does not have is refused."""
     by_id = {item.get("id"): dict(item) for item in items if isinstance(item, dict)}
     for change in changes:
         if not isinstance(change, Mapping):
-            raise BusinessRuleViolation("event.productOrder.productOrderItem entries are objects")
+            raise BusinessRuleViolation(f"{where} entries are objects")
         target = by_id.get(change.get("id"))
         if target is None:
-            raise BusinessRuleViolation(
-                f"event.productOrder.productOrderItem '{change.get('id')}' is not an item "
-                "of this order visible to the sender"
-            )
-        target.update((k, v) for k, v in change.items() if k not in NOT_CHANGES - {"@type"})
+            raise BusinessRuleViolation(f"{where} '{change.get('id')}' is not an item {whose}")
+        by_id[change.get("id")] = combine(target, change)
     return [by_id.get(item.get("id"), item) for item in items]
 
 

@@ -13,12 +13,18 @@ included), more distinct conditions on nested attributes than ``max_nested``
 (each is a sub-query or a fan-out over lists), more than :data:`MAX_LIST`
 values in one parameter, a path deeper than :data:`MAX_PATH_PARTS` or an
 offset beyond :data:`MAX_OFFSET` is refused with a 400 that names the limit.
+
+Every path, operator and enumerated value is checked against the resource's
+:data:`Shape` (what its contract declares, ``api/contract.py``): a typo such as
+``productOrderItem.productOfering.id``, ``creationDate.ge`` or ``state=pendng``
+is a 400 naming it (and the nearest known name), never an empty 200.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +39,53 @@ MAX_PATH_PARTS = 16
 DEFAULT_MAX_FILTERS = 100
 DEFAULT_MAX_NESTED = 10
 _INTEGER = re.compile(r"-?[0-9]+")
+_RESERVED = frozenset({"offset", "limit", "fields", "sort"})
+
+
+class Attribute:
+    """What the contract says an attribute holds, as far as a query can name it.
+
+    ``children``: an object's attributes, given or worked out on first use (TMF's
+    schemas are recursive, an item holds items: a shape is walked as deep as
+    queries go, never built whole); ``values``: an enumeration's values; ``open``:
+    an object whose attributes the contract leaves free (any path below it is
+    accepted). With none of these it is a plain value.
+    """
+
+    __slots__ = ("_children", "_expand", "open", "values")
+
+    def __init__(
+        self,
+        *,
+        children: Mapping[str, Attribute] | Callable[[], Mapping[str, Attribute]] | None = None,
+        values: frozenset[str] | None = None,
+        open: bool = False,
+    ) -> None:
+        self._expand = children if callable(children) else None
+        self._children: Mapping[str, Attribute] | None = (
+            None if callable(children) else (children or {})
+        )
+        self.values = values
+        self.open = open
+
+    @property
+    def children(self) -> Mapping[str, Attribute]:
+        if self._children is None:
+            assert self._expand is not None
+            self._children = self._expand()
+        return self._children
+
+    @property
+    def is_value(self) -> bool:
+        return not self.open and self._expand is None and not self._children
+
+
+Shape = Mapping[str, Attribute]
+
+
+def opaque(names: Iterable[str]) -> dict[str, Attribute]:
+    """A shape naming only top-level attributes, each accepting any path below it."""
+    return {name: Attribute(open=True) for name in names}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +117,23 @@ class Query:
 def parse_query(
     params: Iterable[tuple[str, str]],
     *,
-    attributes: frozenset[str],
+    attributes: Shape,
     default_limit: int,
     max_limit: int,
     max_filters: int = DEFAULT_MAX_FILTERS,
     max_nested: int = DEFAULT_MAX_NESTED,
 ) -> Query:
-    """Parse query-string pairs; ``attributes`` are the resource's top-level attribute names."""
+    """Parse query-string pairs; ``attributes`` is the resource's shape."""
     conditions: dict[tuple[str, str, frozenset[str]], Condition] = {}
     sort: list[SortKey] = []
     fields: tuple[str, ...] | None = None
     offset, limit = 0, default_limit
-    filters = 0
-    for name, raw in params:
+    pairs = list(params)
+    # Counted before any is examined: the bound holds whatever the conditions say.
+    filters = sum(1 for name, _ in pairs if name not in _RESERVED)
+    if filters > max_filters:
+        raise InvalidQuery(f"too many filter parameters: at most {max_filters} (repeats included)")
+    for name, raw in pairs:
         if name == "offset":
             offset = _integer(name, raw, MAX_OFFSET)
         elif name == "limit":
@@ -89,15 +146,10 @@ def parse_query(
             sort.extend(
                 SortKey(path.lstrip("-+"), path.startswith("-"))
                 for path in _split(raw, name)
-                if _check_path(path.lstrip("-+"), attributes, name)
+                if check_path(path.lstrip("-+"), attributes, name) is not None
             )
             _at_most(len(sort), MAX_LIST, "sort keys")
         else:
-            filters += 1
-            if filters > max_filters:
-                raise InvalidQuery(
-                    f"too many filter parameters: at most {max_filters} (repeats included)"
-                )
             condition = _condition(name, raw, attributes)
             key = (condition.path, condition.op, frozenset(condition.values))
             conditions.setdefault(key, condition)
@@ -110,18 +162,67 @@ def parse_query(
     return Query(tuple(conditions.values()), tuple(sort), fields, offset, limit)
 
 
-def _condition(name: str, raw: str, attributes: frozenset[str]) -> Condition:
+def _condition(name: str, raw: str, attributes: Shape) -> Condition:
     path, op = name, "eq"
     head, _, tail = name.rpartition(".")
     if head and tail in OPERATORS:
         path, op = head, tail
-    _check_path(path, attributes, name)
+    elif head and _value_at(head, attributes):
+        raise InvalidQuery(
+            f"'{_shown(name)}': unknown operator '{_shown(tail)}'"
+            f"{_nearest(tail, OPERATORS)} (operators: {', '.join(sorted(OPERATORS))})"
+        )
+    found = check_path(path, attributes, name)
     values = tuple(_split(raw, name)) if op == "eq" else (raw,)
     if not values:
         raise InvalidQuery(f"filter '{_shown(name)}' needs a value")
     if op != "eq":
         _comparable(raw, name)
+    else:
+        for value in values:
+            check_value(found, value, name)
     return Condition(path, op, values)
+
+
+def check_value(attribute: Attribute, value: str, name: str) -> None:
+    """An enumerated attribute compared with a value it never takes is a typo: 400."""
+    if attribute.values is not None and value not in attribute.values:
+        raise InvalidQuery(
+            f"'{_shown(name)}': unknown value '{_shown(value)}'"
+            f"{_nearest(value, attribute.values)} (values: {', '.join(sorted(attribute.values))})"
+        )
+
+
+def _value_at(path: str, attributes: Shape) -> bool:
+    """Whether ``path`` names a plain value (so a further part can only be an operator)."""
+    parts = path.split(".")
+    node, known = _walk(parts, attributes)
+    return known == len(parts) and node is not None and node.is_value
+
+
+def known_parts(path: str, attributes: Shape) -> int:
+    """How many leading parts of ``path`` the shape knows (all: the path names something)."""
+    return _walk(path.split("."), attributes)[1]
+
+
+def _walk(parts: Sequence[str], attributes: Shape) -> tuple[Attribute | None, int]:
+    """How far ``parts`` go in the shape: the last attribute reached and how many parts
+    are known (all of them below an open attribute)."""
+    node: Attribute | None = None
+    children: Mapping[str, Attribute] = attributes
+    for depth, part in enumerate(parts):
+        if node is not None and node.open:
+            return node, len(parts)
+        found = children.get(part)
+        if found is None:
+            return node, depth
+        node, children = found, found.children
+    return node, len(parts)
+
+
+def _nearest(word: str, known: Iterable[str]) -> str:
+    near = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
 
 
 def _integer(name: str, raw: str, maximum: int) -> int:
@@ -152,19 +253,34 @@ def _split(raw: str, name: str) -> list[str]:
     return parts
 
 
-def _paths(raw: str, attributes: frozenset[str], name: str) -> Iterator[str]:
+def _paths(raw: str, attributes: Shape, name: str) -> Iterator[str]:
     for path in _split(raw, name):
-        _check_path(path, attributes, name)
+        check_path(path, attributes, name)
         yield path
 
 
-def _check_path(path: str, attributes: frozenset[str], name: str) -> bool:
+def check_path(path: str, attributes: Shape, name: str) -> Attribute:
+    """The attribute a path names; 400 naming the first part the contract does not know
+    (``name``: the parameter as the client wrote it, for the message)."""
     parts = path.split(".")
-    if not path or parts[0] not in attributes or any(not part for part in parts):
+    if not path or any(not part for part in parts):
         raise InvalidQuery(f"'{_shown(name)}': unknown attribute '{_shown(path)}'")
     if len(parts) > MAX_PATH_PARTS:
         raise InvalidQuery(f"'{_shown(name)}': a path has at most {MAX_PATH_PARTS} parts")
-    return True
+    node, known = _walk(parts, attributes)
+    if known == len(parts) and node is not None:
+        return node
+    where = ".".join(parts[:known])
+    if node is not None and node.is_value:
+        raise InvalidQuery(
+            f"'{_shown(name)}': '{_shown(where)}' is a value, it has no attribute "
+            f"'{_shown(parts[known])}'"
+        )
+    children = node.children if node is not None else attributes
+    raise InvalidQuery(
+        f"'{_shown(name)}': unknown attribute '{_shown(parts[known])}'"
+        f"{f' of {_shown(where)!r}' if where else ''}{_nearest(parts[known], children)}"
+    )
 
 
 def _comparable(raw: str, name: str) -> None:

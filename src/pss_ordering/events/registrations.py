@@ -10,16 +10,19 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from ipaddress import ip_address
 
 from ..clock import Clock
 from ..domain import hub
-from ..domain.errors import Forbidden, NotFound
+from ..domain.errors import BusinessRuleViolation, Forbidden, NotFound
 from ..domain.identity import Caller, Role
+from ..domain.query import Shape
 from ..domain.timestamps import format_instant
 from ..service.unit_of_work import Database, UnitOfWork
 from ..tmf4 import events as tmf4_events
+from .sender import resolve_addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +32,27 @@ class Registration:
     created: bool
 
 
+Resolve = Callable[[str, int], list[str]]
+
+
 class HubService:
-    def __init__(self, database: Database, clock: Clock, allowed_hosts: Sequence[str]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        allowed_hosts: Sequence[str],
+        policy: hub.AddressPolicy | None = None,
+        resolve: Resolve | None = None,
+        query_shapes: Mapping[str, tuple[Shape, Shape]] | None = None,
+    ) -> None:
         self._db = database
         self._clock = clock
         self._allowed = tuple(allowed_hosts)
+        self._policy = policy or hub.AddressPolicy()
+        self._resolve = resolve or resolve_addresses
+        # Per topic, what a query may name (envelope, resource); topics without one
+        # (their events carry no resource the contract describes) are not checked.
+        self._query_shapes = dict(query_shapes or {})
 
     def register(
         self, caller: Caller, topic: str, callback: str, query: str | None
@@ -55,7 +74,12 @@ class HubService:
         self, caller: Caller, topic: str, callback: str, query: str | None
     ) -> Registration:
         hub.check_allowed_host(callback, self._allowed)
-        hub.FilterQuery.parse(query)
+        self._check_addresses(callback)
+        parsed = hub.FilterQuery.parse(query)
+        v4 = topic == tmf4_events.HUB_TOPIC
+        hub.check_event_types(parsed, topic, tmf4_events.event_types() if v4 else None)
+        if topic in self._query_shapes:
+            hub.check_query_paths(parsed, *self._query_shapes[topic])
         with self._db.writing() as uow:
             same = uow.subscriptions.find_same(caller.party_id, topic, callback, query)
             if same is not None:
@@ -78,6 +102,21 @@ class HubService:
                 return Registration(same, None, created=False)
             uow.commit()
         return Registration(subscription, secret, created=True)
+
+    def _check_addresses(self, callback: str) -> None:
+        """An allow-listed name that resolves only to addresses sending would refuse (a
+        loopback or private one outside PSS_CALLBACK_ALLOWED_NETWORKS) is refused now,
+        with the send-time check's words, rather than failing every delivery later. A
+        name that does not resolve yet is left to the send-time check."""
+        _, host, port = hub.callback_target(callback)
+        try:
+            ip_address(host.strip("[]"))
+            return  # an IP literal on the allow-list is allowed as it stands
+        except ValueError:
+            pass
+        refusal = self._policy.refusal(host, self._resolve(host, port))
+        if refusal is not None:
+            raise BusinessRuleViolation(refusal)
 
     def list(self, caller: Caller, topic: str) -> list[hub.Subscription]:
         hub.require_topic(topic)

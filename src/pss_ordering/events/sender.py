@@ -61,17 +61,23 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         found = await self._inner.resolve(host, port, family)
-        allowed = [entry for entry in found if self._policy.allows(entry["host"])]
-        if not allowed:
-            addresses = ", ".join(sorted({entry["host"] for entry in found}))
-            raise OSError(
-                f"callback host '{host}' resolved to {addresses}, which is not an allowed "
-                "address (PSS_CALLBACK_ALLOWED_NETWORKS)"
-            )
-        return allowed
+        refusal = self._policy.refusal(host, (entry["host"] for entry in found))
+        if refusal is not None:
+            raise OSError(refusal)
+        return [entry for entry in found if self._policy.allows(entry["host"])]
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def resolve_addresses(host: str, port: int) -> list[str]:
+    """The addresses a callback host resolves to now (none when it does not resolve),
+    for the check at registration; sending resolves again (:class:`GuardedResolver`)."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return [str(entry[4][0]) for entry in found]
 
 
 class HttpSender:

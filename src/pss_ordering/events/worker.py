@@ -311,6 +311,9 @@ class DeliveryWorker:
         if step.next is Next.DELIVERED:
             log.debug("delivered event %s to callback %s", delivery.event.event_id, sid)
         else:
+            # Said where the operator looks (the worker's log), not only in the
+            # callback's health: a refusal by the allow-list or the networks is a
+            # setting of this process (PSS_CALLBACK_ALLOWED_*), not the receiver's fault.
             log.warning(
                 "delivery of event %s to callback %s failed (%s): %s",
                 delivery.event.event_id,

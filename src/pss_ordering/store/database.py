@@ -14,9 +14,10 @@ executes or together with the commit, and dropped by a rollback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -32,6 +33,40 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def shown_url(url: str) -> str:
+    """The database as an operator should see it: the password masked, a SQLite file
+    by its absolute path (so a command run from another directory says so)."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+    ):
+        return f"sqlite:///{Path(database).resolve()}"
+    return parsed.render_as_string(hide_password=True)
+
+
+def unreachable(url: str, error: BaseException) -> str:
+    """One line on why the database could not be opened, and what to do about it."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "postgresql" and (
+        f'database "{parsed.database}" does not exist' in detail
+    ):
+        options = " ".join(
+            f"{flag} {value}"
+            for flag, value in (("-h", parsed.host), ("-p", parsed.port), ("-U", parsed.username))
+            if value
+        )
+        return (
+            f"PostgreSQL database '{parsed.database}' does not exist "
+            f"({shown_url(url)}): create it (createdb {options} {parsed.database}) "
+            "and start again"
+        )
+    return f"cannot open the database {shown_url(url)}: {detail}"
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 20) -> Engine:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain import notifications
+from ..domain import hub, notifications
 from ..domain.notifications import StoredEvent
 from .documents import order_to_v4
 
@@ -41,6 +41,13 @@ def render(
         return notifications.render(event, audience_key, v5_order_base)
     envelope = notifications.render(event, audience_key[len(PREFIX) :], v4_order_base)
     return None if envelope is None else envelope_to_v4(envelope)
+
+
+def event_types() -> frozenset[str]:
+    """The ``eventType`` of every event a v4 hub hears: the order topic's, by TMF name."""
+    return frozenset(
+        notifications.TMF_EVENT_NAMES.get(kind, kind) for kind in hub.event_types("order")
+    )
 
 
 def envelope_to_v4(envelope: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ is left out: it selects from the v4 documents (:func:`split_fields`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ..domain.errors import InvalidQuery
 from ..domain.query import OPERATORS
@@ -37,7 +37,7 @@ def split_fields(params: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str
 
 
 def query_to_v5(
-    params: Iterable[tuple[str, str]], attributes: frozenset[str]
+    params: Iterable[tuple[str, str]], attributes: Collection[str]
 ) -> list[tuple[str, str]]:
     """v4 query parameters (without ``fields``) as v5 ones; unknown v4 attributes 400."""
     out: list[tuple[str, str]] = []
@@ -63,12 +63,12 @@ def _v5_states(raw: str) -> list[str]:
     return [s for value in raw.split(",") for s in _STATES_FROM_V4.get(value.strip(), (value,))]
 
 
-def _sort_key(key: str, attributes: frozenset[str]) -> str:
+def _sort_key(key: str, attributes: Collection[str]) -> str:
     sign = key[0] if key[0] in "+-" else ""
     return sign + path_to_v5(key.lstrip("+-"), attributes)
 
 
-def path_to_v5(path: str, attributes: frozenset[str]) -> str:
+def path_to_v5(path: str, attributes: Collection[str]) -> str:
     """A v4 attribute path as the v5 path of the same values."""
     parts = path.split(".")
     if not parts[0] or parts[0] not in attributes:

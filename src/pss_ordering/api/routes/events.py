@@ -19,7 +19,7 @@ from ...domain.errors import InvalidQuery
 from ...domain.hub import TOPICS, CallbackHealth, Subscription
 from ...domain.identity import Caller
 from ...domain.notifications import SEED_EVENT_NAMES
-from ...domain.query import select_fields
+from ...domain.query import Shape, opaque, select_fields
 from ..collections import attributes, query_of, requested_fields
 from ..common import caller_of, reading, services, writing
 from ..contract import body_schema
@@ -28,10 +28,10 @@ from ..patching import result_validator
 from .orders import validate_new_order
 
 BASES = ("/psi-api/event/v2", "/psi-api/eventManagement/v2")
-NO_FIELDS: frozenset[str] = frozenset()
+NO_FIELDS: Shape = {}
 SEED_EVENT_FIELDS = ("resourcePath", "fieldPath")
 SENDER_EVENT_FIELDS = ("id", "href")
-EVENT_ATTRIBUTES = attributes("event", "Event") | set(SEED_EVENT_FIELDS)
+EVENT_ATTRIBUTES: Shape = {**attributes("event", "Event"), **opaque(SEED_EVENT_FIELDS)}
 
 
 def _base(request: Request) -> str:
@@ -79,7 +79,7 @@ def health_fields(health: CallbackHealth) -> dict[str, Any]:
 
 async def list_topics(request: Request) -> Response:
     caller_of(request)
-    requested_fields(request, frozenset({"id", "name"}))
+    requested_fields(request, opaque(("id", "name")))
     topics = [
         {"id": t, "name": t, "href": f"{_base(request)}/topic/{t}", "@type": "Topic"}
         for t in TOPICS

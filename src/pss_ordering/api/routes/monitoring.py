@@ -53,7 +53,7 @@ async def response_time_breaches(request: Request) -> Response:
     settings = services(request).settings
     paging = parse_query(
         [(k, v) for k, v in params.items() if k in ("offset", "limit")],
-        attributes=frozenset(),
+        attributes={},
         default_limit=settings.default_page_limit,
         max_limit=settings.max_page_limit,
     )

@@ -14,17 +14,19 @@ from ...domain.orders import creation_shape
 from ...domain.query import select_fields
 from ..collections import query_of, requested_fields
 from ..common import caller_of, etag, if_match, looking_up, services, with_href, writing
-from ..contract import BodySchema, body_schema, load_contract
+from ..contract import BodySchema, body_schema, query_shape
 from ..jsonio import JSON, json_response, page_response, read_json
-from ..patching import PATCH_TYPES, make_patcher, patch_limits, result_validator
+from ..patching import (
+    PATCH_TYPES,
+    make_patcher,
+    merge_patch_order,
+    patch_limits,
+    result_validator,
+)
 
 BASE = "/psi-api/productOrdering/v2"
 PATH = BASE + "/productOrder"
-ORDER_ATTRIBUTES = frozenset(
-    load_contract("productOrdering")["components"]["schemas"]["ProductOrder"]["allOf"][1][
-        "properties"
-    ]
-) | {"id", "href", "@type", "@baseType", "@schemaLocation"}
+ORDER_ATTRIBUTES = query_shape("productOrdering", "ProductOrder")
 
 
 def _create_schema() -> BodySchema:
@@ -98,7 +100,9 @@ async def patch(request: Request) -> Response:
     body, kind = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     fields = _fields(request)
     schema = _patch_schema()
-    patcher = make_patcher(body, kind, schema, patch_limits(svc.settings))
+    patcher = make_patcher(
+        body, kind, schema, patch_limits(svc.settings), merge=merge_patch_order
+    )
     result = await writing(
         request,
         svc.orders.patch,

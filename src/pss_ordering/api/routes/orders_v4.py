@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from ...domain.hub import CallbackHealth, Subscription
 from ...domain.identity import Caller
-from ...domain.query import parse_query, select_fields
+from ...domain.query import Shape, parse_query, select_fields
 from ...tmf4 import events as tmf4_events
 from ...tmf4.documents import order_to_v4, order_to_v5
 from ...tmf4.queries import query_to_v5, split_fields
@@ -36,7 +36,7 @@ from ..common import (
     with_href,
     writing,
 )
-from ..contract import BodySchema, body_schema, load_contract
+from ..contract import BodySchema, body_schema, query_shape
 from ..jsonio import JSON, json_response, page_response, read_json
 from ..patching import PATCH_TYPES, Patcher, make_patcher, patch_limits, result_validator
 from . import orders as v5
@@ -45,10 +45,8 @@ from .events import health_fields
 API = "productOrderingV4"
 BASE = tmf4_events.BASE
 PATH = tmf4_events.ORDER_PATH
-ORDER_ATTRIBUTES = frozenset(
-    load_contract(API)["components"]["schemas"]["ProductOrder"]["properties"]
-)
-HUB_FIELDS: frozenset[str] = frozenset()
+ORDER_ATTRIBUTES = query_shape(API, "ProductOrder")
+HUB_FIELDS: Shape = {}
 
 
 def _create_schema() -> BodySchema:
