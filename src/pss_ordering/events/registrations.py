@@ -74,7 +74,6 @@ class HubService:
         self, caller: Caller, topic: str, callback: str, query: str | None
     ) -> Registration:
         hub.check_allowed_host(callback, self._allowed)
-        self._check_addresses(callback)
         parsed = hub.FilterQuery.parse(query)
         v4 = topic == tmf4_events.HUB_TOPIC
         hub.check_event_types(parsed, topic, tmf4_events.event_types() if v4 else None)
@@ -103,11 +102,14 @@ class HubService:
             uow.commit()
         return Registration(subscription, secret, created=True)
 
-    def _check_addresses(self, callback: str) -> None:
+    def check_addresses(self, callback: str) -> None:
         """An allow-listed name that resolves only to addresses sending would refuse (a
         loopback or private one outside PSS_CALLBACK_ALLOWED_NETWORKS) is refused now,
         with the send-time check's words, rather than failing every delivery later. A
-        name that does not resolve yet is left to the send-time check."""
+        name that does not resolve yet (or not within the lookup's bound) is left to the
+        send-time check. It asks the DNS: the API calls it before, and apart from, the
+        registration's write, so that no lookup ever holds the writer."""
+        hub.check_allowed_host(callback, self._allowed)
         _, host, port = hub.callback_target(callback)
         try:
             ip_address(host.strip("[]"))

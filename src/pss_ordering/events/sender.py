@@ -17,6 +17,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -70,14 +71,35 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+#: Lookups at registration run here, each waited for at most REGISTRATION_LOOKUP_SECONDS:
+#: a resolver that never answers costs a registration that long, and holds at most
+#: these few threads, never the request's.
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pss-dns")
+REGISTRATION_LOOKUP_SECONDS = 2.0
+#: Special-use names no resolver answers (RFC 6761 "test" and "invalid", RFC 2606
+#: "example"): not worth a lookup that can only wait and fail.
+NEVER_RESOLVED = frozenset({"test", "invalid", "example"})
+
+
 def resolve_addresses(host: str, port: int) -> list[str]:
-    """The addresses a callback host resolves to now (none when it does not resolve),
-    for the check at registration; sending resolves again (:class:`GuardedResolver`)."""
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    """The addresses a callback host resolves to now (none when it does not resolve, or
+    not in time), for the check at registration; sending resolves again
+    (:class:`GuardedResolver`)."""
+
+    if host.rstrip(".").lower().rsplit(".", 1)[-1] in NEVER_RESOLVED:
         return []
-    return [str(entry[4][0]) for entry in found]
+
+    def lookup() -> list[str]:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return []
+        return [str(entry[4][0]) for entry in found]
+
+    try:
+        return _LOOKUPS.submit(lookup).result(timeout=REGISTRATION_LOOKUP_SECONDS)
+    except TimeoutError:
+        return []
 
 
 class HttpSender:

@@ -94,6 +94,7 @@ async def register(request: Request) -> Response:
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     body = body_schema("event", "HubSubscription_Create", "HubSubscription").validate(body)
     topic = request.path_params["topic"]
+    await reading(request, svc.hub.check_addresses, body["callback"])
     registration = await writing(
         request, svc.hub.register, caller, topic, body["callback"], body.get("query")
     )

@@ -172,6 +172,7 @@ async def register_hub(request: Request) -> Response:
     requested_fields(request, HUB_FIELDS)
     body, _ = await read_json(request, (JSON,), svc.settings.max_body_bytes)
     body = _hub_schema().validate(body, fill_type=False)
+    await reading(request, svc.hub.check_addresses, body["callback"])
     registration = await writing(
         request, svc.hub.register_v4, caller, body["callback"], body.get("query")
     )
