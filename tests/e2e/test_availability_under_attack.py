@@ -39,6 +39,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pss_ordering.domain.lifecycle import ITEM_STATES
 from tests.served import Served, send, serve
 
 pytestmark = pytest.mark.slow
@@ -119,8 +120,10 @@ def hammer(
 
 
 WORST_ACCEPTED_QUERY = ORDERS + "?" + "&".join(
-    [f"productOrderItem.state=s{n}" for n in range(10)]  # the most nested conditions allowed
-    + ["productOrderItem.state=s0"] * 90  # and repeats, up to the parameter limit
+    # the most nested conditions allowed (each a state items can be in: another value
+    # is a typo, refused before any work)
+    [f"productOrderItem.state={state}" for state in ITEM_STATES[:10]]
+    + [f"productOrderItem.state={ITEM_STATES[0]}"] * 90  # and repeats, up to the limit
 )
 PAST_THE_LIMITS = ORDERS + "?" + "&".join(["productOrderItem.state=pending"] * 400)
 DEEP = b'{"productOrderItem": [], "note": [{"text": "x", "z": ' + b"[" * 300 + b"]" * 300 + b"}]}"
