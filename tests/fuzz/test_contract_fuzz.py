@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -93,12 +93,20 @@ def test_no_5xx_and_responses_match_contract(
             database=None,
         )
         def check(case: Any) -> None:
-            # Schema-valid bodies may still break a business rule (422), so the
-            # "schema-valid must be accepted" check does not apply here.
-            case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+            call_and_validate(case, headers)
 
         check()
 
+
+
+def call_and_validate(case: Any, headers: dict[str, str]) -> None:
+    """Send a generated case and check the answer against the contract. Schema-valid
+    bodies may still break a business rule (422), so the "schema-valid must be
+    accepted" check does not apply; a query parameter without a name is dropped by the
+    HTTP client (httpx2) before it is sent, so such a "negative" case reaches the
+    service valid and is not one."""
+    assume("" not in (case.query or {}))
+    case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
 # --- hostile values -------------------------------------------------------------------------
 
