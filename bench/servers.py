@@ -4,7 +4,6 @@ nodes of it, and py-spy attached to them; plus the two HTTP calls made by hand."
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -16,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from children import Child
 from machine import log, process_tree, tree_cpu_seconds
 
 HOST = "127.0.0.1"
@@ -54,35 +54,22 @@ def http_post(url: str, body: bytes, token: str, timeout: float = 10.0) -> tuple
         return exc.code, exc.read()
 
 
-class Server:
+class Server(Child):
     """A child process serving HTTP on 127.0.0.1:port; always stopped on exit."""
 
     def __init__(
         self, name: str, argv: list[str], port: int, env: dict[str, str], cwd: Path, log_dir: Path
     ) -> None:
-        self.name, self.argv, self.port, self.env, self.cwd = name, argv, port, env, cwd
-        self.log_path = log_dir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(name, argv, env, cwd, log_dir)
+        self.port = port
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
     def __enter__(self) -> Server:
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=self.cwd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        super().__enter__()
+        assert self.proc is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,19 +83,6 @@ class Server:
             time.sleep(0.2)
         self.__exit__(None, None, None)
         raise RuntimeError(f"{self.name} did not become healthy in 120 s; see {self.log_path}")
-
-    def __exit__(self, *_exc: object) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)  # our own child's process group
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        self._log.close()
 
 
 @dataclass(frozen=True)
