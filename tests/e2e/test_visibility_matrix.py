@@ -90,6 +90,20 @@ EXPECTED: dict[str, dict[str, list[str] | None]] = {
 }
 
 
+def listed_as_expected(
+    client: TestClient, path: str, headers: dict[str, str], orders: dict[str, Any], who: str
+) -> dict[str, Any]:
+    """The list at ``path`` as ``who`` sees it, checked against EXPECTED (which orders,
+    and their count); the listed orders by id."""
+    listed = client.get(path, headers=headers)
+    assert listed.status_code == 200
+    by_id = {o["id"]: o for o in listed.json()}
+    visible = {name for name, row in EXPECTED.items() if row[who] is not None}
+    assert set(by_id) == {orders[name]["id"] for name in visible}
+    assert listed.headers["x-total-count"] == str(len(visible))
+    return by_id
+
+
 @pytest.mark.parametrize("who", sorted(CALLERS))
 def test_get_and_list_PSI_03_02_03_02_and_PSI_03_02_04_01(
     world: World, client: TestClient, auth: Auth, who: str
@@ -97,12 +111,7 @@ def test_get_and_list_PSI_03_02_03_02_and_PSI_03_02_04_01(
     orders = _orders(world, auth)
     party, roles = CALLERS[who]
     headers = auth(party, *roles)
-    listed = client.get(ORDERS, headers=headers)
-    assert listed.status_code == 200
-    by_id = {o["id"]: o for o in listed.json()}
-    expected_visible = {name for name, row in EXPECTED.items() if row[who] is not None}
-    assert set(by_id) == {orders[name]["id"] for name in expected_visible}
-    assert listed.headers["x-total-count"] == str(len(expected_visible))
+    by_id = listed_as_expected(client, ORDERS, headers, orders, who)
     for name, order in orders.items():
         items = EXPECTED[name][who]
         response = client.get(f"{ORDERS}/{order['id']}", headers=headers)
