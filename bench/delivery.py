@@ -423,7 +423,7 @@ def baseline_requests(services: Any, market: Market, out: Path) -> int:
     from pss_ordering.store.events import EVENT_COLUMNS, stored_event
     from pss_ordering.store.schema import deliveries, events
 
-    base = services.database.publisher.order_href_base
+    base = services.hrefs.v5
     moment = datetime.now(UTC)
     lanes, total = [], 0
     for sid, (url, secret) in market.lanes.items():

@@ -1,11 +1,17 @@
-"""The composition root: settings in, a wired application out. Tests pass their own parts."""
+"""The composition root: the one place that builds things. Settings in; the database,
+the services, the background workers and the ASGI application out.
+
+Everything else asks it: each ``serve`` process (uvicorn imports :func:`served_app`),
+the CLI (through the factory on its context object, ``cli/main.py``) and the tests
+(:func:`build_app`, :func:`build_services`, handing in their own engine and clock).
+The application never builds workers; the root hands them to its lifespan.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
-import tempfile
+from functools import partial
 from pathlib import Path
 
 from aiohttp.abc import AbstractResolver
@@ -13,17 +19,20 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from starlette.applications import Starlette
 
+from . import logs, tracing
 from .api.app import create_app
 from .api.auth import Authenticator
 from .api.common import Services
 from .api.contract import hub_query_shapes
 from .api.jwks import JwksKeys
+from .api.transport import ServedHttpTools, TransportLimits
 from .clock import Clock, SystemClock
 from .config import ConfigError, Settings
 from .domain.delivery import RetryPolicy
 from .domain.hub import AddressPolicy
 from .domain.retention import RetentionPolicy
-from .events.intake import EventService
+from .events.background import DeliveryThread
+from .events.intake import IntakeService
 from .events.outbound_auth import OutboundAuth
 from .events.partners import Pairing, PullFailed, PullLimits, sync
 from .events.registrations import HubService
@@ -31,6 +40,9 @@ from .events.relay import PartnerRelay
 from .events.sender import HttpSender
 from .events.wakeup import wakeup_for
 from .events.worker import DeliveryWorker
+from .hrefs import OrderHrefs
+from .response_time.figures import FiguresService
+from .response_time.metrics import ResponseTimeCollector, registry_for
 from .service.batching import BatchWriter
 from .service.catalogue import CatalogueService, Imported
 from .service.execution import Executor
@@ -44,69 +56,15 @@ from .service.orders import (
 )
 from .service.parties import PartyService
 from .service.publishing import Publisher
-from .service.retention import RetentionService
-from .service.timers import TimerService
+from .service.retention import RetentionService, RetentionWorker
+from .service.timers import TimerService, TimerWorker
 from .service.unit_of_work import Database
-from .sla.figures import FiguresService
-from .sla.metrics import ResponseTimeCollector, registry_for
+from .signing_secret import known_secret, signature_hint
 from .store import migrate
 from .store.database import make_engine, shown_url, unreachable
+from .workers import Designated, Workers
 
 log = logging.getLogger(__name__)
-SECRET_FILE = Path(".pss-ordering.secret")
-
-
-def development_secret(settings: Settings, *, create: bool = False) -> str | None:
-    """The HS256 secret: configured, or (with no asymmetric key either) a local random one.
-
-    The generated secret lives in ``.pss-ordering.secret`` (mode 0600) in the
-    working directory, so ``serve`` and ``token`` agree with no setup at all. Only
-    ``serve`` creates it (``create``): any other command run from another directory
-    would make a second secret whose tokens the server refuses, so there a missing
-    file is a :class:`ConfigError` that says where the secret is looked for.
-    """
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    if settings.jwt_public_key or settings.jwt_jwks_url:
-        return None
-    if not SECRET_FILE.exists():
-        if not create:
-            raise ConfigError(
-                f"no PSS_JWT_SECRET and no development secret in {SECRET_FILE.resolve()} "
-                "(serve creates it in the directory it runs in): run this command there, "
-                "or set PSS_JWT_SECRET to the server's secret"
-            )
-        _create_secret_file()
-    return SECRET_FILE.read_text().strip()
-
-
-def _known_secret(settings: Settings) -> str | None:
-    """The secret to verify tokens with, if there is one; commands that verify none
-    (``worker``, ``sla``, ``callbacks``) run without."""
-    try:
-        return development_secret(settings)
-    except ConfigError:
-        return None
-
-
-def _signature_hint(settings: Settings) -> str | None:
-    """What a 401 for a bad signature adds in development mode (no configured key)."""
-    if settings.jwt_secret or settings.jwt_public_key or settings.jwt_jwks_url:
-        return None
-    return (
-        f"development mode: this server verifies tokens with the {SECRET_FILE} in the "
-        "directory serve runs in; a token minted elsewhere was signed with another secret: "
-        "run 'pss-ordering token' in that directory"
-    )
-
-
-def secret_source(settings: Settings) -> str:
-    """Where tokens are verified from, for the commands to say (never the secret itself)."""
-    if settings.jwt_secret:
-        return "PSS_JWT_SECRET"
-    if settings.jwt_public_key or settings.jwt_jwks_url:
-        return "PSS_JWT_PUBLIC_KEY" if settings.jwt_public_key else "PSS_JWT_JWKS_URL"
-    return f"development secret {SECRET_FILE.resolve()}"
 
 
 def existing_database(settings: Settings) -> Settings:
@@ -125,22 +83,6 @@ def existing_database(settings: Settings) -> Settings:
 
 def describe_database(settings: Settings) -> str:
     return shown_url(settings.database_url)
-
-
-def _create_secret_file() -> None:
-    """Write the secret aside, then link it into place: processes that start together
-    agree on one secret, and none ever reads a half-written file."""
-    fd, written = tempfile.mkstemp(prefix=".pss-ordering.secret.", dir=SECRET_FILE.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:  # mkstemp: mode 0600
-            handle.write(secrets.token_urlsafe(32))
-        try:
-            os.link(written, SECRET_FILE)
-        except FileExistsError:
-            return  # another process created it first: use that one
-        log.warning("no PSS_JWT_SECRET set: generated a development secret in %s", SECRET_FILE)
-    finally:
-        os.unlink(written)
 
 
 def jwks_keys(settings: Settings) -> JwksKeys | None:
@@ -223,7 +165,8 @@ def build_services(
     settings: Settings, engine: Engine | None = None, clock: Clock | None = None
 ) -> Services:
     engine = engine or build_engine(settings)
-    database = Database(engine, Publisher(settings.base_url))
+    hrefs = OrderHrefs.at(settings.base_url)
+    database = Database(engine, Publisher(hrefs))
     clock = clock or SystemClock()
     orders = OrderService(
         database,
@@ -241,8 +184,9 @@ def build_services(
         settings=settings,
         database=database,
         clock=clock,
+        hrefs=hrefs,
         auth=Authenticator(
-            secret=_known_secret(settings),
+            secret=known_secret(settings),
             public_key=settings.jwt_public_key,
             jwks_url=settings.jwt_jwks_url,
             algorithms=settings.jwt_algorithms,
@@ -250,7 +194,7 @@ def build_services(
             audience=settings.jwt_audience,
             max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
             jwks=jwks_keys(settings),
-            signature_hint=_signature_hint(settings),
+            signature_hint=signature_hint(settings),
         ),
         orders=orders,
         parties=PartyService(database),
@@ -262,7 +206,7 @@ def build_services(
             AddressPolicy.of(settings.callback_allowed_networks),
             query_shapes=hub_query_shapes(),
         ),
-        events=EventService(database, clock, orders),
+        intake=IntakeService(database, clock, orders, hrefs),
         figures=figures,
         metrics=registry_for(
             ResponseTimeCollector(figures, database, clock, settings.metrics_window)
@@ -340,12 +284,58 @@ def build_delivery_worker(
         timeout_seconds=settings.delivery_timeout_seconds,
         max_lanes=settings.delivery_max_lanes,
         wakeup=wakeup_for(services.database.engine),
-        relay=PartnerRelay(services.database, services.orders),
+        relay=PartnerRelay(services.database, services.orders, services.hrefs),
+    )
+
+
+def build_workers(services: Services) -> Workers:
+    """Timers, delivery (syncing partners on its loop) and retention over ``services``."""
+    settings = services.settings
+    return Workers(
+        timers=TimerWorker(services.timers, settings.timer_poll_seconds),
+        delivery=DeliveryThread(
+            build_delivery_worker(services),
+            partial(partner_sync, services),
+            settings.partner_sync_seconds,
+        ),
+        retention=RetentionWorker(services.retention, settings.retention_interval),
     )
 
 
 def build_app(
     settings: Settings | None = None, engine: Engine | None = None, clock: Clock | None = None
 ) -> Starlette:
+    """The application over services built here; with ``run_workers``, the workers run
+    beside it in this process (tests hand in their own engine and clock)."""
     services = build_services(settings or Settings(), engine, clock)
-    return create_app(services, lambda: build_delivery_worker(services))
+    workers = build_workers(services) if services.settings.run_workers else None
+    return create_app(services, workers)
+
+
+def served_app() -> Starlette:
+    """The application of one ``serve`` process, built from the environment (uvicorn's
+    factory: the processes are spawned, not forked, so each builds its own settings,
+    engine and services, and shares nothing in memory). The background workers run
+    beside it where :class:`~.workers.Designated` places them."""
+    settings = Settings()
+    logs.configure(settings)
+    ServedHttpTools.limits = TransportLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        header_timeout=settings.header_timeout_seconds,
+    )
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    tracing.enable(settings, engine)
+    # The parent migrated before starting the processes; at head this is one read.
+    migrate.upgrade(engine)
+    services = build_services(settings, engine)
+    background = None
+    if settings.run_workers:
+        background = Designated(partial(build_workers, services), designation_lock(settings))
+    return create_app(services, background)
+
+
+def designation_lock(settings: Settings) -> Path | None:
+    """SQLite: the file whose lock designates the process running background work."""
+    database = sqlite_file(settings.database_url)
+    return None if database is None else database.with_name(database.name + ".workers.lock")

@@ -15,9 +15,10 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from pss_ordering.api.auth import mint_token
-from pss_ordering.bootstrap import build_app, development_secret
+from pss_ordering.bootstrap import build_app
 from pss_ordering.clock import ManualClock
 from pss_ordering.config import Settings
+from pss_ordering.signing_secret import development_secret
 from tests.served import serve
 
 OFFERINGS = "/psi-api/productCatalogManagement/v2/productOffering"

@@ -248,7 +248,7 @@ def _events(client: TestClient, order_id: str) -> list[tuple[str, dict[str, Any]
 
     database = Database(client.app.state.services.orders._db.engine)  # type: ignore[attr-defined]
     with database.reading() as uow:
-        return uow.events.recorded(order_id)
+        return uow.notifications.recorded(order_id)
 
 
 IMEI_PATH = "missing=product.productCharacteristic.value&name=IMEI"

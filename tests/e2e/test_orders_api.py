@@ -148,7 +148,7 @@ def test_outbox_records_domain_events(world: World, client: TestClient, auth: Au
     client.delete(url, headers=world.gov)
     database = Database(client.app.state.services.orders._db.engine)  # type: ignore[attr-defined]
     with database.reading() as uow:
-        recorded = [name for name, _ in uow.events.recorded(order["id"])]
+        recorded = [name for name, _ in uow.notifications.recorded(order["id"])]
     assert recorded == [
         "orderCreationNotification",
         "orderValueChangeNotification",

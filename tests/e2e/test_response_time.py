@@ -408,14 +408,13 @@ def test_metrics_need_governance_unless_public(
 def test_sla_command_prints_the_table(
     timed: World, client: TestClient, auth: Auth, clock: ManualClock, monkeypatch: Any
 ) -> None:
-    from pss_ordering.cli.main import cli
+    from pss_ordering.cli.main import Wiring, cli
 
     timed.create(auth("dave"))
     services = client.app.state.services  # type: ignore[attr-defined]
-    monkeypatch.setattr("pss_ordering.bootstrap.build_services", lambda *_a, **_k: services)
     url = services.database.engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("PSS_DATABASE_URL", url)  # sla refuses a database that is not there
-    result = CliRunner().invoke(cli, ["sla"])
+    result = CliRunner().invoke(cli, ["sla"], obj=Wiring(services=lambda _settings: services))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["provider", "received", "on"]

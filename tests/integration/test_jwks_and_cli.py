@@ -17,12 +17,13 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import Engine
 
 from pss_ordering.api.auth import Authenticator
-from pss_ordering.bootstrap import build_services, development_secret
+from pss_ordering.bootstrap import build_services
 from pss_ordering.cli.main import cli
 from pss_ordering.cli.seed import DEMO_SEED, load_seed
 from pss_ordering.config import Settings
 from pss_ordering.domain.errors import Unauthorized
 from pss_ordering.domain.identity import Caller, Role
+from pss_ordering.signing_secret import development_secret
 
 
 @pytest.fixture(scope="module")

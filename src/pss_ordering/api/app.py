@@ -1,19 +1,24 @@
-"""The Starlette application: routes, error handlers, nothing else."""
+"""The Starlette application: routes, error handlers, nothing else.
+
+It runs no background work of its own: the composition root (``bootstrap``) may
+hand it work to run beside it (``beside``), which its lifespan starts after
+start-up, watches for readiness and stops before the executor closes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from ..console import app as console
-from ..events.background import DeliveryThread
-from ..events.worker import DeliveryWorker
-from ..service.retention import RetentionWorker
-from ..service.timers import TimerWorker
+from ..response_time import routes as response_time
 from .access import ObservedStarlette
 from .auth import AuthPrefetch
 from .bounds import guard
@@ -23,7 +28,6 @@ from .routes import (
     docs,
     events,
     health,
-    monitoring,
     offerings,
     orders,
     orders_v4,
@@ -32,33 +36,32 @@ from .routes import (
 )
 from .transport import BodyDeadline
 
+log = logging.getLogger(__name__)
 
-def create_app(
-    services: Services, delivery: Callable[[], DeliveryWorker] | None = None
-) -> Starlette:
-    """The application; with ``delivery`` (and ``run_workers``) it also delivers events."""
+
+class Beside(Protocol):
+    """Work the process runs beside the application (the background workers)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def watched(self) -> Mapping[str, health.Worker]: ...
+
+
+def create_app(services: Services, beside: Beside | None = None) -> Starlette:
+    """The application over ``services``; ``beside`` runs while it serves."""
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        """Background workers (timers, delivery, retention) run in ``serve`` unless turned off."""
-        timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
-        pruning = RetentionWorker(services.retention, services.settings.retention_interval)
-        sending = DeliveryThread(delivery()) if delivery and services.settings.run_workers else None
-        if services.settings.run_workers:
-            timers.start()
-            pruning.start()
-            _app.state.readiness.watch("timers", timers)
-        if sending is not None:
-            sending.start()
-            _app.state.readiness.watch("delivery", sending)
+        if beside is not None:
+            beside.start()
+            for name, worker in beside.watched().items():
+                _app.state.readiness.watch(name, worker)
+        log.info("process %d serves requests", os.getpid())
         try:
             yield
         finally:
-            if sending is not None:
-                sending.stop()
-            if services.settings.run_workers:
-                pruning.stop()
-                timers.stop()
+            if beside is not None:
+                beside.stop()
             services.executor.close()
 
     app = ObservedStarlette(
@@ -71,7 +74,7 @@ def create_app(
                     *parties.routes,
                     *offerings.routes,
                     *events.routes,
-                    *monitoring.routes,
+                    *response_time.routes,
                     *docs.routes,
                     *health.routes,
                 ]

@@ -14,8 +14,10 @@ from ..clock import Clock
 from ..config import Settings
 from ..domain.errors import BadRequest
 from ..domain.identity import Caller
-from ..events.intake import EventService
+from ..events.intake import IntakeService
 from ..events.registrations import HubService
+from ..hrefs import OrderHrefs
+from ..response_time.figures import FiguresService
 from ..service.execution import Executor
 from ..service.offerings import OfferingService
 from ..service.orders import OrderService
@@ -23,7 +25,6 @@ from ..service.parties import PartyService
 from ..service.retention import RetentionService
 from ..service.timers import TimerService
 from ..service.unit_of_work import Database
-from ..sla.figures import FiguresService
 from .auth import Authenticator
 from .bounds import check_party_id, shown
 
@@ -38,13 +39,14 @@ class Services:
     settings: Settings
     database: Database
     clock: Clock
+    hrefs: OrderHrefs
     auth: Authenticator
     orders: OrderService
     parties: PartyService
     offerings: OfferingService
     timers: TimerService
     hub: HubService
-    events: EventService
+    intake: IntakeService
     figures: FiguresService
     metrics: CollectorRegistry
     executor: Executor

@@ -212,6 +212,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+class ServedHttpTools(GuardedHttpToolsProtocol):
+    """The protocol ``serve`` runs (``http="pss_ordering.api.transport:ServedHttpTools"``).
+
+    Its limits are the settings', set by the composition root in each process
+    (``bootstrap.served_app``) before the first connection is accepted.
+    """
+
+    limits = TransportLimits()
+
+
 def guarded_protocol(limits: TransportLimits) -> type[asyncio.Protocol]:
     """The protocol class for ``uvicorn.run(http=...)`` with these limits."""
     return type("GuardedHttpTools", (GuardedHttpToolsProtocol,), {"limits": limits})

@@ -4,21 +4,44 @@ Every error a command can meet ends the same way (:class:`Commands`): one line o
 stderr saying what is wrong and what to do, and a non-zero exit, whether it is a
 usage error click finds, a setting that cannot be used (:class:`ConfigError`), or
 a rule of the service (:class:`PssError`). Commands raise; none catches.
+
+Commands build nothing themselves: they ask the composition root (``bootstrap``),
+and those that need services ask the :class:`Wiring` on click's context object,
+which tests replace (``CliRunner().invoke(cli, args, obj=Wiring(...))``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import ConfigError, Settings, load_settings
 from ..domain.errors import PssError
 from ..domain.timestamps import InstantOutOfRange, normalise_instant
+
+if TYPE_CHECKING:
+    from ..api.common import Services
+
+
+def _root_services(settings: Settings) -> Services:
+    """The composition root's services (imported when a command first needs them: the
+    root imports the whole service, which ``--help`` and ``token`` do without)."""
+    from ..bootstrap import build_services
+
+    return build_services(settings)
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """Where the commands get their services: the composition root, or what a test gives."""
+
+    services: Callable[[Settings], Services] = _root_services
 
 
 class Commands(click.Group):
@@ -75,8 +98,11 @@ class Instant(click.ParamType[str]):
 
 @click.group(cls=Commands)
 @click.version_option(package_name="pss-ordering", prog_name="pss-ordering")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """Product Order Management for a PSS (PSI TOD-03-02 on TMF622)."""
+    if context.obj is None:
+        context.obj = Wiring()
 
 
 @cli.command()
@@ -99,13 +125,20 @@ def cli() -> None:
     help="JSON file of parties and offerings to load at start.",
 )
 @click.option("--demo", is_flag=True, help="Load the demo parties and offerings.")
+@click.pass_obj
 def serve(
-    host: str | None, port: int | None, workers: int | None, seed: Path | None, demo: bool
+    wiring: Wiring,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    seed: Path | None,
+    demo: bool,
 ) -> None:
     """Start the HTTP service (migrates the database first)."""
     import uvicorn
 
-    from ..bootstrap import build_services, development_secret, serve_processes
+    from ..bootstrap import serve_processes
+    from ..signing_secret import development_secret
     from .seed import DEMO_SEED, load_seed
 
     _log_to_console()
@@ -114,7 +147,7 @@ def serve(
     _refuse_errors(settings, processes)
     # Once, before any API process starts: migrations, the development secret, seed data.
     development_secret(settings, create=True)
-    services = build_services(settings)
+    services = wiring.services(settings)
     try:
         for path in [p for p in (DEMO_SEED if demo else None, seed) if p is not None]:
             click.echo(f"seeded from {path}: {load_seed(services, path)}")
@@ -125,9 +158,10 @@ def serve(
         os.environ["PSS_CONSOLE_DEMO"] = "true"
     for line in _startup(settings, processes):
         click.echo(line)
-    # Each process builds its own application from the environment (api/asgi.py).
+    # Each process asks the composition root for its application, built from the
+    # environment; the root hands it the background workers where they run.
     uvicorn.run(
-        "pss_ordering.api.asgi:app",
+        "pss_ordering.bootstrap:served_app",
         factory=True,
         workers=processes,
         host=settings.host,
@@ -142,7 +176,7 @@ def serve(
         # Transport limits (api/transport.py): header size, count and time on the
         # httptools parser; connections and tasks beyond max_connections get 503
         # (per process).
-        http="pss_ordering.api.asgi:ServedHttpTools",
+        http="pss_ordering.api.transport:ServedHttpTools",
         ws="none",
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=5,
@@ -186,7 +220,8 @@ def _refuse_errors(settings: Settings, processes: int) -> None:
 
 def _startup(settings: Settings, processes: int) -> list[str]:
     """What ``serve`` says before it accepts requests: where, on what, with what."""
-    from ..bootstrap import describe_database, secret_source
+    from ..bootstrap import describe_database
+    from ..signing_secret import secret_source
 
     plural = "es" if processes > 1 else ""
     derived = " (derived: PSS_BASE_URL is unset)" if settings.base_url_derived else ""
@@ -207,7 +242,8 @@ def _startup(settings: Settings, processes: int) -> list[str]:
 def _using(settings: Settings, *, tokens: bool = False) -> None:
     """Say on stderr which database (and secret) a command uses, so that one run from
     another directory cannot answer from somewhere else unnoticed."""
-    from ..bootstrap import describe_database, secret_source
+    from ..bootstrap import describe_database
+    from ..signing_secret import secret_source
 
     click.echo(f"database {describe_database(settings)}", err=True)
     if tokens:
@@ -234,7 +270,7 @@ def _using(settings: Settings, *, tokens: bool = False) -> None:
 def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
     """Print a development HS256 token signed with the service's secret."""
     from ..api.auth import mint_token
-    from ..bootstrap import development_secret
+    from ..signing_secret import development_secret
 
     settings = load_settings()
     secret = development_secret(settings)
@@ -259,32 +295,22 @@ def token(party: str, roles: tuple[str, ...], ttl: int) -> None:
 
 
 def _using_secret(settings: Settings) -> None:
-    from ..bootstrap import secret_source
+    from ..signing_secret import secret_source
 
     click.echo(f"signed with {secret_source(settings)}", err=True)
 
 
 @cli.command()
-def worker() -> None:
+@click.pass_obj
+def worker(wiring: Wiring) -> None:
     """Deliver events, fire timers and prune, without serving HTTP (run several on PostgreSQL).
 
     It needs the settings serve has: the database, the callback allow-list and
     networks, the callback credentials and the delivery settings.
     """
-    import asyncio
-    import signal
-    from functools import partial
-
     from .. import tracing
-    from ..bootstrap import (
-        build_delivery_worker,
-        build_services,
-        existing_database,
-        partner_sync,
-    )
-    from ..events.background import repeat
-    from ..service.retention import RetentionWorker
-    from ..service.timers import TimerWorker
+    from ..bootstrap import build_workers, existing_database
+    from ..workers import until_signalled
 
     _log_to_console()
     settings = existing_database(load_settings())
@@ -293,35 +319,16 @@ def worker() -> None:
         click.echo(
             "warning: PSS_CALLBACK_ALLOWED_HOSTS is empty: every delivery is refused", err=True
         )
-    services = build_services(settings)
+    services = wiring.services(settings)
     tracing.enable(services.settings, services.database.engine)
-    delivery = build_delivery_worker(services)
-    timers = TimerWorker(services.timers, services.settings.timer_poll_seconds)
-    pruning = RetentionWorker(services.retention, services.settings.retention_interval)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        every = services.settings.partner_sync_seconds
-        syncing = (
-            asyncio.create_task(repeat(partial(partner_sync, services), every)) if every else None
-        )
-        try:
-            await delivery.run(stop)
-        finally:
-            if syncing is not None:
-                syncing.cancel()
-
-    timers.start()
-    pruning.start()
-    click.echo(f"worker {delivery.name} delivering events and firing timers")
+    workers = build_workers(services)
+    workers.start()
     try:
-        asyncio.run(run())
+        click.echo(f"worker {workers.name} delivering events and firing timers")
+        if not until_signalled(workers):
+            raise click.ClickException("a background worker stopped; see the log")
     finally:
-        pruning.stop()
-        timers.stop()
+        workers.stop()
         services.executor.close()
 
 
@@ -337,22 +344,20 @@ def worker() -> None:
 @click.option(
     "--to", "end", type=Instant(), default=None, help="Deadlines started before (ISO-8601)."
 )
-def sla(provider: str | None, start: str | None, end: str | None) -> None:
+@click.pass_obj
+def sla(wiring: Wiring, provider: str | None, start: str | None, end: str | None) -> None:
     """Print each provider's response-time figures (governance's view)."""
-    from ..bootstrap import build_services, existing_database
     from .seed import OPERATOR
     from .tables import sla_table
 
-    settings = existing_database(load_settings())
-    _using(settings)
-    services = build_services(settings)
+    services = _existing_services(wiring)
     figures = services.figures.figures(OPERATOR, provider, start, end)
     if provider is not None and not figures and not _is_party(services, provider):
         raise click.ClickException(f"provider '{provider}' is unknown: no party has that id")
     click.echo(sla_table(figures))
 
 
-def _is_party(services: Any, party_id: str) -> bool:
+def _is_party(services: Services, party_id: str) -> bool:
     from ..domain.errors import NotFound
     from .seed import OPERATOR
 
@@ -373,27 +378,29 @@ def callbacks(context: click.Context) -> None:
         from .seed import OPERATOR
         from .tables import callbacks_table
 
-        services = _existing_services()
+        services = _existing_services(context.obj)
         click.echo(callbacks_table(services.hub.all_health(OPERATOR)))
 
 
-def _existing_services() -> Any:
-    from ..bootstrap import build_services, existing_database
+def _existing_services(wiring: Wiring) -> Services:
+    """Services over the database a server wrote (refused when it is not there)."""
+    from ..bootstrap import existing_database
 
     settings = existing_database(load_settings())
     _using(settings)
-    return build_services(settings)
+    return wiring.services(settings)
 
 
 @callbacks.command()
 @click.argument("subscription_id")
-def resume(subscription_id: str) -> None:
+@click.pass_obj
+def resume(wiring: Wiring, subscription_id: str) -> None:
     """Resume delivery to a callback now: a halted or disabled one (PSI-01-02-03-07),
     or an active one waiting for its next retry, which is tried at once."""
     from .seed import OPERATOR
     from .tables import callbacks_table
 
-    services = _existing_services()
+    services = _existing_services(wiring)
     found = [h for h in services.hub.all_health(OPERATOR) if h.subscription.id == subscription_id]
     if not found:
         raise click.ClickException(f"no callback '{subscription_id}'")
@@ -403,14 +410,15 @@ def resume(subscription_id: str) -> None:
 
 @cli.command("sync-partners")
 @click.option("--partner", default=None, help="Only this partner PSS (its party id).")
-def sync_partners(partner: str | None) -> None:
+@click.pass_obj
+def sync_partners(wiring: Wiring, partner: str | None) -> None:
     """Pull partner PSSs' offerings in as brokered offerings; register the relays."""
     import asyncio
 
-    from ..bootstrap import build_services, partner_sync
+    from ..bootstrap import partner_sync
     from ..events.partners import PullFailed
 
-    services = build_services(Settings())
+    services = wiring.services(Settings())
     try:
         results = asyncio.run(partner_sync(services, only=partner))
     finally:
@@ -437,14 +445,14 @@ def _log_to_console() -> None:
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
-def prune(dry_run: bool) -> None:
+@click.pass_obj
+def prune(wiring: Wiring, dry_run: bool) -> None:
     """Apply the retention policy now (PSS_RETENTION_*), in small batches; print per table."""
     from sqlalchemy.exc import OperationalError
 
-    from ..bootstrap import build_services
     from .tables import prune_table
 
-    services = build_services(Settings())
+    services = wiring.services(Settings())
     try:
         report = services.retention.prune(dry_run=dry_run)
         pages = 0 if dry_run else services.retention.reclaim_space()

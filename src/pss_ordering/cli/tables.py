@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..domain.hub import CallbackHealth
 from ..domain.retention import PruneReport
-from ..sla.figures import ProviderFigures
+from ..response_time.figures import ProviderFigures
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..api.common import Services
 from ..config import Settings
+from ..signing_secret import development_secret
 from . import customer, governance, order_page, provider, signin
 from .web import PREFIX
 
@@ -24,8 +25,6 @@ STATIC = Path(__file__).with_name("static")
 def session_secret(settings: Settings) -> str:
     """The key signing session cookies: configured; else derived from the HS256 secret
     (so every process agrees); else random per process (then configure one)."""
-    from ..bootstrap import development_secret  # bootstrap builds the app that mounts this
-
     if settings.console_session_secret:
         return settings.console_session_secret
     base = development_secret(settings)

@@ -15,7 +15,7 @@ from ..domain.errors import NotFound, PssError
 from ..domain.hub import TOPICS
 from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
-from ..sla.figures import ProviderFigures
+from ..response_time.figures import ProviderFigures
 from . import charts
 from .order_page import event_stamp
 from .web import field, flash, form_of, page, redirect, render

@@ -103,7 +103,7 @@ async def timeline(request: Request, caller: Caller) -> Response:
     order_id = _order_id(request)
     found = await looking_up(request, svc.orders.get, caller, order_id)  # 404 if not visible
     total, events = await reading(
-        request, svc.events.list, caller, "order", 0, TIMELINE_LIMIT, None, order_id
+        request, svc.intake.list, caller, "order", 0, TIMELINE_LIMIT, None, order_id
     )
     context = {
         "order": found.doc,
@@ -250,4 +250,4 @@ async def stamp(request: Request, caller: Caller) -> Response:
 
 async def event_stamp(request: Request, caller: Caller) -> str:
     """The newest event on the order and alarm topics the caller may list."""
-    return await reading(request, services(request).events.newest, caller, ("order", "alarm"))
+    return await reading(request, services(request).intake.newest, caller, ("order", "alarm"))

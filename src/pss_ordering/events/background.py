@@ -46,6 +46,10 @@ class DeliveryThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def name(self) -> str:
+        return self._worker.name
+
     def _main(self) -> None:
         asyncio.run(self._serve())
 

@@ -21,6 +21,7 @@ from ..domain import federation, hub, inbound, notifications
 from ..domain.errors import BusinessRuleViolation, NotFound, PreconditionFailed
 from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant
+from ..hrefs import OrderHrefs
 from ..service import callers
 from ..service.orders import OrderService, OrderView
 from ..service.unit_of_work import Database, UnitOfWork
@@ -36,11 +37,14 @@ class Received:
     applied: bool
 
 
-class EventService:
-    def __init__(self, database: Database, clock: Clock, orders: OrderService) -> None:
+class IntakeService:
+    def __init__(
+        self, database: Database, clock: Clock, orders: OrderService, hrefs: OrderHrefs
+    ) -> None:
         self._db = database
         self._clock = clock
         self._orders = orders
+        self._hrefs = hrefs
 
     def receive(
         self,
@@ -156,7 +160,7 @@ class EventService:
             new = validate_new(inbound.new_order_body(event, caller.party_id))
             created = self._orders.create_in(uow, caller, new)
             doc = created.doc
-            href = f"{self._db.publisher.order_href_base}/{doc['id']}"
+            href = self._hrefs.of(doc["id"])
             answer["event"] = {**answer.get("event", {}), "productOrder": {**doc, "href": href}}
             uow.received.answer(caller.party_id, event.event_id, answer)
             uow.commit()
@@ -176,14 +180,13 @@ class EventService:
         hub.require_topic(topic)
         with self._db.reading() as uow:
             viewer = callers.viewer(uow.parties, caller)
-            total, found = uow.events.listing(
+            total, found = uow.notifications.listing(
                 viewer, topic, offset, limit, event_types, order_id=order_id
             )
-        href_base = self._db.publisher.order_href_base
         docs = []
         for event in found:
             key = notifications.audience(viewer, event)
-            doc = None if key is None else notifications.render(event, key, href_base)
+            doc = None if key is None else notifications.render(event, key, self._hrefs.v5)
             if doc is not None:
                 docs.append(doc)
         return total, docs
@@ -193,7 +196,10 @@ class EventService:
         whenever one arrives (what an open console page polls)."""
         with self._db.reading() as uow:
             viewer = callers.viewer(uow.parties, caller)
-            return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
+            return "|".join(
+                uow.notifications.newest(viewer, hub.require_topic(t)) or "" for t in topics
+            )
+
 
 def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
     """A partner's event as the change it stands for on our order (``federation.py``);

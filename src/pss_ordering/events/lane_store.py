@@ -50,7 +50,7 @@ class LaneStore:
             rows = uow.deliveries.pending(subscription_ids)
             with self._events_lock:
                 missing = {seq for _, _, seq, _ in rows if seq not in self._events}
-            found = uow.events.get_many(missing) if missing else {}
+            found = uow.notifications.get_many(missing) if missing else {}
         with self._events_lock:
             for seq, event in found.items():
                 self._events[seq] = event

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from ..domain import federation, notifications
 from ..domain.delivery import SendResult
+from ..hrefs import OrderHrefs
 from ..service.orders import OrderService
 from ..service.unit_of_work import Database
 from ..store.deliveries import Lane, PendingDelivery
 
 
 class PartnerRelay:
-    def __init__(self, database: Database, orders: OrderService) -> None:
+    def __init__(self, database: Database, orders: OrderService, hrefs: OrderHrefs) -> None:
         self._db = database
         self._orders = orders
+        self._hrefs = hrefs
 
     def partner_of(self, lane: Lane) -> str | None:
         """The partner whose intake this callback is, if it is one (a read, only for a
@@ -46,7 +48,7 @@ class PartnerRelay:
         if delivery.audience != notifications.PROVIDER_PREFIX + partner_id:
             return None
         envelope = notifications.render(
-            delivery.event, delivery.audience, self._db.publisher.order_href_base
+            delivery.event, delivery.audience, self._hrefs.v5
         )
         if envelope is None:
             return None

@@ -13,7 +13,7 @@ from ..domain.errors import Forbidden, InvalidQuery
 from ..domain.identity import Caller, Role
 from ..domain.timestamps import format_instant, normalise_instant
 from ..service.unit_of_work import Database
-from ..store.response_times import Window
+from .repository import Window
 
 BREACH_STATES = ("open", "closed")
 

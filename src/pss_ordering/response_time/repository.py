@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
-from .schema import deliveries, response_deadlines, subscriptions
+from ..store.schema import deliveries, response_deadlines, subscriptions
 
 rd = response_deadlines
 ANSWERED = rd.c.responded_at.is_not(None)

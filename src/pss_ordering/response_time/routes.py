@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...domain.errors import Forbidden, InvalidQuery
-from ...domain.query import parse_query
-from ..bounds import query_instant, shown
-from ..common import caller_of, reading, services
-from ..jsonio import page_response
+from ..api.bounds import query_instant, shown
+from ..api.common import caller_of, reading, services
+from ..api.jsonio import page_response
+from ..domain.errors import Forbidden, InvalidQuery
+from ..domain.query import parse_query
 
 BASE = "/psi-api/orderMonitoring/v1"
 WINDOW = ("provider", "from", "to")

@@ -11,20 +11,21 @@ the change, a committed event is never lost and an uncommitted one never sent.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..domain import notifications
 from ..domain.hub import FilterQuery, Subscription
 from ..domain.notifications import ALARM_TOPIC, ORDER_TOPIC, StoredEvent
 from ..domain.orders import ProductOrder
 from ..domain.visibility import Viewer
+from ..hrefs import OrderHrefs
 from ..ids import new_id
+from ..store.deliveries import SqlDeliveries
+from ..store.events import SqlEvents
+from ..store.orders import SqlOrders
+from ..store.parties import SqlParties
+from ..store.subscriptions import SqlSubscriptions
 from ..tmf4 import events as tmf4_events
-
-if TYPE_CHECKING:
-    from .unit_of_work import UnitOfWork
-
-ORDER_PATH = "/psi-api/productOrdering/v2/productOrder"
 
 
 @lru_cache(maxsize=4096)
@@ -32,16 +33,33 @@ def _filter(query: str | None) -> FilterQuery:
     return FilterQuery.parse(query)
 
 
+class Committing(Protocol):
+    """What publishing uses of the unit of work that commits: its repositories, and the
+    request id each order's events were caused under. Named here, so that publishing
+    does not import the unit of work that calls it."""
+
+    @property
+    def orders(self) -> SqlOrders: ...
+    @property
+    def parties(self) -> SqlParties: ...
+    @property
+    def subscriptions(self) -> SqlSubscriptions: ...
+    @property
+    def notifications(self) -> SqlEvents: ...
+    @property
+    def deliveries(self) -> SqlDeliveries: ...
+    def caused_by(self, order_id: str) -> str | None: ...
+
+
 class Publisher:
-    def __init__(self, base_url: str) -> None:
-        self.order_href_base = base_url.rstrip("/") + ORDER_PATH
-        self.v4_order_href_base = base_url.rstrip("/") + tmf4_events.ORDER_PATH
+    def __init__(self, hrefs: OrderHrefs) -> None:
+        self._hrefs = hrefs
 
     def render(self, event: StoredEvent, audience: str) -> dict[str, Any] | None:
         """The envelope a delivery's audience receives (a v4 one for a v4 registration)."""
-        return tmf4_events.render(event, audience, self.order_href_base, self.v4_order_href_base)
+        return tmf4_events.render(event, audience, self._hrefs.v5, self._hrefs.v4)
 
-    def publish(self, uow: UnitOfWork, written: list[ProductOrder]) -> None:
+    def publish(self, uow: Committing, written: list[ProductOrder]) -> None:
         """Decide every event's audiences and callbacks first (reads), then store them with
         their deliveries (writes): on PostgreSQL the writes go out with the commit."""
         decided: list[tuple[StoredEvent, list[tuple[str, str]]]] = []
@@ -52,12 +70,12 @@ class Publisher:
         if lanes:
             uow.deliveries.lock_lanes(lanes)
         for event, queued in decided:
-            uow.events.add(event, queued)
+            uow.notifications.add(event, queued)
         if lanes:
             uow.deliveries.wake_workers()
 
     def _decide(
-        self, uow: UnitOfWork, order: ProductOrder
+        self, uow: Committing, order: ProductOrder
     ) -> list[tuple[StoredEvent, list[tuple[str, str]]]]:
         """The order's events, each with the (callback, audience) it is queued for."""
         recorded, order.events = order.events, []

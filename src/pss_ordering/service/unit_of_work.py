@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, Transaction
 
 from .. import correlation, tracing
 from ..domain.orders import ProductOrder
+from ..hrefs import OrderHrefs
 from ..store.database import WRITE
 from ..store.prepared import Savepoint
 from ..store.repositories import Repositories
@@ -135,7 +136,7 @@ class Database:
 
     def __init__(self, engine: Engine, publisher: Publisher | None = None) -> None:
         self.engine = engine
-        self.publisher = publisher or Publisher(DEFAULT_BASE_URL)
+        self.publisher = publisher or Publisher(OrderHrefs.at(DEFAULT_BASE_URL))
         self._keep_readers = engine.dialect.name == "sqlite"
         self._readers = threading.local()
         self._batches = threading.local()

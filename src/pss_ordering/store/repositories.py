@@ -11,12 +11,12 @@ from functools import cached_property
 
 from sqlalchemy import Connection
 
+from ..response_time.repository import SqlResponseTimes
 from .deliveries import SqlDeliveries
 from .events import SqlEvents
 from .orders import SqlOrders
 from .parties import SqlOfferings, SqlParties
 from .received import SqlReceivedEvents
-from .response_times import SqlResponseTimes
 from .retention import SqlRetention
 from .subscriptions import SqlSubscriptions
 from .timers import SqlTimers
@@ -49,7 +49,8 @@ class Repositories:
         return SqlSubscriptions(self.connection)
 
     @cached_property
-    def events(self) -> SqlEvents:
+    def notifications(self) -> SqlEvents:
+        """The event log: each notification once, with the order as it was."""
         return SqlEvents(self.connection)
 
     @cached_property

@@ -30,8 +30,8 @@ from sqlalchemy import (
 )
 
 from ..domain.retention import LIVE_CALLBACK_STATES, Cutoffs
+from ..response_time.repository import OPEN
 from .deliveries import PENDING
-from .response_times import OPEN
 from .schema import (
     deliveries,
     delivery_attempts,

@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from ...hrefs import ORDERING_API
 from ..bounds import bound_contract, limits
 from ..common import services
 from ..contract import load_contract
@@ -27,7 +28,7 @@ from ..csp import HEADERS
 from ..jsonio import json_response
 
 SERVED = {
-    "productOrdering": ("/psi-api/productOrdering/v2", {"/productOrder", "/productOrder/{id}"}),
+    "productOrdering": (ORDERING_API, {"/productOrder", "/productOrder/{id}"}),
     "partyManagement": (
         "/psi-api/partyManagement/v2",
         {"/organization", "/organization/{id}", "/individual", "/individual/{id}"},

@@ -162,7 +162,7 @@ async def receive_event(request: Request) -> Response:
     order_schema = body_schema("productOrdering", "ProductOrder_MVO", "ProductOrder")
     received = await writing(
         request,
-        svc.events.receive,
+        svc.intake.receive,
         caller,
         request.path_params["topic"],
         body,
@@ -183,7 +183,7 @@ async def list_events(request: Request) -> Response:
     types = [SEED_EVENT_NAMES.get(value, value) for c in query.conditions for value in c.values]
     total, docs = await reading(
         request,
-        services(request).events.list,
+        services(request).intake.list,
         caller,
         request.path_params["topic"],
         query.offset,

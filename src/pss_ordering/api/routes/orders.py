@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ...domain.field_rights import RENAMED
 from ...domain.orders import creation_shape
 from ...domain.query import select_fields
+from ...hrefs import ORDER_PATH as PATH
 from ..collections import query_of, requested_fields
 from ..common import caller_of, etag, if_match, looking_up, services, with_href, writing
 from ..contract import BodySchema, body_schema, query_shape
@@ -24,8 +25,6 @@ from ..patching import (
     result_validator,
 )
 
-BASE = "/psi-api/productOrdering/v2"
-PATH = BASE + "/productOrder"
 ORDER_ATTRIBUTES = query_shape("productOrdering", "ProductOrder")
 
 
@@ -44,12 +43,7 @@ def _patch_schema() -> BodySchema:
 
 
 def _href_base(request: Request) -> str:
-    return _orders_href(services(request).settings.base_url)
-
-
-@lru_cache(maxsize=8)
-def _orders_href(base_url: str) -> str:
-    return base_url.rstrip("/") + PATH
+    return services(request).hrefs.v5
 
 
 def _fields(request: Request) -> tuple[str, ...] | None:
