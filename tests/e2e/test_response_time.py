@@ -408,7 +408,8 @@ def test_metrics_need_governance_unless_public(
 def test_sla_command_prints_the_table(
     timed: World, client: TestClient, auth: Auth, clock: ManualClock, monkeypatch: Any
 ) -> None:
-    from pss_ordering.cli.main import Wiring, cli
+    from pss_ordering.cli.common import Wiring
+    from pss_ordering.cli.main import cli
 
     timed.create(auth("dave"))
     services = client.app.state.services  # type: ignore[attr-defined]

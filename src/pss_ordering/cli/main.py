@@ -14,34 +14,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ..config import ConfigError, Settings, load_settings
 from ..domain.errors import PssError
-from ..domain.timestamps import InstantOutOfRange, normalise_instant
-
-if TYPE_CHECKING:
-    from ..api.common import Services
-
-
-def _root_services(settings: Settings) -> Services:
-    """The composition root's services (imported when a command first needs them: the
-    root imports the whole service, which ``--help`` and ``token`` do without)."""
-    from ..bootstrap import build_services
-
-    return build_services(settings)
-
-
-@dataclass(frozen=True, slots=True)
-class Wiring:
-    """Where the commands get their services: the composition root, or what a test gives."""
-
-    services: Callable[[Settings], Services] = _root_services
+from ..response_time.commands import sla
+from .common import Wiring, existing_services, using
 
 
 class Commands(click.Group):
@@ -78,22 +60,6 @@ class Commands(click.Group):
             click.echo("Aborted.", err=True)
             sys.exit(1)
         sys.exit(returned if isinstance(returned, int) else 0)
-
-
-class Instant(click.ParamType[str]):
-    """An ISO-8601 date-time option, refused as a usage error when it is not one."""
-
-    name = "date-time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            return normalise_instant(str(value))
-        except InstantOutOfRange as exc:
-            self.fail(str(exc), param, ctx)
-        except ValueError:
-            self.fail(
-                f"{value!r} is not an ISO-8601 date-time such as 2026-01-01T00:00:00Z", param, ctx
-            )
 
 
 @click.group(cls=Commands)
@@ -239,17 +205,6 @@ def _startup(settings: Settings, processes: int) -> list[str]:
     ]
 
 
-def _using(settings: Settings, *, tokens: bool = False) -> None:
-    """Say on stderr which database (and secret) a command uses, so that one run from
-    another directory cannot answer from somewhere else unnoticed."""
-    from ..bootstrap import describe_database
-    from ..signing_secret import secret_source
-
-    click.echo(f"database {describe_database(settings)}", err=True)
-    if tokens:
-        click.echo(f"tokens signed with {secret_source(settings)}", err=True)
-
-
 @cli.command()
 @click.option("--party", required=True, help="The party id (becomes the token's sub).")
 @click.option(
@@ -314,7 +269,7 @@ def worker(wiring: Wiring) -> None:
 
     _log_to_console()
     settings = existing_database(load_settings())
-    _using(settings)
+    using(settings)
     if not settings.callback_allowed_hosts:
         click.echo(
             "warning: PSS_CALLBACK_ALLOWED_HOSTS is empty: every delivery is refused", err=True
@@ -332,44 +287,6 @@ def worker(wiring: Wiring) -> None:
         services.executor.close()
 
 
-@cli.command()
-@click.option("--provider", default=None, help="Only this provider (a party id).")
-@click.option(
-    "--from",
-    "start",
-    type=Instant(),
-    default=None,
-    help="Deadlines started at or after (ISO-8601).",
-)
-@click.option(
-    "--to", "end", type=Instant(), default=None, help="Deadlines started before (ISO-8601)."
-)
-@click.pass_obj
-def sla(wiring: Wiring, provider: str | None, start: str | None, end: str | None) -> None:
-    """Print each provider's response-time figures (governance's view)."""
-    from .seed import OPERATOR
-    from .tables import sla_table
-
-    services = _existing_services(wiring)
-    figures = services.figures.figures(OPERATOR, provider, start, end)
-    if provider is not None and not figures and not _is_party(services, provider):
-        raise click.ClickException(f"provider '{provider}' is unknown: no party has that id")
-    click.echo(sla_table(figures))
-
-
-def _is_party(services: Services, party_id: str) -> bool:
-    from ..domain.errors import NotFound
-    from .seed import OPERATOR
-
-    for kind in ("organization", "individual"):
-        try:
-            services.parties.get(OPERATOR, kind, party_id)
-            return True
-        except NotFound:
-            continue
-    return False
-
-
 @cli.group(cls=Commands, invoke_without_command=True)
 @click.pass_context
 def callbacks(context: click.Context) -> None:
@@ -378,17 +295,8 @@ def callbacks(context: click.Context) -> None:
         from .seed import OPERATOR
         from .tables import callbacks_table
 
-        services = _existing_services(context.obj)
+        services = existing_services(context.obj)
         click.echo(callbacks_table(services.hub.all_health(OPERATOR)))
-
-
-def _existing_services(wiring: Wiring) -> Services:
-    """Services over the database a server wrote (refused when it is not there)."""
-    from ..bootstrap import existing_database
-
-    settings = existing_database(load_settings())
-    _using(settings)
-    return wiring.services(settings)
 
 
 @callbacks.command()
@@ -400,7 +308,7 @@ def resume(wiring: Wiring, subscription_id: str) -> None:
     from .seed import OPERATOR
     from .tables import callbacks_table
 
-    services = _existing_services(wiring)
+    services = existing_services(wiring)
     found = [h for h in services.hub.all_health(OPERATOR) if h.subscription.id == subscription_id]
     if not found:
         raise click.ClickException(f"no callback '{subscription_id}'")
@@ -524,7 +432,7 @@ def migrate() -> None:
     from ..bootstrap import build_engine
 
     settings = load_settings()
-    _using(settings)
+    using(settings)
     build_engine(settings).dispose()
     click.echo("database is up to date")
 
@@ -570,3 +478,6 @@ def _database_problem(settings: Settings) -> str | None:
     except ConfigError as exc:
         return str(exc)
     return None
+
+
+cli.add_command(sla)  # the response-time feature's own command (response_time/commands.py)
