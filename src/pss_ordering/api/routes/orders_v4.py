@@ -76,7 +76,7 @@ def _base(request: Request) -> str:
 
 def _answer(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
     """A v5 view as the v4 document, with its v4 href."""
-    return with_href(order_to_v4(doc), _base(request) + "/productOrder")
+    return with_href(order_to_v4(doc), services(request).hrefs.v4)
 
 
 def _fields(request: Request) -> tuple[str, ...] | None:
