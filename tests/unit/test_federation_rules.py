@@ -96,28 +96,79 @@ def test_only_the_customers_cancellation_travels_down(
 
 
 def test_value_changes_travel_down_only_when_they_mean_something_there() -> None:
-    """Dates, description, a supplied product travel; the partner's own reports (item
-    states, messages, expected completion) and our billing account do not."""
+    """What the customer writes travels (dates, billing, notes without their author, a
+    supplied product, an item's billing; null for a value removed); the partner's own
+    reports (its item moves, messages, expected completion) and our references do not."""
     supplied = {**ITEM, "product": {"productCharacteristic": [{"name": "IMEI", "value": "1"}]}}
     envelope = _envelope(
         "orderValueChangeNotification",
-        productOrderItem=[supplied],
+        productOrderItem=[{**supplied, "billingAccount": {"id": "ba-2"}}],
         requestedStartDate=NOW,
         billingAccount={"id": "ba"},
+        note=[{"text": "gate code 12", "author": "carol"}],
+        externalId=[{"id": "c-7", "owner": "carol"}],
     )
-    fields = {"fields": ["productOrderItem", "requestedStartDate", "billingAccount"]}
+    fields = {
+        "fields": [
+            "billingAccount",
+            "externalId",
+            "note",
+            "payment",
+            "productOrderItem",
+            "productOrderItem.billingAccount",
+            "productOrderItem.product",
+            "requestedStartDate",
+        ]
+    }
     relayed = federation.relay_down(envelope, fields, "pss-b")
     assert relayed is not None
     assert relayed["event"]["productOrder"] == {
         "id": "a-1",
+        "billingAccount": {"id": "ba"},
+        "note": [{"text": "gate code 12"}],
+        "payment": None,
         "requestedStartDate": NOW,
-        "productOrderItem": [{"id": "2", "product": supplied["product"]}],
+        "productOrderItem": [
+            {"id": "2", "billingAccount": {"id": "ba-2"}, "product": supplied["product"]}
+        ],
     }
-    for echo in (["productOrderErrorMessage"], ["expectedCompletionDate"], ["billingAccount"]):
+    for echo in (
+        ["productOrderErrorMessage"],
+        ["expectedCompletionDate"],
+        ["productOrderItem"],  # a provider moved its items
+        ["externalId", "relatedParty"],
+    ):
         assert federation.relay_down(envelope, {"fields": echo}, "pss-b") is None
-    assert federation.relay_down(_envelope("orderRemoveNotification"), {}, "pss-b") is None
     info = _envelope("orderInformationRequiredNotification")
     assert federation.relay_down(info, {}, "pss-b") is None
+
+
+@pytest.mark.parametrize(
+    ("states", "relayed"),
+    [
+        (["pending"], True),
+        (["acknowledged", "completed"], True),
+        (["completed", "failed"], False),  # nothing open there
+        (["assessingCancellation"], False),  # its cancellation is already asked for
+        ([], False),
+    ],
+)
+def test_a_removal_travels_as_a_cancellation_while_the_partner_has_open_items(
+    states: list[str], relayed: bool
+) -> None:
+    items = [{**ITEM, "id": str(n), "state": s} for n, s in enumerate(states)]
+    envelope = _envelope("orderRemoveNotification", productOrderItem=items)
+    found = federation.relay_down(envelope, {}, "pss-b")
+    if not relayed:
+        assert found is None
+        return
+    assert found is not None
+    assert found["eventType"] == "orderStateChangeNotification"
+    assert found["event"]["productOrder"] == {
+        "id": "a-1",
+        "state": "cancelled",
+        "cancellationReason": federation.REMOVED_REASON,
+    }
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,9 @@ APPEND_ONLY_LISTS = frozenset(
     {"note", "productOrderErrorMessage", "productOrderMilestone", "productOrderJeopardyAlert"}
 )
 NOT_CHANGES = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
+#: Set by the receiving PSS on every note (``authorship.py``): a note sent again with
+#: another author, or none, is the same note.
+NOTE_AUTHOR = "author"
 _RESOURCE_PATH = re.compile(
     r"^/(?:productOrder|order)/(?P<order>[^/]+)"
     r"(?:/(?:productOrderItem|orderItem)/(?P<item>[^/]+))?$"
@@ -154,31 +157,44 @@ def patcher(event: OrderEvent) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def merge(view: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The view with the event's fields: items merged by id, append-only lists gaining
+    their new entries, others replaced; ``null`` removes a field (as in a merge patch)."""
     wanted = dict(view)
     for key, value in resource.items():
         if key in NOT_CHANGES:
             continue
-        if key == "productOrderItem" and isinstance(value, list):
+        if value is None:
+            wanted.pop(key, None)
+        elif key == "productOrderItem" and isinstance(value, list):
             wanted[key] = _merge_items(view.get(key) or [], value)
         elif key in APPEND_ONLY_LISTS and isinstance(value, list):
             old = list(view.get(key) or [])
-            wanted[key] = old + [entry for entry in value if entry not in old]
+            known = [_unauthored(entry) for entry in old]
+            wanted[key] = old + [entry for entry in value if _unauthored(entry) not in known]
         else:
             wanted[key] = value
     return wanted
+
+
+def _unauthored(entry: Any) -> Any:
+    if isinstance(entry, Mapping):
+        return {k: v for k, v in entry.items() if k != NOTE_AUTHOR}
+    return entry
 
 
 def _merge_items(items: list[Any], changes: list[Any]) -> list[Any]:
     return merge_items_by_id(
         items,
         changes,
-        lambda item, change: {
-            **item,
-            **{k: v for k, v in change.items() if k not in NOT_CHANGES - {"@type"}},
-        },
+        _merge_item,
         "event.productOrder.productOrderItem",
         "of this order visible to the sender",
     )
+
+
+def _merge_item(item: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**item, **{k: v for k, v in change.items() if k not in NOT_CHANGES - {"@type"}}}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 def merge_items_by_id(
