@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pss_ordering.domain import federation
+from pss_ordering.domain import federation, inbound
 from pss_ordering.domain.catalog import Offering
 from pss_ordering.domain.orders import ProductOrder
 from pss_ordering.events.background import repeat
@@ -141,6 +141,28 @@ def test_value_changes_travel_down_only_when_they_mean_something_there() -> None
         assert federation.relay_down(envelope, {"fields": echo}, "pss-b") is None
     info = _envelope("orderInformationRequiredNotification")
     assert federation.relay_down(info, {}, "pss-b") is None
+
+
+def test_a_relayed_change_applies_at_the_partner_as_a_merge() -> None:
+    """At B (``inbound.merge``): null removes a field (an item's too), and a note sent
+    again without the author B gave it is the same note, not a new one."""
+    view = {
+        "id": "b-1",
+        "payment": [{"id": "p"}],
+        "note": [{"text": "gate code 12", "author": "pss-a"}],
+        "productOrderItem": [{"id": "2", "billingAccount": {"id": "ba"}, "state": "pending"}],
+    }
+    relayed = {
+        "id": "a-1",
+        "payment": None,
+        "note": [{"text": "gate code 12"}, {"text": "ring twice"}],
+        "productOrderItem": [{"id": "2", "billingAccount": None}],
+    }
+    assert inbound.merge(view, relayed) == {
+        "id": "b-1",
+        "note": [{"text": "gate code 12", "author": "pss-a"}, {"text": "ring twice"}],
+        "productOrderItem": [{"id": "2", "state": "pending"}],
+    }
 
 
 @pytest.mark.parametrize(

@@ -312,6 +312,15 @@ def up_patcher(
     return apply
 
 
+def refusal_told(resource: Mapping[str, Any], field_path: str | None) -> bool:
+    """Whether the partner's copy carries its refusal of a change of ``field_path`` (the
+    information request that follows a ``changeRefused``, not one of its own)."""
+    return any(
+        isinstance(m, Mapping) and m.get("code") == REFUSED and m.get("message") == field_path
+        for m in resource.get("productOrderErrorMessage") or []
+    )
+
+
 # -- a refusal by the partner ---------------------------------------------------------
 
 REFUSED_CODE = "partnerRefused"

@@ -74,6 +74,8 @@ class EventService:
             order_id = (
                 self._ours(uow, caller, event) if relayed else self._named(uow, caller, event)
             )
+            if order_id is None:
+                return Received(answer, applied=False)  # removed here: nothing to apply
             uow.orders.get(order_id, lock=True)  # replays of one event queue here
             earlier = uow.received.get(caller.party_id, event.event_id)
             if earlier is not None:
@@ -126,14 +128,25 @@ class EventService:
                 return candidate
         return None
 
-    def _ours(self, uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+    def _ours(self, uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str | None:
+        """Our order a partner's event is about; None for one this PSS forwarded to that
+        partner and has removed since (the partner's copy goes on reporting, e.g. its
+        answer to the cancellation the removal sent it: accepted, nothing to apply, so
+        the partner's callback is not halted by an order that is gone). The response
+        deadline this PSS kept for the partner (the figures' history, kept after an
+        order is deleted) is what tells such an order from one never forwarded."""
         found = self._forwarded(uow, caller, event)
-        if found is None:
-            raise NotFound(
-                f"productOrder '{event.order_id}': no order of this PSS forwarded to "
-                f"'{caller.party_id}' is named among its externalIds"
-            )
-        return found
+        if found is not None:
+            return found
+        candidates = federation.order_candidates(event.resource)
+        if not any(uow.orders.get(c) for c in candidates) and uow.response_times.awaited_from(
+            caller.party_id, candidates
+        ):
+            return None
+        raise NotFound(
+            f"productOrder '{event.order_id}': no order of this PSS forwarded to "
+            f"'{caller.party_id}' is named among its externalIds"
+        )
 
     def _create(
         self,
@@ -195,16 +208,24 @@ class EventService:
             viewer = callers.viewer(uow.parties, caller)
             return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
 
+
 def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
-    """A partner's event as the change it stands for on our order (``federation.py``);
-    an information request names the item of our order under our id."""
-    if event.event_type != notifications.INFORMATION_REQUIRED:
+    """A partner's event as the change it stands for on our order (``federation.py``).
+
+    An information request is re-addressed to our order (and item, under the same id),
+    unless it is how the partner tells its refusal of a change (its copy carries the
+    ``changeRefused`` message for that field): the refusal is what it reports, and its
+    copy's state and messages carry it, as in its other events."""
+    if event.event_type != notifications.INFORMATION_REQUIRED or federation.refusal_told(
+        event.resource, event.field_path
+    ):
         return federation.up_patcher(event.resource)
-    item = (event.resource_path or "").rsplit("/", 1)[-1]
+    _, item_path, item = (event.resource_path or "").strip().partition("/productOrderItem/")
     ours = replace(
         event,
         order_id=order_id,
         resource={"id": order_id},
-        resource_path=f"/productOrder/{order_id}/productOrderItem/{item}",
+        resource_path=f"/productOrder/{order_id}"
+        + (f"/productOrderItem/{item}" if item_path else ""),
     )
     return inbound.patcher(ours)
