@@ -311,6 +311,41 @@ def test_the_customers_billing_change_travels_and_the_partners_refusal_comes_bac
 
 
 @pytest.mark.usefixtures("paired")
+def test_a_refusal_by_the_partner_of_a_change_we_did_not_await_asks_the_customer(
+    world: World, client: TestClient, auth: Auth, deliver: Deliver
+) -> None:
+    """P acknowledged at B while C's change was on its way, and refused it there: at A,
+    where B had not acknowledged yet, there is no change of B's to refuse; the refusal
+    is the information request it amounts to (accepted, C asked), not a 422 that would
+    halt B's callback to A."""
+    order = _order(world, auth)
+    deliver()
+    url = f"{ORDERS}/{order['id']}"
+    change = {"billingAccount": {"id": "ba-9"}}
+    assert client.patch(url, json=change, headers={**auth("dave"), **MERGE}).status_code == 200
+    refusal = {
+        "@type": "ProductOrderErrorMessage",
+        "code": "changeRefused",
+        "reason": "ba-9 is closed",
+        "message": "missing=billingAccount",
+        "productOrderItem": [{"@type": "ProductOrderItemRef", "productOrderItemId": "2"}],
+    }
+    told = _from_b(order["id"], "b-refused", "pending", productOrderErrorMessage=[refusal])
+    answer = client.post(EVENTS, json=told, headers=auth("pss-b", "provider"))
+    assert answer.status_code == 201, answer.text
+    [message] = _customer(client, auth, order["id"])["productOrderErrorMessage"]
+    assert (message["code"], message["reason"]) == ("informationRequired", "ba-9 is closed")
+    assert _asked_of_customer(client, auth, order["id"]) == [
+        (f"/productOrder/{order['id']}/productOrderItem/2", "missing=billingAccount")
+    ]
+    again = client.post(
+        EVENTS, json={**told, "eventId": "b-again"}, headers=auth("pss-b", "provider")
+    )
+    assert again.status_code == 201, again.text
+    assert len(_customer(client, auth, order["id"])["productOrderErrorMessage"]) == 1
+
+
+@pytest.mark.usefixtures("paired")
 def test_the_partner_refusing_a_later_change_refuses_it_at_A_as_a_provider_would(
     world: World,
     client: TestClient,

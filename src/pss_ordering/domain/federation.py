@@ -18,7 +18,7 @@ refused as for any retired offering.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from .catalog import Offering
 from .field_rights import CUSTOMER_FIELDS, ITEM_FIELD_RIGHTS, Writer
 from .inbound import NOTE_AUTHOR
 from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED
-from .missing import REFUSED
+from .missing import REFUSED, parse_field_path
 from .notifications import CREATION, REMOVAL, STATE_CHANGE, VALUE_CHANGE
 from .orders import ProductOrder
 from .progress import item_statuses, move_items
@@ -281,12 +281,17 @@ def item_state_up(theirs: str, ours: str) -> str:
 
 
 def up_patcher(
-    resource: Mapping[str, Any],
+    resource: Mapping[str, Any], awaiting: Collection[tuple[str | None, str]] = ()
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The partner's copy of the order -> our order as the partner, our provider, wants
     it: its items' states, its expected completion date, its messages (reasons for a
     rejection; information requests come as their own event). Everything else of its
-    copy (our id, its milestones, notes, its own customer) is not ours to take."""
+    copy (our id, its milestones, notes, its own customer) is not ours to take.
+
+    ``awaiting``: the changes of ours the partner may refuse (``order.unconfirmed``).
+    A refusal of a change we did not tell it of as acknowledged (it acknowledged there
+    while our change was on its way) cannot be a refusal here; it is the information
+    request it amounts to, so the customer is asked all the same."""
 
     def apply(view: dict[str, Any]) -> dict[str, Any]:
         wanted = dict(view)
@@ -301,15 +306,41 @@ def up_patcher(
         wanted.update((k, resource[k]) for k in RELAYED_UP_FIELDS if k in resource)
         old = list(view.get("productOrderErrorMessage") or [])
         new = [
-            m
+            ours
             for m in resource.get("productOrderErrorMessage") or []
-            if isinstance(m, Mapping) and m.get("code") != INFO_CODE and m not in old
+            if isinstance(m, Mapping)
+            and m.get("code") != INFO_CODE
+            and m not in old  # told again (its refusal, once applied, awaits nothing)
+            and (ours := _message_up(m, awaiting)) not in old
         ]
         if new:
             wanted["productOrderErrorMessage"] = old + new
         return wanted
 
     return apply
+
+
+def _message_up(
+    message: Mapping[str, Any], awaiting: Collection[tuple[str | None, str]]
+) -> Mapping[str, Any]:
+    """The partner's message as ours: a refusal of a change we do not await an answer to
+    is an information request for that field (``refusals.py`` would refuse it)."""
+    if message.get("code") != REFUSED:
+        return message
+    try:
+        path, _ = parse_field_path(str(message.get("message") or ""))
+    except ValueError:
+        return message  # malformed: the provider rules say so to the partner
+    refs = message.get("productOrderItem")
+    items = (
+        [r.get("productOrderItemId") for r in refs if isinstance(r, Mapping)]
+        if isinstance(refs, list)
+        else []
+    )
+    name = path[0] if path else ""
+    if (None, name) in awaiting or any((i, name) in awaiting for i in items):
+        return message
+    return {**message, "code": INFO_CODE}
 
 
 def refusal_told(resource: Mapping[str, Any], field_path: str | None) -> bool:

@@ -76,14 +76,17 @@ class EventService:
             )
             if order_id is None:
                 return Received(answer, applied=False)  # removed here: nothing to apply
-            uow.orders.get(order_id, lock=True)  # replays of one event queue here
+            order = uow.orders.get(order_id, lock=True)  # replays of one event queue here
             earlier = uow.received.get(caller.party_id, event.event_id)
             if earlier is not None:
                 return Received(earlier, applied=False)
             if relayed and event.event_type == notifications.CREATION:
                 result: OrderView | None = self._orders.get_in(uow, caller, order_id)
             else:
-                change = _from_partner(event, order_id) if relayed else inbound.patcher(event)
+                awaiting = order.unconfirmed.get(caller.party_id, []) if order else []
+                change = (
+                    _from_partner(event, order_id, awaiting) if relayed else inbound.patcher(event)
+                )
                 result = self._orders.apply_patch(
                     uow, caller, order_id, change, validate, unchanged_ok=True
                 )
@@ -209,7 +212,9 @@ class EventService:
             return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
 
 
-def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
+def _from_partner(
+    event: inbound.OrderEvent, order_id: str, awaiting: list[tuple[str | None, str]]
+) -> Patcher:
     """A partner's event as the change it stands for on our order (``federation.py``).
 
     An information request is re-addressed to our order (and item, under the same id),
@@ -219,7 +224,7 @@ def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
     if event.event_type != notifications.INFORMATION_REQUIRED or federation.refusal_told(
         event.resource, event.field_path
     ):
-        return federation.up_patcher(event.resource)
+        return federation.up_patcher(event.resource, awaiting)
     _, item_path, item = (event.resource_path or "").strip().partition("/productOrderItem/")
     ours = replace(
         event,
