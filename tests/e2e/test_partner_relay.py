@@ -423,3 +423,30 @@ def test_an_orders_removal_travels_as_a_cancellation_and_the_partners_answers_ar
     assert answer.status_code == 200, answer.text
     never = client.post(EVENTS, json=_from_b("no-such-order", "b-x", "cancelled"), headers=pss_b)
     assert never.status_code == 404, never.text
+
+
+@pytest.mark.usefixtures("paired")
+def test_the_partner_removing_its_copy_rejects_our_items_for_it(
+    world: World, client: TestClient, auth: Auth, deliver: Deliver
+) -> None:
+    """B's governance removed B's copy: B will not report on it again, so A's items for
+    B are rejected with that reason (once; a resend changes nothing) instead of A
+    answering 422 and halting B's callback. From anyone but a partner a removal is
+    still not applied to orders (422)."""
+    order = _acknowledged_at_b(world, client, auth, deliver)
+    removal = {**_from_b(order["id"], "b-removed", "acknowledged")}
+    removal["eventType"] = "orderRemoveNotification"
+    pss_b = auth("pss-b", "provider")
+    answer = client.post(EVENTS, json=removal, headers=pss_b)
+    assert answer.status_code == 201, answer.text
+    assert _items(client, auth, order["id"])["2"] == "rejected"
+    [message] = _customer(client, auth, order["id"])["productOrderErrorMessage"]
+    assert (message["code"], message["message"]) == (
+        "partnerRefused",
+        "the partner PSS removed its copy of the order",
+    )
+    assert client.post(EVENTS, json=removal, headers=pss_b).status_code == 200
+    assert len(_customer(client, auth, order["id"])["productOrderErrorMessage"]) == 1
+    plain = {**removal, "eventId": "p-removed"}
+    refused = client.post(EVENTS, json=plain, headers=auth("prov-b", "provider"))
+    assert refused.status_code == 422, refused.text

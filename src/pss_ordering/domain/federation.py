@@ -355,6 +355,8 @@ def refusal_told(resource: Mapping[str, Any], field_path: str | None) -> bool:
 # -- a refusal by the partner ---------------------------------------------------------
 
 REFUSED_CODE = "partnerRefused"
+#: Why our items are rejected when the partner removed its copy of the order.
+WITHDRAWN = "the partner PSS removed its copy of the order"
 #: Answers by which the partner judges the order itself (not a passing fault). Not
 #: 404: a creation names no resource there, so a 404 is a wrong partnerApiUrl, retried
 #: (and halted) like any failure rather than rejecting the customer's order.

@@ -28,12 +28,15 @@ from .missing import CODE, parse_field_path
 from .notifications import (
     CREATION,
     INFORMATION_REQUIRED,
+    REMOVAL,
     SEED_EVENT_NAMES,
     STATE_CHANGE,
     VALUE_CHANGE,
 )
 
 APPLIED_TYPES = (CREATION, STATE_CHANGE, VALUE_CHANGE, INFORMATION_REQUIRED)
+#: Read from a partner PSS only: it removed its copy of an order forwarded to it.
+READ_TYPES = (*APPLIED_TYPES, REMOVAL)
 #: What the sender's copy of an order carries that a new order's creator does not write.
 SENDER_ONLY = frozenset({"id", "href"})
 EXTERNAL_ID_TYPE = "ProductOrder"
@@ -67,12 +70,8 @@ def read_order_event(body: Mapping[str, Any]) -> OrderEvent:
         raise InvalidBody("'eventId' is required: it makes a received event apply only once")
     raw_type = str(body.get("eventType") or "")
     event_type = SEED_EVENT_NAMES.get(raw_type, raw_type)
-    if event_type not in APPLIED_TYPES:
-        raise BusinessRuleViolation(
-            f"eventType '{raw_type}' is not applied to orders; use one of "
-            + ", ".join(APPLIED_TYPES)
-            + " (or their TMF622 names)"
-        )
+    if event_type not in READ_TYPES:
+        raise not_applied(raw_type)
     resource = (body.get("event") or {}).get("productOrder")
     if not isinstance(resource, Mapping) or not isinstance(resource.get("id"), str):
         raise BusinessRuleViolation(
@@ -96,6 +95,14 @@ def read_order_event(body: Mapping[str, Any]) -> OrderEvent:
         resource,
         resource_path if isinstance(resource_path, str) else None,
         field_path if isinstance(field_path, str) else None,
+    )
+
+
+def not_applied(event_type: str) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"eventType '{event_type}' is not applied to orders; use one of "
+        + ", ".join(APPLIED_TYPES)
+        + " (or their TMF622 names)"
     )
 
 

@@ -70,6 +70,10 @@ class EventService:
                 )
         if event.event_type == notifications.CREATION and not relayed:
             return self._create(caller, topic, event, answer, validate_new)
+        if event.event_type == notifications.REMOVAL:
+            if not relayed:
+                raise inbound.not_applied(event.event_type)
+            return self._withdrawn(caller, topic, event, answer)
         with self._db.writing() as uow:
             order_id = (
                 self._ours(uow, caller, event) if relayed else self._named(uow, caller, event)
@@ -150,6 +154,27 @@ class EventService:
             f"productOrder '{event.order_id}': no order of this PSS forwarded to "
             f"'{caller.party_id}' is named among its externalIds"
         )
+
+    def _withdrawn(
+        self, caller: Caller, topic: str, event: inbound.OrderEvent, answer: dict[str, Any]
+    ) -> Received:
+        """The partner removed its copy of an order we forwarded: it will not report on
+        it again, so our items for it are rejected (failed, once work started), as for
+        its refusal of the order. Rejecting twice changes nothing, so a resend racing
+        the first is harmless; the record then makes it answer as a resend."""
+        with self._db.reading() as uow:
+            order_id = self._ours(uow, caller, event)
+            earlier = uow.received.get(caller.party_id, event.event_id)
+        if earlier is not None:
+            return Received(earlier, applied=False)
+        if order_id is not None:
+            self._orders.partner_refused(order_id, caller.party_id, federation.WITHDRAWN)
+        with self._db.writing() as uow:
+            if not uow.received.claim(caller.party_id, event.event_id, topic, answer["eventTime"]):
+                return Received(answer, applied=False)
+            uow.received.answer(caller.party_id, event.event_id, answer)
+            uow.commit()
+        return Received(answer, applied=True)
 
     def _create(
         self,
