@@ -275,6 +275,39 @@ def test_a_refusal_after_work_started_fails_the_partners_items() -> None:
     assert order.item("2")["state"] == "failed"
 
 
+def test_a_refused_change_is_the_partners_answer_to_it() -> None:
+    """A change the partner was awaited on (acknowledged, ``unconfirmed``) comes back as
+    its changeRefused, only on items that can go back to the customer; a refusal of
+    anything else (here: a cancellation, item assessed) is a partnerRefused message on
+    its items not final; nothing is answered on final items."""
+    order = _order(
+        ("1", "pss-b", "acknowledged"),
+        ("2", "pss-b", "assessingCancellation"),
+        ("3", "pss-b", "completed"),
+    )
+    order.acknowledged = {"1": NOW, "2": NOW, "3": NOW}
+    order.unconfirmed = {"pss-b": [(None, "billingAccount"), ("2", "note")]}
+    hop = {"id": "a-1", "billingAccount": {"id": "ba"}, "productOrderItem": [{"id": "2"}]}
+    answered = federation.change_refused(order, "pss-b", hop, "HTTP 422: closed")(order.doc)
+    [message] = answered["productOrderErrorMessage"]
+    assert (message["code"], message["message"]) == ("changeRefused", "missing=billingAccount")
+    assert message["reason"] == "partner PSS 'pss-b' refused the change: HTTP 422: closed"
+    assert message["productOrderItem"] == [
+        {"@type": "ProductOrderItemRef", "productOrderItemId": "1"}
+    ]
+    assert [i["state"] for i in answered["productOrderItem"]] == [
+        "pending",
+        "assessingCancellation",
+        "completed",
+    ]
+    cancel = {"id": "a-1", "state": "cancelled"}
+    told = federation.change_refused(order, "pss-b", cancel, "HTTP 409: done")(order.doc)
+    [message] = told["productOrderErrorMessage"]
+    assert (message["code"], message["message"]) == ("partnerRefused", "HTTP 409: done")
+    assert [r["productOrderItemId"] for r in message["productOrderItem"]] == ["1", "2"]
+    assert told["productOrderItem"] == order.doc["productOrderItem"]
+
+
 def test_brokered_offerings_are_recognised_and_never_exported() -> None:
     own = Offering("desk", "prov-a", {"id": "desk"})
     change = federation.import_catalogue(

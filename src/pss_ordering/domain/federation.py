@@ -404,7 +404,7 @@ def change_refused(
     refused as a provider refuses it: its items concerned go back to ``pending`` with a
     ``changeRefused`` message giving the partner's reason, and the customer is asked
     for another value. Anything else it refused (a cancellation request, a change it
-    had not acknowledged yet, a supplied product) is told on its open items as a
+    had not acknowledged yet, a supplied product) is told on its items not final as a
     ``partnerRefused`` message with the partner's reason.
     """
     carried = {(None, k) for k in hop if k in RELAYED_ORDER_FIELDS} | {
@@ -415,22 +415,25 @@ def change_refused(
         if k in RELAYED_ITEM_FIELDS
     }
     refused = [c for c in order.unconfirmed.get(partner_id, []) if c in carried]
-    open_items = [
+    not_final = [
+        i for i in order.items_of(partner_id) if order.item(i).get("state") not in FINAL_STATES
+    ]
+    # What can go back to the customer: acknowledged, not being cancelled.
+    returnable = [
         i
-        for i in order.items_of(partner_id)
-        if order.item(i).get("state") not in FINAL_STATES | CANCELLING
+        for i in not_final
+        if i in order.acknowledged and order.item(i).get("state") not in CANCELLING
     ]
     why = f"partner PSS '{partner_id}' refused the change"
     entries: list[dict[str, Any]] = []
     back: set[str] = set()
     for item_id, name in refused:
-        items = (
-            [item_id] if item_id is not None else [i for i in open_items if i in order.acknowledged]
-        )
-        back.update(items)
-        entries.append(_message(REFUSED, f"{why}: {reason}", f"missing={name}", items))
-    if not entries and open_items:
-        entries.append(_message(REFUSED_CODE, why, reason, open_items))
+        items = [i for i in returnable if item_id in (None, i)]
+        if items:
+            back.update(items)
+            entries.append(_message(REFUSED, f"{why}: {reason}", f"missing={name}", items))
+    if not entries and not_final:
+        entries.append(_message(REFUSED_CODE, why, reason, not_final))
 
     def apply(view: dict[str, Any]) -> dict[str, Any]:
         wanted = dict(view)
