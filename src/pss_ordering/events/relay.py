@@ -14,10 +14,9 @@ rejected with the partner's reason, and the callback goes on.
 from __future__ import annotations
 
 from ..domain import federation, notifications
-from ..domain.delivery import SendResult
+from ..domain.delivery import Lane, PendingDelivery, SendResult
 from ..service.orders import OrderService
 from ..service.unit_of_work import Database
-from ..store.deliveries import Lane, PendingDelivery
 
 
 class PartnerRelay:
