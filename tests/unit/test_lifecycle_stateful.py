@@ -46,7 +46,8 @@ GOVERNANCE = Viewer(Caller("gov", frozenset({Role.GOVERNANCE})), frozenset({"gov
 CONSEQUENCES = frozenset(
     {"state", "cancellationDate", "completionDate", "cancellationReason", "productOrderItem"}
 )
-#: Item moves the PSS makes on its own: cancelling together, refusing a cancellation.
+#: Item moves the PSS makes on its own: cancelling together, refusing a cancellation
+#: (and resuming an item once what was missing is supplied: LifecycleMachine._resumed).
 PSS_ITEM_MOVES = {
     ("pendingCancellation", "cancelled"),
     *((s, "cancelled") for s in ("pending", "acknowledged", "inProgress", "held")),
@@ -63,6 +64,8 @@ def provider(party: str) -> Viewer:
 
 class LifecycleMachine(RuleBasedStateMachine):
     order: ProductOrder
+    #: Before the step: the state each item resumes once nothing is missing.
+    resumable: dict[str, str]
 
     @initialize(
         offerings=st.lists(st.sampled_from(sorted(OFFERINGS)), min_size=1, max_size=4),
@@ -92,6 +95,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.clock += 1
         now = f"2026-11-24T12:{self.clock // 60:02d}:{self.clock % 60:02d}.000Z"
         snapshot = copy.deepcopy(order)
+        self.resumable = dict(order.resume) if order.missing else {}
         try:
             apply_changes(
                 who,
@@ -138,7 +142,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 (own and move[1] in allowed_moves)
                 or move in PSS_ITEM_MOVES
                 or (own and move[0] == "assessingCancellation")
+                or self._resumed(item["id"], move)
             ), f"item {item['id']} moved {move} by {who.party_id}"
+
+    def _resumed(self, item_id: str, move: tuple[object, object]) -> bool:
+        """The PSS's own move once the last missing value (or a refused value's
+        replacement) is supplied: the item back to the state it had (domain/missing.py)."""
+        return move == ("pending", self.resumable.get(item_id)) and not self.order.missing
 
     @rule(party=st.sampled_from(PROVIDERS), state=st.sampled_from(ITEM_STATES), whole=st.booleans())
     def provider_moves(self, party: str, state: str, whole: bool) -> None:
@@ -235,3 +245,16 @@ LifecycleMachine.TestCase.settings = settings(
     max_examples=200, stateful_step_count=25, deadline=None
 )
 TestLifecycle = LifecycleMachine.TestCase
+
+
+def test_the_customer_replacing_a_refused_value_resumes_the_item_TOD_03_02() -> None:
+    """The sequence the machine once found: the resume is the PSS's move, not the
+    customer's, and is the only item move the replacement causes."""
+    machine = LifecycleMachine()
+    machine.place(offerings=["off-a"], draft=False)
+    machine.provider_moves("prov-a", "acknowledged", False)
+    machine.customer_changes_an_item("billingAccount")
+    machine.provider_refuses_billing("prov-a")
+    assert machine.order.items[0]["state"] == "pending" and machine.order.missing
+    machine.customer_changes_an_item("billingAccount")
+    assert machine.order.items[0]["state"] == "acknowledged" and not machine.order.missing
