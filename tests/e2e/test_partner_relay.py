@@ -87,6 +87,16 @@ def _from_b(order_id: str, event_id: str, state: str, **extra: Any) -> dict[str,
     }
 
 
+def _assert_relay_goes_on(client: TestClient, auth: Auth) -> None:
+    """B's verdict was taken as an answer: the relay to A is active with nothing pending."""
+    hubs = client.get("/psi-api/event/v2/topic/order/hub", headers=auth("pss-b", "provider"))
+    [relay] = hubs.json()
+    health = client.get(
+        f"/psi-api/event/v2/topic/order/hub/{relay['id']}", headers=auth("pss-b", "provider")
+    ).json()
+    assert health["state"] == "active" and health["pendingCount"] == 0
+
+
 def _items(client: TestClient, auth: Auth, order_id: str) -> dict[str, str]:
     doc = client.get(f"{ORDERS}/{order_id}", headers=auth("dave")).json()
     return {i["id"]: i["state"] for i in doc["productOrderItem"]}
@@ -184,12 +194,7 @@ def test_a_partners_refusal_rejects_our_items_with_its_reason(
     [message] = doc["productOrderErrorMessage"]
     assert message["code"] == "partnerRefused"
     assert message["message"] == "HTTP 422: lift: no such offering"
-    hubs = client.get("/psi-api/event/v2/topic/order/hub", headers=auth("pss-b", "provider"))
-    [relay] = hubs.json()
-    health = client.get(
-        f"/psi-api/event/v2/topic/order/hub/{relay['id']}", headers=auth("pss-b", "provider")
-    ).json()
-    assert health["state"] == "active" and health["pendingCount"] == 0
+    _assert_relay_goes_on(client, auth)
 
 
 @pytest.mark.usefixtures("paired")
@@ -392,12 +397,7 @@ def test_the_partner_refusing_a_later_change_refuses_it_at_A_as_a_provider_would
     [message] = doc["productOrderErrorMessage"]
     assert message["code"] == "partnerRefused"
     assert message["message"] == "HTTP 422: priority: 1 is too urgent"
-    hubs = client.get("/psi-api/event/v2/topic/order/hub", headers=auth("pss-b", "provider"))
-    [relay] = hubs.json()
-    health = client.get(
-        f"/psi-api/event/v2/topic/order/hub/{relay['id']}", headers=auth("pss-b", "provider")
-    ).json()
-    assert health["state"] == "active" and health["pendingCount"] == 0
+    _assert_relay_goes_on(client, auth)
 
 
 @pytest.mark.usefixtures("paired")
