@@ -32,6 +32,7 @@ from pss_ordering.domain.lifecycle import (
     FINAL_STATES,
     ITEM_STATES,
     PROVIDER_ITEM_TRANSITIONS,
+    State,
     derive,
 )
 from pss_ordering.domain.orders import OrderingContext, ProductOrder, create_order
@@ -133,7 +134,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if move[0] == move[1] or before["state"] == "draft":
                 continue
             own = actor is not None and self.order.item_providers[item["id"]] == actor
-            allowed_moves = PROVIDER_ITEM_TRANSITIONS.get(str(move[0]), frozenset())
+            allowed_moves = PROVIDER_ITEM_TRANSITIONS.get(State(move[0]), frozenset())
             assert (
                 (own and move[1] in allowed_moves)
                 or move in PSS_ITEM_MOVES

@@ -18,6 +18,7 @@ import click
 
 from ..config import ConfigError, Settings, load_settings
 from ..domain.errors import PssError
+from ..domain.identity import Role
 from ..domain.timestamps import InstantOutOfRange, normalise_instant
 
 
@@ -221,7 +222,7 @@ def _using(settings: Settings, *, tokens: bool = False) -> None:
     "roles",
     multiple=True,
     required=True,
-    type=click.Choice(["customer", "provider", "pss", "governance"]),
+    type=click.Choice([role.value for role in Role]),
     help="A role the token carries; repeat the option for several (--role customer --role pss).",
 )
 @click.option(

@@ -28,7 +28,7 @@ from .field_rights import (
     Writer,
     check_writable,
 )
-from .lifecycle import FINAL_STATES, check_customer_move
+from .lifecycle import FINAL_STATES, State, check_customer_move
 from .missing import (
     CHARACTERISTIC_PATH,
     Missing,
@@ -75,7 +75,7 @@ def apply_changes(
             f"order '{order.id}' is {order.state}, a final state; it can no longer be updated"
         )
     changed = changed_fields(before, after)
-    if as_owner and order.state == "draft":
+    if as_owner and order.state == State.DRAFT:
         fields = _edit_draft(order, before, after, changed, ctx, now, viewer.party_id)
     elif as_owner:
         fields = _owner_changes(order, before, after, changed, ctx, now, viewer.party_id)
@@ -140,9 +140,9 @@ def _edit_draft(
             and offering in ctx.offerings
         }
     requested = _requested_state(before, after)
-    if requested == "acknowledged":
+    if requested == State.ACKNOWLEDGED:
         _submit(order, ctx, now)
-    elif requested == "cancelled":
+    elif requested == State.CANCELLED:
         progress.request_cancellation(order, after.get("cancellationReason"), now)
     elif requested is not None:
         check_customer_move(order.state, requested)
@@ -157,12 +157,12 @@ def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
     check_priority(order.doc, ctx.customer, problems)
     problems.raise_if_any()
     for item in order.items:
-        item["state"] = "pending"
-    order.doc["state"] = "pending"
+        item["state"] = State.PENDING
+    order.doc["state"] = State.PENDING
     order.submitted_at = now
     order.events.append(
         OrderStateChanged(
-            order_id=order.id, occurred_at=now, details={"from": "draft", "to": "pending"}
+            order_id=order.id, occurred_at=now, details={"from": State.DRAFT, "to": State.PENDING}
         )
     )
     order.record_missing(required_but_missing(order.doc, ctx.offerings), now)
@@ -198,7 +198,7 @@ def _owner_changes(
         _check_customer_kept(before, after)
     supplied, item_changes = _owner_item_changes(order, before, after)
     requested = _requested_state(before, after)
-    if "cancellationReason" in changed and requested != "cancelled":
+    if "cancellationReason" in changed and requested != State.CANCELLED:
         raise Forbidden("field 'cancellationReason' is set when requesting a cancellation")
     _write(order, after, fields, appended)
     for item_id, product in supplied.items():
@@ -211,7 +211,7 @@ def _owner_changes(
             else:
                 item[key] = value
     refusals.record_changes(order, fields, item_changes)
-    if requested == "cancelled":
+    if requested == State.CANCELLED:
         progress.request_cancellation(order, after.get("cancellationReason"), now)
     elif requested is not None:
         check_customer_move(order.state, requested)
@@ -327,7 +327,7 @@ def _provider_changes(
                 "none of this provider's items is open: there is nothing to wait for information"
             )
         for item_id in waiting:
-            if moves.get(item_id, order.item(item_id).get("state")) != "pending":
+            if moves.get(item_id, order.item(item_id).get("state")) != State.PENDING:
                 raise BusinessRuleViolation(
                     f"reporting missing information puts productOrderItem '{item_id}' "
                     "in state pending"
@@ -335,7 +335,7 @@ def _provider_changes(
     found += refusals.refusals(
         order, provider_id, appended.get("productOrderErrorMessage", []), moves
     )
-    if any(state != "pending" for state in moves.values()):
+    if any(state != State.PENDING for state in moves.values()):
         refusals.accepted(order, provider_id)
     # Notes and the expected completion date are the provider's own (authorship.py).
     _write(order, after, [key for key in fields if key not in PER_PROVIDER_FIELDS], appended)

@@ -23,7 +23,8 @@ from typing import Any
 from . import progress
 from .durations import format_duration
 from .events import BREACH, OrderValuesChanged, ResponseTimeExceeded
-from .lifecycle import FINAL_STATES
+from .identity import Role
+from .lifecycle import FINAL_STATES, State, item_state
 from .orders import ProductOrder
 from .response_deadline import Deadline
 from .timestamps import format_instant, parse_instant
@@ -45,8 +46,7 @@ def owed(order: ProductOrder) -> list[str]:
 
 def _waiting_on(order: ProductOrder, provider_id: str) -> bool:
     return any(
-        order.item(item_id).get("state", "pending") == "pending"
-        and item_id not in order.acknowledged
+        item_state(order.item(item_id)) == State.PENDING and item_id not in order.acknowledged
         for item_id in order.items_of(provider_id)
     )
 
@@ -184,7 +184,7 @@ def expire(order: ProductOrder, provider_id: str, now: str, grace: timedelta) ->
     waiting = [
         i
         for i in order.items_of(provider_id)
-        if order.item(i).get("state", "pending") == "pending" and i not in order.acknowledged
+        if item_state(order.item(i)) == State.PENDING and i not in order.acknowledged
     ]
     if not waiting:
         return False
@@ -202,7 +202,7 @@ def expire(order: ProductOrder, provider_id: str, now: str, grace: timedelta) ->
         }
     )
     for item_id in waiting:
-        order.item(item_id)["state"] = "rejected"
+        order.item(item_id)["state"] = State.REJECTED
     deadline.closed_at = now
     order.events.append(
         OrderValuesChanged(
@@ -247,7 +247,7 @@ def _alarm(
         "relatedParty": [
             {
                 "@type": "RelatedPartyRefOrPartyRoleRef",
-                "role": "provider",
+                "role": Role.PROVIDER,
                 "partyOrPartyRole": {"@type": "PartyRef", "id": deadline.provider_id},
             }
         ],

@@ -8,7 +8,20 @@ They are facts in the past tense, named by the PSI notification they become
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class EventType(StrEnum):
+    """The PSI notifications (and the alarm) an order change becomes: ``eventType`` on
+    the wire, in stored events and in registrations' queries."""
+
+    ORDER_CREATION = "orderCreationNotification"
+    ORDER_VALUE_CHANGE = "orderValueChangeNotification"
+    ORDER_STATE_CHANGE = "orderStateChangeNotification"
+    ORDER_REMOVE = "orderRemoveNotification"
+    ORDER_INFORMATION_REQUIRED = "orderInformationRequiredNotification"
+    ALARM_CREATE = "AlarmCreateEvent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,29 +35,29 @@ class DomainEvent:
 
 @dataclass(frozen=True, slots=True)
 class OrderCreated(DomainEvent):
-    notification: str = "orderCreationNotification"
+    notification: str = EventType.ORDER_CREATION
 
 
 @dataclass(frozen=True, slots=True)
 class OrderValuesChanged(DomainEvent):
-    notification: str = "orderValueChangeNotification"
+    notification: str = EventType.ORDER_VALUE_CHANGE
 
 
 @dataclass(frozen=True, slots=True)
 class OrderStateChanged(DomainEvent):
-    notification: str = "orderStateChangeNotification"
+    notification: str = EventType.ORDER_STATE_CHANGE
 
 
 @dataclass(frozen=True, slots=True)
 class OrderRemoved(DomainEvent):
-    notification: str = "orderRemoveNotification"
+    notification: str = EventType.ORDER_REMOVE
 
 
 @dataclass(frozen=True, slots=True)
 class OrderInformationRequired(DomainEvent):
     """Details carry ``resourcePath`` and ``fieldPath`` exactly as seed 001 shows them."""
 
-    notification: str = "orderInformationRequiredNotification"
+    notification: str = EventType.ORDER_INFORMATION_REQUIRED
 
 
 BREACH = "responseTimeExceeded"
@@ -55,5 +68,5 @@ class ResponseTimeExceeded(DomainEvent):
     """A provider let its response deadline pass: an alarm for governance and the
     provider concerned (topic ``alarm``; details name the provider and the alarm)."""
 
-    notification: str = "AlarmCreateEvent"
+    notification: str = EventType.ALARM_CREATE
     topic: str = "alarm"

@@ -22,8 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import missing
 from .catalog import Offering
-from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED
+from .events import EventType
+from .identity import Role
+from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED, State
 from .orders import ProductOrder
 from .progress import item_statuses, move_items
 
@@ -91,7 +94,7 @@ def _brokered_there(doc: Mapping[str, Any]) -> bool:
     providers = {
         ref.get("id")
         for related in doc.get("relatedParty") or []
-        if isinstance(related, Mapping) and related.get("role") == "provider"
+        if isinstance(related, Mapping) and related.get("role") == Role.PROVIDER
         for ref in [related.get("partyOrPartyRole")]
         if isinstance(ref, Mapping)
     }
@@ -109,7 +112,7 @@ def _brokered(partner_id: str, their_id: str, doc: Mapping[str, Any]) -> Offerin
         relatedParty=[
             {
                 "@type": "RelatedPartyRefOrPartyRoleRef",
-                "role": "provider",
+                "role": Role.PROVIDER,
                 "partyOrPartyRole": {"@type": "PartyRef", "id": partner_id},
             }
         ],
@@ -136,7 +139,9 @@ RELAYED_ORDERS = "event.productOrder.externalId.externalIdentifierType=ProductOr
 RELAYED_ORDER_FIELDS = ("description", "requestedStartDate", "requestedCompletionDate", "priority")
 #: What the partner learns of an item: all but its state (the partner's to report).
 ITEM_NOT_RELAYED = frozenset({"state"})
-CANCEL_REQUESTED = frozenset({"assessingCancellation", "pendingCancellation", "cancelled"})
+CANCEL_REQUESTED = frozenset(
+    {State.ASSESSING_CANCELLATION, State.PENDING_CANCELLATION, State.CANCELLED}
+)
 
 
 def relay_target(api_url: str) -> str:
@@ -162,16 +167,16 @@ def relay_down(
     order = envelope.get("event", {}).get("productOrder") or {}
     event_type = envelope.get("eventType")
     hop: dict[str, Any] = {"id": order.get("id")}
-    if event_type == "orderCreationNotification":
+    if event_type == EventType.ORDER_CREATION:
         hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in order)
         hop["productOrderItem"] = [_item_down(item, partner_id) for item in _items(order)]
-    elif event_type == "orderStateChangeNotification":
+    elif event_type == EventType.ORDER_STATE_CHANGE:
         if details.get("to") not in CANCEL_REQUESTED or details.get("from") in CANCEL_REQUESTED:
             return None  # only the customer's cancellation travels down, not its echo
-        hop["state"] = "cancelled"
+        hop["state"] = State.CANCELLED
         if order.get("cancellationReason"):
             hop["cancellationReason"] = order["cancellationReason"]
-    elif event_type == "orderValueChangeNotification":
+    elif event_type == EventType.ORDER_VALUE_CHANGE:
         fields = set(details.get("fields") or [])
         hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in fields and k in order)
         products = [
@@ -211,7 +216,7 @@ def _item_down(item: Mapping[str, Any], partner_id: str) -> dict[str, Any]:
 
 #: What this PSS takes from the partner's order, as the provider of its items.
 RELAYED_UP_FIELDS = ("expectedCompletionDate",)
-INFO_CODE = "informationRequired"
+INFO_CODE = missing.CODE
 
 
 def order_candidates(resource: Mapping[str, Any]) -> list[str]:
@@ -236,9 +241,12 @@ def item_state_up(theirs: str, ours: str) -> str:
     """
     if ours in FINAL_STATES or theirs == ours:
         return ours
-    if ours == "assessingCancellation" and theirs in ("pendingCancellation", "cancelled"):
-        return "pendingCancellation"
-    if ours == "pendingCancellation":
+    if ours == State.ASSESSING_CANCELLATION and theirs in (
+        State.PENDING_CANCELLATION,
+        State.CANCELLED,
+    ):
+        return State.PENDING_CANCELLATION
+    if ours == State.PENDING_CANCELLATION:
         return ours
     return theirs
 
@@ -301,7 +309,7 @@ def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: str) ->
     the order), with its reason as a message; False when there is nothing to refuse."""
     started = any(s.state in WORK_STARTED for s in item_statuses(order))
     moves = {
-        item_id: "failed" if started else "rejected"
+        item_id: State.FAILED if started else State.REJECTED
         for item_id in order.items_of(partner_id)
         if order.item(item_id).get("state") not in FINAL_STATES | CANCELLING
     }

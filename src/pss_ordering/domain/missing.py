@@ -16,6 +16,7 @@ from typing import Any
 
 from .catalog import REQUIRED_ORDER_FIELD, Offering
 from .field_rights import REQUESTABLE_FIELDS
+from .identity import Role
 
 CODE = "informationRequired"
 #: A provider refusing a change it was told of (``refusals.py``): the customer must
@@ -69,7 +70,7 @@ class Missing:
         return cls(
             raw.get("itemId"),
             str(raw["fieldPath"]),
-            str(raw.get("reporter", "pss")),
+            str(raw.get("reporter", Role.PSS)),
             frozenset(raw.get("concerns") or ()),
             raw.get("refused"),
         )
@@ -112,12 +113,12 @@ def required_but_missing(
         if item.get("action") != "add":
             continue
         for name, _value_type in offering.required_characteristics:
-            candidate = Missing(item["id"], characteristic_path(name), "pss")
+            candidate = Missing(item["id"], characteristic_path(name), Role.PSS)
             if not is_supplied(item, candidate.field_path):
                 found.append(candidate)
     for field, providers in sorted(needed.items()):
         if not is_supplied(doc, order_field_path(field)):
-            found.append(Missing(None, order_field_path(field), "pss", frozenset(providers)))
+            found.append(Missing(None, order_field_path(field), Role.PSS, frozenset(providers)))
     return found
 
 

@@ -29,23 +29,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .events import EventType
 from .identity import Role
+from .lifecycle import State
 from .orders import ProductOrder
 from .visibility import Access, Viewer, access, provider_view
 
 ORDER_TOPIC = "order"
 ALARM_TOPIC = "alarm"
 FULL = "full"
-GOVERNANCE = "governance"
+GOVERNANCE = Role.GOVERNANCE.value
 PROVIDER_PREFIX = "provider:"
-CREATION = "orderCreationNotification"
-STATE_CHANGE = "orderStateChangeNotification"
-VALUE_CHANGE = "orderValueChangeNotification"
-INFORMATION_REQUIRED = "orderInformationRequiredNotification"
-REMOVAL = "orderRemoveNotification"
+CREATION = EventType.ORDER_CREATION
+STATE_CHANGE = EventType.ORDER_STATE_CHANGE
+VALUE_CHANGE = EventType.ORDER_VALUE_CHANGE
+INFORMATION_REQUIRED = EventType.ORDER_INFORMATION_REQUIRED
+REMOVAL = EventType.ORDER_REMOVE
 
 #: The seed's five notifications and the TMF622 (v4 and v5) event names they are.
-TMF_EVENT_NAMES = {
+TMF_EVENT_NAMES: dict[str, str] = {
     CREATION: "ProductOrderCreateEvent",
     STATE_CHANGE: "ProductOrderStateChangeEvent",
     VALUE_CHANGE: "ProductOrderAttributeValueChangeEvent",
@@ -174,7 +176,7 @@ def render(event: StoredEvent, audience_key: str, order_href_base: str) -> dict[
     if (
         audience_key.startswith(PROVIDER_PREFIX)
         and event_type == STATE_CHANGE
-        and event.details.get("from") == "draft"
+        and event.details.get("from") == State.DRAFT
     ):
         event_type = CREATION
     order_doc = {"id": event.order.id, "href": f"{order_href_base}/{event.order.id}"}

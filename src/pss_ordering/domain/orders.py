@@ -18,7 +18,7 @@ from .errors import BusinessRuleViolation, Conflict, Forbidden
 from .events import DomainEvent, OrderCreated, OrderInformationRequired
 from .field_rights import creation_problems
 from .identity import Caller, Role
-from .lifecycle import FINAL_STATES
+from .lifecycle import FINAL_STATES, State
 from .missing import Missing, error_message, required_but_missing
 from .parties import Party, check_may_act_for
 from .problems import Problems
@@ -64,8 +64,8 @@ class ProductOrder:
     events: list[DomainEvent] = field(default_factory=list)
 
     @property
-    def state(self) -> str:
-        return str(self.doc.get("state", "pending"))
+    def state(self) -> State:
+        return State(self.doc.get("state", State.PENDING))
 
     @property
     def provider_ids(self) -> frozenset[str]:
@@ -89,7 +89,7 @@ class ProductOrder:
                 continue
             known.add((missing.item_id, missing.field_path))
             self.missing.append(missing)
-            if missing.reporter == "pss":
+            if missing.reporter == Role.PSS:
                 self.doc.setdefault("productOrderErrorMessage", []).append(
                     error_message(missing, now)
                 )
@@ -218,11 +218,11 @@ def create_order(
     doc["id"] = order_id
     doc["@type"] = doc.get("@type") or ORDER_TYPE
     doc["creationDate"] = now
-    draft = body.get("requestedInitialState") == "draft"
-    doc["state"] = "draft" if draft else "pending"
+    draft = body.get("requestedInitialState") == State.DRAFT
+    doc["state"] = State.DRAFT if draft else State.PENDING
     if not draft:
         for item in items:
-            item["state"] = "pending"
+            item["state"] = State.PENDING
     if customer_id == caller.party_id and not _names_customer(body):
         doc["relatedParty"] = [
             *(body.get("relatedParty") or []),

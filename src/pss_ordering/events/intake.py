@@ -195,6 +195,7 @@ class EventService:
             viewer = callers.viewer(uow.parties, caller)
             return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
 
+
 def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
     """A partner's event as the change it stands for on our order (``federation.py``);
     an information request names the item of our order under our id."""

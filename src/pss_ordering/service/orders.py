@@ -14,7 +14,9 @@ from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
 from ..domain.identity import Caller, Role
+from ..domain.lifecycle import State
 from ..domain.parties import Party
+from ..domain.timers import TimerKind
 from ..domain.timestamps import format_instant
 from ..ids import new_id
 from ..store.parties import prefetch
@@ -24,9 +26,6 @@ from .unit_of_work import Database, UnitOfWork
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_PATCH_ATTEMPTS = 5
-INFO_TIMER = "informationRequired"
-DEADLINE_TIMER = "responseDeadline"
-GRACE_TIMER = "responseGrace"
 DEFAULT_COUNT_LIMIT = 10_000
 
 
@@ -218,12 +217,14 @@ class OrderService:
             uow.offerings,
             party_ids=(order.customer_id,),
             ancestors=(order.customer_id,),
-            offering_ids=orders.referenced_offering_ids(after) if order.state == "draft" else (),
+            offering_ids=orders.referenced_offering_ids(after)
+            if order.state == State.DRAFT
+            else (),
         )
         ctx = changes.ChangeContext(
             customer=uow.parties.get(order.customer_id),
             offerings=uow.offerings.get_many(orders.referenced_offering_ids(after))
-            if order.state == "draft"
+            if order.state == State.DRAFT
             else {},
         )
         previous_state, had_missing = order.state, bool(order.missing)
@@ -265,10 +266,14 @@ class OrderService:
             timeout = min(overrides) if overrides else self._info_timeout
             due = format_instant(self._clock.now() + timeout)
             uow.timers.schedule(
-                INFO_TIMER, order.id, due, {"timeout": format_duration(timeout)}, replace=not new
+                TimerKind.INFORMATION_REQUIRED,
+                order.id,
+                due,
+                {"timeout": format_duration(timeout)},
+                replace=not new,
             )
         elif had_missing and not order.missing:
-            uow.timers.clear(INFO_TIMER, order.id)
+            uow.timers.clear(TimerKind.INFORMATION_REQUIRED, order.id)
 
     def _sync_deadlines(
         self, uow: UnitOfWork, order: orders.ProductOrder, new: bool = False
@@ -276,7 +281,7 @@ class OrderService:
         """Close answered or moot deadlines (and their timers); start those now owed."""
         now = self._now()
         for closed in deadlines.settle(order, now):
-            for kind in (DEADLINE_TIMER, GRACE_TIMER):
+            for kind in (TimerKind.RESPONSE_DEADLINE, TimerKind.RESPONSE_GRACE):
                 uow.timers.clear(kind, order.id, closed.provider_id)
         for provider_id in deadlines.owed(order):
             party = uow.parties.get(provider_id)
@@ -288,7 +293,11 @@ class OrderService:
             started = deadlines.start(order, provider_id, now, response_time)
             if started.due_at is not None:
                 uow.timers.schedule(
-                    DEADLINE_TIMER, order.id, started.due_at, subject=provider_id, replace=not new
+                    TimerKind.RESPONSE_DEADLINE,
+                    order.id,
+                    started.due_at,
+                    subject=provider_id,
+                    replace=not new,
                 )
 
     def partner_refused(self, order_id: str, partner_id: str, reason: str) -> None:
@@ -312,7 +321,9 @@ class OrderService:
         )
         if breached and self._response_time.reject_after_grace:
             due = format_instant(self._clock.now() + self._response_time.grace)
-            uow.timers.schedule(GRACE_TIMER, timer.order_id, due, subject=timer.subject)
+            uow.timers.schedule(
+                TimerKind.RESPONSE_GRACE, timer.order_id, due, subject=timer.subject
+            )
 
     def grace_expired(self, uow: UnitOfWork, timer: Timer) -> None:
         """The ``reject`` breach policy: still unanswered after the grace period."""
@@ -353,7 +364,11 @@ class OrderService:
                 raise Forbidden("only governance may delete product orders")
             order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
             deadlines.withdraw(order, self._now())
-            for kind in (INFO_TIMER, DEADLINE_TIMER, GRACE_TIMER):
+            for kind in (
+                TimerKind.INFORMATION_REQUIRED,
+                TimerKind.RESPONSE_DEADLINE,
+                TimerKind.RESPONSE_GRACE,
+            ):
                 uow.timers.clear(kind, order.id)
             uow.orders.remove(order)
             uow.commit()

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from ..domain.authorship import Authorship
+from ..domain.lifecycle import State
 from ..domain.orders import ProductOrder
 from ..domain.query import Condition, Query, SortKey
 from ..domain.timestamps import normalise_instant
@@ -162,7 +163,7 @@ class SqlOrders:
     def replacement_exists(self, old_id: str) -> bool:
         """Whether a live order (not rejected or cancelled) already replaces ``old_id``."""
         query = select(orders.c.id).where(
-            orders.c.replaces_id == old_id, orders.c.state.not_in(["rejected", "cancelled"])
+            orders.c.replaces_id == old_id, orders.c.state.not_in([State.REJECTED, State.CANCELLED])
         )
         return self._db.execute(query.limit(1)).first() is not None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
+from .deliveries import PENDING
 from .schema import deliveries, response_deadlines, subscriptions
 
 rd = response_deadlines
@@ -92,7 +93,7 @@ class SqlResponseTimes:
             )
         }
         pending = self._db.execute(
-            select(func.count()).select_from(deliveries).where(deliveries.c.state == "pending")
+            select(func.count()).select_from(deliveries).where(deliveries.c.state == PENDING)
         ).scalar_one()
         return states, int(pending)
 
