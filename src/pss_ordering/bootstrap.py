@@ -35,8 +35,9 @@ from .events.worker import DeliveryWorker
 from .service.batching import BatchWriter
 from .service.catalogue import CatalogueService, Imported
 from .service.execution import Executor
+from .service.handlers import ResponseTimePolicy
 from .service.offerings import OfferingService
-from .service.orders import OrderService, ResponseTimePolicy
+from .service.orders import OrderService
 from .service.parties import PartyService
 from .service.publishing import Publisher
 from .service.retention import RetentionService

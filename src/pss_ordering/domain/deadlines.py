@@ -22,7 +22,13 @@ from typing import Any
 
 from . import progress
 from .durations import format_duration
-from .events import BREACH, OrderValuesChanged, ResponseTimeExceeded
+from .events import (
+    BREACH,
+    DeadlineClosed,
+    DeadlineStarted,
+    OrderValuesChanged,
+    ResponseTimeExceeded,
+)
 from .identity import Role
 from .lifecycle import FINAL_STATES, State, item_state
 from .orders import ProductOrder
@@ -65,6 +71,9 @@ def start(
         due_at=due,
     )
     order.deadlines[provider_id] = deadline
+    order.events.append(
+        DeadlineStarted(order_id=order.id, occurred_at=now, provider_id=provider_id, due_at=due)
+    )
     if due is not None:
         order.doc.setdefault("productOrderMilestone", []).append(
             {
@@ -104,6 +113,9 @@ def settle(order: ProductOrder, now: str) -> list[Deadline]:
         else:
             continue
         closed.append(deadline)
+        order.events.append(
+            DeadlineClosed(order_id=order.id, occurred_at=now, provider_id=provider)
+        )
     return closed
 
 

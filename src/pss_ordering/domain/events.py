@@ -70,3 +70,43 @@ class ResponseTimeExceeded(DomainEvent):
 
     notification: str = EventType.ALARM_CREATE
     topic: str = "alarm"
+
+
+@dataclass(frozen=True, slots=True)
+class Bookkeeping(DomainEvent):
+    """A change of the order's bookkeeping that consequences follow (timers, the order it
+    replaces): handled when the order is saved (``service/handlers.py``), never published."""
+
+
+@dataclass(frozen=True, slots=True)
+class InformationAwaited(Bookkeeping):
+    """The order began to wait for information; its items' offerings may shorten the wait."""
+
+    offering_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class InformationSettled(Bookkeeping):
+    """The order no longer waits for information: supplied, or the order ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineStarted(Bookkeeping):
+    """A provider owes its first answer, by ``due_at`` (None: no response time applies)."""
+
+    provider_id: str = ""
+    due_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineClosed(Bookkeeping):
+    """A provider's deadline closed: it answered, or its answer became moot."""
+
+    provider_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacementAccepted(Bookkeeping):
+    """The order left pending for acceptance: the order it replaces is to be cancelled."""
+
+    replaced_id: str = ""

@@ -32,7 +32,7 @@ from typing import Any
 from .events import EventType
 from .identity import Role
 from .lifecycle import State
-from .orders import ProductOrder
+from .orders import OrderRecord
 from .visibility import Access, Viewer, access, provider_view
 
 ORDER_TOPIC = "order"
@@ -72,7 +72,7 @@ class StoredEvent:
     topic: str
     event_type: str
     occurred_at: str
-    order: ProductOrder
+    order: OrderRecord
     details: Mapping[str, Any]
     providers: frozenset[str] | None = None
     # The request (X-Request-ID) that caused it, for the logs of its delivery; not sent.
@@ -106,7 +106,7 @@ def audience(viewer: Viewer, event: StoredEvent) -> str | None:
     return None
 
 
-def told_providers(event: StoredEvent, before: ProductOrder | None) -> frozenset[str]:
+def told_providers(event: StoredEvent, before: OrderRecord | None) -> frozenset[str]:
     """The providers told of this event, each in its own view; ``before`` is the order
     before the change that caused it (None for a new order).
 
@@ -132,7 +132,7 @@ def told_providers(event: StoredEvent, before: ProductOrder | None) -> frozenset
     )
 
 
-def decided(event: StoredEvent, before: ProductOrder | None) -> StoredEvent:
+def decided(event: StoredEvent, before: OrderRecord | None) -> StoredEvent:
     """The event with its providers decided (at publishing)."""
     return replace(event, providers=told_providers(event, before))
 
@@ -206,7 +206,7 @@ def render(event: StoredEvent, audience_key: str, order_href_base: str) -> dict[
 STATE_FIELDS = ("state", "completionDate", "cancellationDate")
 
 
-def unchanged_for(audience_key: str, before: ProductOrder, after: ProductOrder) -> bool:
+def unchanged_for(audience_key: str, before: OrderRecord, after: OrderRecord) -> bool:
     """True when a change left this audience's view as it was, apart from the order
     state (which its own notification announces): no value change to tell.
 

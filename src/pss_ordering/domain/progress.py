@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .errors import Conflict
-from .events import OrderStateChanged
+from .events import OrderStateChanged, ReplacementAccepted
 from .field_rights import Phase
 from .lifecycle import (
     CANCELLING,
@@ -27,6 +27,10 @@ from .lifecycle import (
 from .missing import CODE as MISSING_CODE
 from .orders import ProductOrder
 
+#: An order in one of these states was accepted by its providers.
+ACCEPTED = frozenset(
+    {State.ACKNOWLEDGED, State.IN_PROGRESS, State.HELD, State.COMPLETED, State.PARTIAL}
+)
 OPEN = frozenset({State.PENDING, State.ACKNOWLEDGED, State.IN_PROGRESS, State.HELD})
 
 
@@ -128,7 +132,7 @@ def cancel(order: ProductOrder, reason: str | None, now: str) -> None:
     if reason:
         order.doc["cancellationReason"] = reason
     order.doc["cancellationDate"] = now
-    order.missing = []
+    order.keep_missing([], now)
     settle(order, now)
 
 
@@ -151,7 +155,7 @@ def resolve_supplied(order: ProductOrder, now: str) -> None:
             still.append(missing)
     if len(still) == len(order.missing):
         return
-    order.missing = still
+    order.keep_missing(still, now)
     open_paths = {(m.item_id, m.field_path) for m in still}
     order.doc["productOrderErrorMessage"] = [
         entry
@@ -204,24 +208,16 @@ def settle(order: ProductOrder, now: str) -> None:
     if derived in {State.COMPLETED, State.FAILED, State.PARTIAL}:
         order.doc["completionDate"] = now
     if derived in FINAL_STATES:
-        order.missing = []
+        order.keep_missing([], now)
     order.events.append(
         OrderStateChanged(
             order_id=order.id, occurred_at=now, details={"from": previous, "to": derived}
         )
     )
-
-
-ACCEPTED = frozenset(
-    {State.ACKNOWLEDGED, State.IN_PROGRESS, State.HELD, State.COMPLETED, State.PARTIAL}
-)
-
-
-def replacement_accepted(previous_state: str, order: ProductOrder) -> bool:
-    """The new order left pending for acceptance: time to cancel the one it replaces."""
-    return (
-        order.replaces is not None and previous_state == State.PENDING and order.state in ACCEPTED
-    )
+    if order.replaces is not None and previous == State.PENDING and derived in ACCEPTED:
+        order.events.append(
+            ReplacementAccepted(order_id=order.id, occurred_at=now, replaced_id=order.replaces)
+        )
 
 
 def cancel_replaced(old: ProductOrder, new_id: str, now: str) -> None:
