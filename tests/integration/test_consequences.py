@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from pss_ordering.clock import ManualClock
 from pss_ordering.domain import progress
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.handlers import ChangedConcurrently, Consequences
 from pss_ordering.service.unit_of_work import Database
 from tests.unit.factories import two_provider_order
@@ -26,7 +27,7 @@ def test_a_lost_compare_and_set_raises_and_the_change_is_not_written(
         order = uow.orders.get("ord-1", lock=True)
         assert order is not None
         stale = dataclasses.replace(order, version=order.version - 1)  # read before a change
-        progress.cancel(stale, "too late", "2026-11-24T12:00:00.000Z")
+        progress.cancel(stale, "too late", Instant("2026-11-24T12:00:00.000Z"))
         with pytest.raises(ChangedConcurrently, match="ord-1"):
             then.save(uow, stale)
     with database.reading() as uow:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from pss_ordering.clock import ManualClock
 from pss_ordering.domain.timers import TimerKind
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.timers import TimerService, TimerWorker
 from pss_ordering.service.unit_of_work import Database, UnitOfWork
 from pss_ordering.store.timers import Timer
@@ -26,7 +27,7 @@ def _ignore(_uow: UnitOfWork, _timer: Timer) -> None:
 def _schedule(database: Database, clock: ManualClock) -> None:
     with database.writing() as uow:
         for n in range(COUNT):
-            uow.timers.schedule(PROBE, f"order-{n}", "2026-11-24T11:00:00.000Z", {"n": n})
+            uow.timers.schedule(PROBE, f"order-{n}", Instant("2026-11-24T11:00:00.000Z"), {"n": n})
         uow.commit()
     clock.advance(timedelta(hours=1))
 
@@ -58,7 +59,7 @@ def test_two_workers_fire_each_timer_once(engine: Engine, clock: ManualClock) ->
 def test_timers_not_yet_due_do_not_fire(engine: Engine, clock: ManualClock) -> None:
     database = Database(engine)
     with database.writing() as uow:
-        uow.timers.schedule(PROBE, "o", "2026-11-24T12:00:01.000Z")
+        uow.timers.schedule(PROBE, "o", Instant("2026-11-24T12:00:01.000Z"))
         uow.commit()
     service = TimerService(database, clock, dict.fromkeys(TimerKind, _ignore))
     assert service.fire_due() == 0
@@ -91,12 +92,12 @@ def test_a_failing_timer_is_dropped_and_does_not_hold_back_the_others(
     database = Database(engine)
     with database.writing() as uow:
         for n in range(3):
-            uow.timers.schedule(PROBE, f"order-{n}", "2026-11-24T11:00:00.000Z", {"n": n})
+            uow.timers.schedule(PROBE, f"order-{n}", Instant("2026-11-24T11:00:00.000Z"), {"n": n})
         uow.commit()
     done: list[int] = []
 
     def handler(uow: UnitOfWork, timer: Timer) -> None:
-        uow.timers.schedule(WRITTEN, timer.order_id, "2030-01-01T00:00:00.000Z")
+        uow.timers.schedule(WRITTEN, timer.order_id, Instant("2030-01-01T00:00:00.000Z"))
         if timer.payload["n"] == 1:
             raise RuntimeError("cannot fire")
         done.append(int(timer.payload["n"]))

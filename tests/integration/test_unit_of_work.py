@@ -10,9 +10,10 @@ from sqlalchemy import Engine
 
 from pss_ordering.domain.orders import ProductOrder
 from pss_ordering.domain.timers import TimerKind
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.unit_of_work import Database, UnitOfWork
 
-DUE = "2030-01-01T00:00:00.000Z"
+DUE = Instant("2030-01-01T00:00:00.000Z")
 
 
 class Recorder:

@@ -15,11 +15,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from pss_ordering.domain.timers import TimerKind
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.unit_of_work import Database
 from pss_ordering.store.prepared import NotCommitted, insert_all
 from pss_ordering.store.schema import timers
 
-DUE = "2030-01-01T00:00:00.000Z"
+DUE = Instant("2030-01-01T00:00:00.000Z")
 PROBE = TimerKind.RESPONSE_DEADLINE
 
 

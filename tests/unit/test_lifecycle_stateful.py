@@ -37,6 +37,7 @@ from pss_ordering.domain.lifecycle import (
 )
 from pss_ordering.domain.orders import OrderingContext, ProductOrder, create_order
 from pss_ordering.domain.progress import item_statuses
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.domain.visibility import Viewer, view
 
 PROVIDERS = ("prov-a", "prov-b", "prov-c")
@@ -79,7 +80,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if draft:
             body["requestedInitialState"] = "draft"
         ctx = OrderingContext(CUSTOMER.caller, CUSTOMER.represented, OFFERINGS, None)
-        self.order = create_order(ctx, body, "o-1", "2026-11-24T12:00:00.000Z")
+        self.order = create_order(ctx, body, "o-1", Instant("2026-11-24T12:00:00.000Z"))
         self.clock = 0
 
     def _act(self, who: Viewer, edit: Any, allowed: frozenset[str]) -> None:
@@ -91,7 +92,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         after = copy.deepcopy(before_view)
         edit(after)
         self.clock += 1
-        now = f"2026-11-24T12:{self.clock // 60:02d}:{self.clock % 60:02d}.000Z"
+        now = Instant(f"2026-11-24T12:{self.clock // 60:02d}:{self.clock % 60:02d}.000Z")
         snapshot = copy.deepcopy(order)
         try:
             apply_changes(

@@ -40,6 +40,7 @@ from .orders import ProductOrder, check_dates, check_priority, owns, validate_it
 from .parties import Party
 from .problems import Problems
 from .related_parties import is_customer
+from .timestamps import Instant
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
 APPEND_ONLY = frozenset({"note"})
@@ -62,7 +63,7 @@ def apply_changes(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     ctx: ChangeContext,
-    now: str,
+    now: Instant,
 ) -> bool:
     """Write the caller's permitted changes into ``order``; return whether anything changed."""
     if access(viewer, order) is Access.NONE:
@@ -115,7 +116,7 @@ def _edit_draft(
     after: Mapping[str, Any],
     changed: list[str],
     ctx: ChangeContext,
-    now: str,
+    now: Instant,
     author: str,
 ) -> list[str]:
     """A draft is the customer's to edit freely; submitting it validates it in full."""
@@ -149,7 +150,7 @@ def _edit_draft(
     return fields
 
 
-def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
+def _submit(order: ProductOrder, ctx: ChangeContext, now: Instant) -> None:
     """TMF622 v5 'submit': validated as a new order, then pending for the providers."""
     problems = Problems()
     order.item_providers = validate_items(order.items, ctx.offerings, problems)
@@ -174,7 +175,7 @@ def _owner_changes(
     after: Mapping[str, Any],
     changed: list[str],
     ctx: ChangeContext,
-    now: str,
+    now: Instant,
     author: str,
 ) -> list[str]:
     """A submitted order: the owner's fields allowed in the order's phase (field_rights)."""
@@ -292,7 +293,7 @@ def _provider_changes(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     changed: list[str],
-    now: str,
+    now: Instant,
 ) -> list[str]:
     fields = [key for key in changed if key not in {"state", "productOrderItem"}]
     phase = progress.order_phase(order) or Phase.SUBMITTED

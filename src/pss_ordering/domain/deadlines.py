@@ -33,7 +33,7 @@ from .identity import Role
 from .lifecycle import FINAL_STATES, State, item_state
 from .orders import ProductOrder
 from .response_deadline import Deadline
-from .timestamps import format_instant, parse_instant
+from .timestamps import Instant, format_instant, parse_instant
 
 MILESTONE = "responseDeadline"
 YET_TO_REACH, COMPLETED, VIOLATED = "Yet-To-Reach", "Completed", "Violated"
@@ -58,7 +58,7 @@ def _waiting_on(order: ProductOrder, provider_id: str) -> bool:
 
 
 def start(
-    order: ProductOrder, provider_id: str, now: str, response_time: timedelta | None
+    order: ProductOrder, provider_id: str, now: Instant, response_time: timedelta | None
 ) -> Deadline:
     """Give the provider its deadline and show it on its items as a milestone."""
     due = None
@@ -89,7 +89,7 @@ def start(
     return deadline
 
 
-def settle(order: ProductOrder, now: str) -> list[Deadline]:
+def settle(order: ProductOrder, now: Instant) -> list[Deadline]:
     """Close the deadlines that were answered or became moot; returns those closed."""
     closed = []
     for deadline in order.deadlines.values():
@@ -119,7 +119,7 @@ def settle(order: ProductOrder, now: str) -> list[Deadline]:
     return closed
 
 
-def withdraw(order: ProductOrder, now: str) -> None:
+def withdraw(order: ProductOrder, now: Instant) -> None:
     """The order is deleted: its open deadlines are closed unanswered, so the figures stop
     counting them as open and the retention policy can let them go in time."""
     for deadline in order.deadlines.values():
@@ -135,12 +135,12 @@ def _responded(order: ProductOrder, provider_id: str) -> bool:
     )
 
 
-def _answer_time(order: ProductOrder, provider_id: str) -> str | None:
+def _answer_time(order: ProductOrder, provider_id: str) -> Instant | None:
     times = [order.acknowledged[i] for i in order.items_of(provider_id) if i in order.acknowledged]
     return max(times) if times else None
 
 
-def breach(order: ProductOrder, provider_id: str, now: str) -> bool:
+def breach(order: ProductOrder, provider_id: str, now: Instant) -> bool:
     """The deadline passed unanswered: alert on the order, alarm for governance."""
     deadline = order.deadlines.get(provider_id)
     if (
@@ -187,7 +187,7 @@ def breach(order: ProductOrder, provider_id: str, now: str) -> bool:
     return True
 
 
-def expire(order: ProductOrder, provider_id: str, now: str, grace: timedelta) -> bool:
+def expire(order: ProductOrder, provider_id: str, now: Instant, grace: timedelta) -> bool:
     """The ``reject`` policy: still no answer after the grace period, so the PSS rejects
     the provider's items (and so the order, which is accepted or refused as a whole)."""
     deadline = order.deadlines.get(provider_id)

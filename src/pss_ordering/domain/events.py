@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .timestamps import Instant
+
 
 class EventType(StrEnum):
     """The PSI notifications (and the alarm) an order change becomes: ``eventType`` on
@@ -27,7 +29,7 @@ class EventType(StrEnum):
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
     order_id: str
-    occurred_at: str
+    occurred_at: Instant
     notification: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     topic: str = "order"
@@ -95,7 +97,7 @@ class DeadlineStarted(Bookkeeping):
     """A provider owes its first answer, by ``due_at`` (None: no response time applies)."""
 
     provider_id: str = ""
-    due_at: str | None = None
+    due_at: Instant | None = None
 
 
 @dataclass(frozen=True, slots=True)

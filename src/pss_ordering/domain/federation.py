@@ -29,6 +29,7 @@ from .identity import Role
 from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED, State
 from .orders import ProductOrder
 from .progress import item_statuses, move_items
+from .timestamps import Instant
 
 OFFERING_TYPE = "ProductOffering"
 RETIRED = "retired"
@@ -304,7 +305,7 @@ def refusal_reason(status: int, answer: bytes) -> str:
     return f"HTTP {status}"
 
 
-def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: str) -> bool:
+def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: Instant) -> bool:
     """The partner's open items of the order are rejected (failed, once work started on
     the order), with its reason as a message; False when there is nothing to refuse."""
     started = any(s.state in WORK_STARTED for s in item_statuses(order))

@@ -17,6 +17,7 @@ from typing import Any
 from .catalog import REQUIRED_ORDER_FIELD, Offering
 from .field_rights import REQUESTABLE_FIELDS
 from .identity import Role
+from .timestamps import Instant
 
 CODE = "informationRequired"
 #: A provider refusing a change it was told of (``refusals.py``): the customer must
@@ -168,7 +169,7 @@ def _follow(node: Any, path: list[str], criteria: Mapping[str, str]) -> Iterator
         yield node[path[0]]
 
 
-def error_message(missing: Missing, now: str) -> dict[str, Any]:
+def error_message(missing: Missing, now: Instant) -> dict[str, Any]:
     """How a piece of missing information is shown on the order itself."""
     entry: dict[str, Any] = {
         "@type": "ProductOrderErrorMessage",

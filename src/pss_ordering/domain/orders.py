@@ -30,7 +30,7 @@ from .parties import Party, check_may_act_for
 from .problems import Problems
 from .related_parties import CUSTOMER_ROLE, canonical, is_customer, related_party_problems
 from .response_deadline import Deadline
-from .timestamps import parse_instant
+from .timestamps import Instant, parse_instant
 
 ORDER_TYPE = "ProductOrder"
 ITEM_ACTIONS = ("add", "modify", "delete", "noChange")
@@ -56,7 +56,7 @@ class OrderRecord:
     doc: dict[str, Any]
     version: int = 1
     replaces: str | None = None
-    submitted_at: str | None = None
+    submitted_at: Instant | None = None
     authorship: Authorship = field(default_factory=Authorship)
     missing: list[Missing] = field(default_factory=list)
 
@@ -97,13 +97,13 @@ class ProductOrder(OrderRecord):
     recorded: handled when it is saved, then published.
     """
 
-    acknowledged: dict[str, str] = field(default_factory=dict)
+    acknowledged: dict[str, Instant] = field(default_factory=dict)
     resume: dict[str, str] = field(default_factory=dict)
     deadlines: dict[str, Deadline] = field(default_factory=dict)
     unconfirmed: dict[str, list[tuple[str | None, str]]] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
 
-    def record_missing(self, found: list[Missing], now: str) -> None:
+    def record_missing(self, found: list[Missing], now: Instant) -> None:
         """Record what the order waits for, show it on the order, raise the events."""
         if found and not self.missing:
             offering_ids = frozenset(
@@ -132,7 +132,7 @@ class ProductOrder(OrderRecord):
                 OrderInformationRequired(order_id=self.id, occurred_at=now, details=details)
             )
 
-    def keep_missing(self, still: list[Missing], now: str) -> None:
+    def keep_missing(self, still: list[Missing], now: Instant) -> None:
         """Only ``still`` is awaited now; when nothing is, say so (its timer is cleared)."""
         if self.missing and not still:
             self.events.append(InformationSettled(order_id=self.id, occurred_at=now))
@@ -225,7 +225,7 @@ def creation_shape(body: Mapping[str, Any], problems: Problems) -> None:
 
 
 def create_order(
-    ctx: OrderingContext, body: dict[str, Any], order_id: str, now: str
+    ctx: OrderingContext, body: dict[str, Any], order_id: str, now: Instant
 ) -> ProductOrder:
     """Check a schema-valid ProductOrder_FVO against the business rules and build the order.
 

@@ -26,6 +26,7 @@ from .lifecycle import (
 )
 from .missing import CODE as MISSING_CODE
 from .orders import ProductOrder
+from .timestamps import Instant
 
 #: An order in one of these states was accepted by its providers.
 ACCEPTED = frozenset(
@@ -66,7 +67,9 @@ def item_statuses(order: ProductOrder) -> list[ItemStatus]:
     return [ItemStatus(item_state(item), item["id"] in order.acknowledged) for item in order.items]
 
 
-def move_items(order: ProductOrder, provider_id: str, moves: Mapping[str, str], now: str) -> bool:
+def move_items(
+    order: ProductOrder, provider_id: str, moves: Mapping[str, str], now: Instant
+) -> bool:
     """A provider moves its items (by PATCH or by event); 409 for a move the table refuses.
 
     Returns whether any item changed state.
@@ -105,7 +108,7 @@ def move_items(order: ProductOrder, provider_id: str, moves: Mapping[str, str], 
     return moved
 
 
-def request_cancellation(order: ProductOrder, reason: str | None, now: str) -> None:
+def request_cancellation(order: ProductOrder, reason: str | None, now: Instant) -> None:
     """The customer asks to cancel: at once if nobody acknowledged, else providers assess."""
     check_customer_move(order.state, State.CANCELLED)
     if reason:
@@ -124,7 +127,7 @@ def request_cancellation(order: ProductOrder, reason: str | None, now: str) -> N
     settle(order, now)
 
 
-def cancel(order: ProductOrder, reason: str | None, now: str) -> None:
+def cancel(order: ProductOrder, reason: str | None, now: Instant) -> None:
     """Cancel the whole order and all its open items together (never one item alone)."""
     for item in order.items:
         if item.get("state", State.PENDING) not in FINAL_STATES:
@@ -144,7 +147,7 @@ def _refuse_cancellation(order: ProductOrder) -> None:
     order.doc.pop("cancellationReason", None)
 
 
-def resolve_supplied(order: ProductOrder, now: str) -> None:
+def resolve_supplied(order: ProductOrder, now: Instant) -> None:
     """Drop what has been supplied; when nothing is missing, items resume where they were."""
     if not order.missing:
         return
@@ -182,7 +185,7 @@ def _item_or_none(order: ProductOrder, item_id: str) -> dict[str, object] | None
     return next((i for i in order.items if i.get("id") == item_id), None)
 
 
-def settle(order: ProductOrder, now: str) -> None:
+def settle(order: ProductOrder, now: Instant) -> None:
     """Derive the order state from the items and apply what the new state implies."""
     statuses = item_statuses(order)
     if order.state == State.DRAFT and any(s.state != State.CANCELLED for s in statuses):
@@ -220,7 +223,7 @@ def settle(order: ProductOrder, now: str) -> None:
         )
 
 
-def cancel_replaced(old: ProductOrder, new_id: str, now: str) -> None:
+def cancel_replaced(old: ProductOrder, new_id: str, now: Instant) -> None:
     """Cancel the replaced order, naming its replacement, with a back-link to it."""
     if old.state in FINAL_STATES:
         return

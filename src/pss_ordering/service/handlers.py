@@ -28,6 +28,7 @@ from ..domain import deadlines, progress
 from ..domain.durations import format_duration
 from ..domain.errors import PreconditionFailed
 from ..domain.events import (
+    Bookkeeping,
     DeadlineClosed,
     DeadlineStarted,
     DomainEvent,
@@ -39,7 +40,7 @@ from ..domain.events import (
 )
 from ..domain.orders import ProductOrder
 from ..domain.timers import TimerKind
-from ..domain.timestamps import format_instant, parse_instant
+from ..domain.timestamps import Instant, format_instant, parse_instant
 from .unit_of_work import UnitOfWork
 
 
@@ -104,9 +105,11 @@ class Consequences:
         self._dispatch(uow, order)
 
     def _dispatch(self, uow: UnitOfWork, order: ProductOrder) -> None:
+        """Hand each recorded event to its handlers; what remains is to be published."""
         for event in list(order.events):
             for handler in self._handlers.get(type(event), ()):
                 handler(event, uow)
+        order.events = [e for e in order.events if not isinstance(e, Bookkeeping)]
 
 
 def follow_deadlines(uow: UnitOfWork, order: ProductOrder, follow: Consequences) -> None:
@@ -122,7 +125,7 @@ def follow_deadlines(uow: UnitOfWork, order: ProductOrder, follow: Consequences)
         deadlines.start(order, provider_id, now, response_time)
 
 
-def _due(event: DomainEvent, after: timedelta) -> str:
+def _due(event: DomainEvent, after: timedelta) -> Instant:
     return format_instant(parse_instant(event.occurred_at) + after)
 
 

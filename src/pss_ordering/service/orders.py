@@ -19,7 +19,7 @@ from ..domain.events import OrderRemoved
 from ..domain.identity import Caller, Role
 from ..domain.lifecycle import State
 from ..domain.parties import Party
-from ..domain.timestamps import format_instant
+from ..domain.timestamps import Instant, format_instant
 from ..ids import new_id
 from ..store.parties import prefetch
 from ..store.timers import Timer
@@ -75,7 +75,7 @@ class OrderService:
         self._then = Consequences(clock, info_timeout, response_time)
         self._count_limit = count_limit
 
-    def _now(self) -> str:
+    def _now(self) -> Instant:
         return format_instant(self._clock.now())
 
     def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:

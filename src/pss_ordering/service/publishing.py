@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..domain import notifications
-from ..domain.events import Bookkeeping
 from ..domain.hub import FilterQuery, Subscription
 from ..domain.notifications import ALARM_TOPIC, ORDER_TOPIC, StoredEvent
 from ..domain.orders import ProductOrder
@@ -61,8 +60,7 @@ class Publisher:
         self, uow: UnitOfWork, order: ProductOrder
     ) -> list[tuple[StoredEvent, list[tuple[str, str]]]]:
         """The order's events, each with the (callback, audience) it is queued for."""
-        recorded = [e for e in order.events if not isinstance(e, Bookkeeping)]
-        order.events = []
+        recorded, order.events = order.events, []
         before = uow.orders.as_loaded(order.id)
         customer_side = uow.parties.represented_by(order.customer_id)
         owners = customer_side | {order.creator_id} | order.provider_ids

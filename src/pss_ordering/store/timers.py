@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from .. import correlation
 from ..domain.timers import TimerKind
+from ..domain.timestamps import Instant
 from .codec import dumps, loads
 from .prepared import Prepared, insert_all
 from .schema import timers
@@ -44,7 +45,7 @@ class Timer:
     id: int
     kind: TimerKind
     order_id: str
-    due_at: str
+    due_at: Instant
     payload: dict[str, Any]
     subject: str = ""
     correlation_id: str | None = None
@@ -58,7 +59,7 @@ class SqlTimers:
         self,
         kind: TimerKind,
         order_id: str,
-        due_at: str,
+        due_at: Instant,
         payload: dict[str, Any] | None = None,
         subject: str = "",
         *,
@@ -86,11 +87,11 @@ class SqlTimers:
         else:
             _CLEAR.write(self._db, order_id=order_id, kind=kind, subject=subject)
 
-    def any_due(self, now: str) -> bool:
+    def any_due(self, now: Instant) -> bool:
         query = select(timers.c.id).where(timers.c.due_at <= now, _KNOWN).limit(1)
         return self._db.execute(query).first() is not None
 
-    def claim_due(self, now: str, limit: int) -> list[Timer]:
+    def claim_due(self, now: Instant, limit: int) -> list[Timer]:
         """Timers due at ``now``, oldest first, locked for this transaction."""
         query = (
             select(timers)
