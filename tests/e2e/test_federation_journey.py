@@ -7,7 +7,8 @@ PostgreSQL), each delivering its events with its own worker. What is shown:
 B's offering appears at A; A's items for B travel to B as a creation event
 (TOD-03-02 "Other PSS" (✓), via events, TOD-01-02; PSI-01-02-03-01/-02); P's
 acknowledgement and progress at B reach A and C as from any provider
-(PSI-03-02-02-03); a missing-information round trip and a cancellation travel
+(PSI-03-02-02-03); a missing-information round trip, a billing change that P
+refuses at B, a change that B's own rules refuse, and a cancellation travel
 through both; B refusing an order rejects A's items with B's reason; B stopped
 mid-way and restarted loses nothing, and the unanswered deadline shows on the
 order as a jeopardy alert (PSI-01-01-02-08 response time).
@@ -151,7 +152,14 @@ def _sync(a: Instance) -> str:
 def _onboard(a: Instance, b: Instance) -> None:
     """Governance on both sides; P's offerings at B; A's own provider and offering."""
     b.ok("POST", f"{PARTIES}/organization", "gov", "governance", body={"id": "prov-p", "name": "P"})
-    b.ok("POST", f"{PARTIES}/organization", "gov", "governance", body={"id": "pss-a", "name": "A"})
+    # A may not order more urgently than priority 2 at B (a rule of B's that A's own
+    # customer does not have there: B's refusal of a change is B's verdict)
+    pss_a = {
+        "id": "pss-a",
+        "name": "A",
+        "partyCharacteristic": [{"name": "maxPriority", "value": "2"}],
+    }
+    b.ok("POST", f"{PARTIES}/organization", "gov", "governance", body=pss_a)
     for name in ("lift", "crane"):
         offering = {
             "id": name,
@@ -212,6 +220,46 @@ def _p_moves(b: Instance, b_order_id: str, state: str) -> None:
     view = b.ok("GET", f"{ORDERS}/{b_order_id}", "prov-p", "provider")
     items = [{**i, "state": state} for i in view["productOrderItem"]]
     b.ok("PATCH", f"{ORDERS}/{b_order_id}", "prov-p", "provider", body={"productOrderItem": items})
+
+
+def _p_refuses(b: Instance, b_order_id: str, field: str, reason: str) -> None:
+    """P refuses the change of ``field`` it was told of: its item back to pending."""
+    view = b.ok("GET", f"{ORDERS}/{b_order_id}", "prov-p", "provider")
+    refusal = {
+        "@type": "ProductOrderErrorMessage",
+        "code": "changeRefused",
+        "reason": reason,
+        "message": f"missing={field}",
+        "productOrderItem": [
+            {"@type": "ProductOrderItemRef", "productOrderItemId": i["id"]}
+            for i in view["productOrderItem"]
+        ],
+    }
+    body = {
+        "productOrderItem": [{**i, "state": "pending"} for i in view["productOrderItem"]],
+        "productOrderErrorMessage": [*view.get("productOrderErrorMessage", []), refusal],
+    }
+    b.ok("PATCH", f"{ORDERS}/{b_order_id}", "prov-p", "provider", body=body)
+
+
+def _asked_at_a(a: Instance, order_id: str, field_path: str) -> dict[str, Any]:
+    """C's information request at A for ``field_path`` on the order (once it arrived)."""
+
+    def found() -> Any:
+        listed = a.ok("GET", f"{EVENTS}?eventType=orderInformationRequiredNotification", "carol")
+        return [
+            e for e in listed if e["correlationId"] == order_id and e["fieldPath"] == field_path
+        ]
+
+    [asked] = _until(f"C asked for {field_path}", found)
+    return asked  # type: ignore[no-any-return]
+
+
+def _in_copy(b: Instance, b_order_id: str, field: str, value: Any) -> None:
+    _until(
+        f"{field} {value} at B",
+        lambda: b.ok("GET", f"{ORDERS}/{b_order_id}", "prov-p", "provider").get(field) == value,
+    )
 
 
 def test_a_broker_and_a_partner_pss_run_the_journey_PSI_03_02_01_01_PSI_03_02_02_03(
@@ -287,6 +335,52 @@ def test_a_broker_and_a_partner_pss_run_the_journey_PSI_03_02_01_01_PSI_03_02_02
         ),
     )
 
+    # C changes the billing account at A: it travels to B; P refuses it there; C is
+    # asked at A for another account, as by any provider; the next one travels, and
+    # the items resume at both
+    _at_a(a, order["id"], "2", "acknowledged")
+    url = f"{ORDERS}/{order['id']}"
+    a.ok("PATCH", url, "carol", body={"billingAccount": {"id": "ba-1"}, "note": [{"text": "hi"}]})
+    _in_copy(b, copy["id"], "billingAccount", {"id": "ba-1"})
+    assert [
+        n["text"] for n in b.ok("GET", f"{ORDERS}/{copy['id']}", "prov-p", "provider")["note"]
+    ] == ["hi"]
+    _p_refuses(b, copy["id"], "billingAccount", "ba-1 is closed")
+    asked = _asked_at_a(a, order["id"], "missing=billingAccount")
+    assert asked["resourcePath"] == f"/productOrder/{order['id']}"
+    refused = a.ok("GET", url, "carol")["productOrderErrorMessage"]
+    assert [m["reason"] for m in refused if m["code"] == "changeRefused"] == ["ba-1 is closed"]
+    assert _states(a, order["id"])["2"] == "pending"
+    a.ok("PATCH", url, "carol", body={"billingAccount": {"id": "ba-2"}})
+    _in_copy(b, copy["id"], "billingAccount", {"id": "ba-2"})
+    _at_a(a, order["id"], "2", "acknowledged")
+    _until(
+        "B's item resumed after the refusal",
+        lambda: (
+            b.ok("GET", f"{ORDERS}/{copy['id']}", "prov-p", "provider")["productOrderItem"][0][
+                "state"
+            ]
+            == "acknowledged"
+        ),
+    )
+
+    # C asks for priority 1, which B does not allow A: B's validation refuses the relayed
+    # change (422), and at A that is B's refusal of it, with B's reason; C's next value
+    # travels and is accepted
+    a.ok("PATCH", url, "carol", body={"priority": "1"})
+    _asked_at_a(a, order["id"], "missing=priority")
+    [by_b] = [
+        m
+        for m in a.ok("GET", url, "carol")["productOrderErrorMessage"]
+        if m["message"] == "missing=priority"
+    ]
+    assert by_b["code"] == "changeRefused"
+    assert "HTTP 422" in by_b["reason"] and "maxPriority 2" in by_b["reason"]
+    assert _states(a, order["id"])["2"] == "pending"
+    a.ok("PATCH", url, "carol", body={"priority": "3"})
+    _in_copy(b, copy["id"], "priority", "3")
+    _at_a(a, order["id"], "2", "acknowledged")
+
     # P completes at B; A's provider completes: C sees one order, both items completed
     _p_moves(b, copy["id"], "inProgress")
     _p_moves(b, copy["id"], "completed")
@@ -297,13 +391,23 @@ def test_a_broker_and_a_partner_pss_run_the_journey_PSI_03_02_01_01_PSI_03_02_02
     assert final["state"] == "completed"
     assert {i["state"] for i in final["productOrderItem"]} == {"completed"}
     assert len(a.ok("GET", ORDERS, "carol")) == 1
-    told = [
-        e["eventType"]
+    events = [
+        e
         for e in reversed(a.ok("GET", f"{EVENTS}?limit=100", "carol"))
         if e["correlationId"] == order["id"]
     ]
+    told = [e["eventType"] for e in events]
     assert told[0] == "orderCreationNotification"
-    assert told.count("orderInformationRequiredNotification") == 1
+    # one request each: P's IMEI, the account P refused, the priority B refused
+    assert [
+        e.get("fieldPath")
+        for e in events
+        if e["eventType"] == "orderInformationRequiredNotification"
+    ] == [
+        IMEI,
+        "missing=billingAccount",
+        "missing=priority",
+    ]
     assert "orderStateChangeNotification" in told[1:]
 
     # a cancellation from C travels to B, P accepts there, C's order is cancelled at A

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pss_ordering.domain import federation
+from pss_ordering.domain import federation, inbound
 from pss_ordering.domain.catalog import Offering
 from pss_ordering.domain.orders import ProductOrder
 from pss_ordering.domain.timestamps import Instant
@@ -97,28 +97,101 @@ def test_only_the_customers_cancellation_travels_down(
 
 
 def test_value_changes_travel_down_only_when_they_mean_something_there() -> None:
-    """Dates, description, a supplied product travel; the partner's own reports (item
-    states, messages, expected completion) and our billing account do not."""
+    """What the customer writes travels (dates, billing, notes without their author, a
+    supplied product, an item's billing; null for a value removed); the partner's own
+    reports (its item moves, messages, expected completion) and our references do not."""
     supplied = {**ITEM, "product": {"productCharacteristic": [{"name": "IMEI", "value": "1"}]}}
     envelope = _envelope(
         "orderValueChangeNotification",
-        productOrderItem=[supplied],
+        productOrderItem=[{**supplied, "billingAccount": {"id": "ba-2"}}],
         requestedStartDate=NOW,
         billingAccount={"id": "ba"},
+        note=[{"text": "gate code 12", "author": "carol"}],
+        externalId=[{"id": "c-7", "owner": "carol"}],
     )
-    fields = {"fields": ["productOrderItem", "requestedStartDate", "billingAccount"]}
+    fields = {
+        "fields": [
+            "billingAccount",
+            "externalId",
+            "note",
+            "payment",
+            "productOrderItem",
+            "productOrderItem.billingAccount",
+            "productOrderItem.product",
+            "requestedStartDate",
+        ]
+    }
     relayed = federation.relay_down(envelope, fields, "pss-b")
     assert relayed is not None
     assert relayed["event"]["productOrder"] == {
         "id": "a-1",
+        "billingAccount": {"id": "ba"},
+        "note": [{"text": "gate code 12"}],
+        "payment": None,
         "requestedStartDate": NOW,
-        "productOrderItem": [{"id": "2", "product": supplied["product"]}],
+        "productOrderItem": [
+            {"id": "2", "billingAccount": {"id": "ba-2"}, "product": supplied["product"]}
+        ],
     }
-    for echo in (["productOrderErrorMessage"], ["expectedCompletionDate"], ["billingAccount"]):
+    for echo in (
+        ["productOrderErrorMessage"],
+        ["expectedCompletionDate"],
+        ["productOrderItem"],  # a provider moved its items
+        ["externalId", "relatedParty"],
+    ):
         assert federation.relay_down(envelope, {"fields": echo}, "pss-b") is None
-    assert federation.relay_down(_envelope("orderRemoveNotification"), {}, "pss-b") is None
     info = _envelope("orderInformationRequiredNotification")
     assert federation.relay_down(info, {}, "pss-b") is None
+
+
+def test_a_relayed_change_applies_at_the_partner_as_a_merge() -> None:
+    """At B (``inbound.merge``): null removes a field (an item's too), and a note sent
+    again without the author B gave it is the same note, not a new one."""
+    view = {
+        "id": "b-1",
+        "payment": [{"id": "p"}],
+        "note": [{"text": "gate code 12", "author": "pss-a"}],
+        "productOrderItem": [{"id": "2", "billingAccount": {"id": "ba"}, "state": "pending"}],
+    }
+    relayed = {
+        "id": "a-1",
+        "payment": None,
+        "note": [{"text": "gate code 12"}, {"text": "ring twice"}],
+        "productOrderItem": [{"id": "2", "billingAccount": None}],
+    }
+    assert inbound.merge(view, relayed) == {
+        "id": "b-1",
+        "note": [{"text": "gate code 12", "author": "pss-a"}, {"text": "ring twice"}],
+        "productOrderItem": [{"id": "2", "state": "pending"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("states", "relayed"),
+    [
+        (["pending"], True),
+        (["acknowledged", "completed"], True),
+        (["completed", "failed"], False),  # nothing open there
+        (["assessingCancellation"], False),  # its cancellation is already asked for
+        ([], False),
+    ],
+)
+def test_a_removal_travels_as_a_cancellation_while_the_partner_has_open_items(
+    states: list[str], relayed: bool
+) -> None:
+    items = [{**ITEM, "id": str(n), "state": s} for n, s in enumerate(states)]
+    envelope = _envelope("orderRemoveNotification", productOrderItem=items)
+    found = federation.relay_down(envelope, {}, "pss-b")
+    if not relayed:
+        assert found is None
+        return
+    assert found is not None
+    assert found["eventType"] == "orderStateChangeNotification"
+    assert found["event"]["productOrder"] == {
+        "id": "a-1",
+        "state": "cancelled",
+        "cancellationReason": federation.REMOVED_REASON,
+    }
 
 
 @pytest.mark.parametrize(
@@ -201,6 +274,39 @@ def test_a_refusal_after_work_started_fails_the_partners_items() -> None:
     order.acknowledged = {"1": NOW}
     assert federation.refuse_items(order, "pss-b", "HTTP 409", NOW)
     assert order.item("2")["state"] == "failed"
+
+
+def test_a_refused_change_is_the_partners_answer_to_it() -> None:
+    """A change the partner was awaited on (acknowledged, ``unconfirmed``) comes back as
+    its changeRefused, only on items that can go back to the customer; a refusal of
+    anything else (here: a cancellation, item assessed) is a partnerRefused message on
+    its items not final; nothing is answered on final items."""
+    order = _order(
+        ("1", "pss-b", "acknowledged"),
+        ("2", "pss-b", "assessingCancellation"),
+        ("3", "pss-b", "completed"),
+    )
+    order.acknowledged = {"1": NOW, "2": NOW, "3": NOW}
+    order.unconfirmed = {"pss-b": [(None, "billingAccount"), ("2", "note")]}
+    hop = {"id": "a-1", "billingAccount": {"id": "ba"}, "productOrderItem": [{"id": "2"}]}
+    answered = federation.change_refused(order, "pss-b", hop, "HTTP 422: closed")(order.doc)
+    [message] = answered["productOrderErrorMessage"]
+    assert (message["code"], message["message"]) == ("changeRefused", "missing=billingAccount")
+    assert message["reason"] == "partner PSS 'pss-b' refused the change: HTTP 422: closed"
+    assert message["productOrderItem"] == [
+        {"@type": "ProductOrderItemRef", "productOrderItemId": "1"}
+    ]
+    assert [i["state"] for i in answered["productOrderItem"]] == [
+        "pending",
+        "assessingCancellation",
+        "completed",
+    ]
+    cancel = {"id": "a-1", "state": "cancelled"}
+    told = federation.change_refused(order, "pss-b", cancel, "HTTP 409: done")(order.doc)
+    [message] = told["productOrderErrorMessage"]
+    assert (message["code"], message["message"]) == ("partnerRefused", "HTTP 409: done")
+    assert [r["productOrderItemId"] for r in message["productOrderItem"]] == ["1", "2"]
+    assert told["productOrderItem"] == order.doc["productOrderItem"]
 
 
 def test_brokered_offerings_are_recognised_and_never_exported() -> None:

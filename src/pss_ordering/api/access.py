@@ -15,6 +15,7 @@ handling, so a 500 is covered too). For each HTTP request it
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -37,44 +38,49 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         request_id = correlation.accepted(_header(scope, HEADER)) or correlation.new_id()
-        record = _Record(scope, time.perf_counter())
+        context = correlation.RequestContext(request_id)
+        record = _Record(scope, context)
+        id_header = (HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
                 # The request span ends with the response: named now, routing is done.
                 tracing.name_request(scope["method"], _template(scope))
-                headers = [
-                    *(h for h in message.get("headers", []) if h[0].lower() != HEADER),
-                    (HEADER, request_id.encode()),
-                ]
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != HEADER]
+                headers.append(id_header)
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 record.write()  # before the client has it all: its record is already there
             await send(message)
 
-        with correlation.bound(request_id) as context:
-            record.context = context
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                record.write()  # no complete response (an error, a disconnect)
+        # Set and reset by hand, not with correlation.bound: this runs once per request.
+        token = correlation.enter(context)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            record.write()  # no complete response (an error, a disconnect)
+            correlation.leave(token)
 
 
 class _Record:
     """The access record of one request, written once."""
 
-    def __init__(self, scope: Scope, started: float) -> None:
+    __slots__ = ("context", "scope", "started", "status", "written")
+
+    def __init__(self, scope: Scope, context: correlation.RequestContext) -> None:
         self.scope = scope
-        self.started = started
+        self.context = context
+        self.started = time.perf_counter()
         self.status = 500  # unless a response starts
-        self.context: correlation.RequestContext | None = None
         self.written = False
 
     def write(self) -> None:
         if self.written:
             return
         self.written = True
+        if not ACCESS.isEnabledFor(logging.INFO):
+            return
         method, route = self.scope["method"], _template(self.scope)
         duration = (time.perf_counter() - self.started) * 1000
         ACCESS.info(
@@ -88,7 +94,7 @@ class _Record:
                 "route": route,
                 "status": self.status,
                 "duration_ms": round(duration, 3),
-                "party_id": self.context.party_id if self.context else None,
+                "party_id": self.context.party_id,
             },
         )
 

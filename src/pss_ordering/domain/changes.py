@@ -217,7 +217,12 @@ def _owner_changes(
     elif requested is not None:
         check_customer_move(order.state, requested)
     progress.resolve_supplied(order, now)
-    return fields + (["productOrderItem"] if supplied or item_changes else [])
+    # Which item fields changed, too (``productOrderItem.<name>``): what a partner PSS
+    # relays (``federation.relay_down``), unlike a provider's moves of its items.
+    item_fields = {k for values in item_changes.values() for k in values}
+    item_fields |= {"product"} if supplied else set()
+    named = [f"productOrderItem.{k}" for k in sorted(item_fields)]
+    return fields + (["productOrderItem", *named] if item_fields else [])
 
 
 def _check_customer_kept(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:

@@ -18,15 +18,18 @@ refused as for any retired offering.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import missing
+from .authorship import NOTE
 from .catalog import Offering
-from .events import EventType
+from .field_rights import CUSTOMER_FIELDS, ITEM_FIELD_RIGHTS, Writer
 from .identity import Role
+from .inbound import NOTE_AUTHOR
 from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED, State
+from .missing import CODE, REFUSED, parse_field_path
+from .notifications import CREATION, REMOVAL, STATE_CHANGE, VALUE_CHANGE
 from .orders import ProductOrder
 from .progress import item_statuses, move_items
 from .timestamps import Instant
@@ -136,13 +139,25 @@ EVENT_PATH = "/psi-api/event/v2/topic/order/event"
 HUB_PATH = "/psi-api/event/v2/topic/order/hub"
 #: The broker's registration at the partner: events of the orders it forwarded there.
 RELAYED_ORDERS = "event.productOrder.externalId.externalIdentifierType=ProductOrder"
-#: Order fields of the customer's that mean the same at the partner, relayed as given.
-RELAYED_ORDER_FIELDS = ("description", "requestedStartDate", "requestedCompletionDate", "priority")
+#: What the customer writes on a submitted order (``field_rights.CUSTOMER_FIELDS``)
+#: travels to the partner, but for two fields that are this PSS's own business: its
+#: ``externalId`` (the partner keeps *our* id there and finds its copy by it) and
+#: ``relatedParty`` (parties of this PSS; at the partner the customer is this PSS).
+NOT_RELAYED_ORDER_FIELDS = frozenset({"externalId", "relatedParty"})
+RELAYED_ORDER_FIELDS = tuple(sorted(CUSTOMER_FIELDS - NOT_RELAYED_ORDER_FIELDS))
+#: What the customer writes on a submitted item (``ITEM_FIELD_RIGHTS``), and its
+#: product (characteristics supplied when the partner's provider asked for them).
+RELAYED_ITEM_FIELDS = (
+    *sorted(k for k, rights in ITEM_FIELD_RIGHTS.items() if Writer.OWNER in rights),
+    "product",
+)
 #: What the partner learns of an item: all but its state (the partner's to report).
 ITEM_NOT_RELAYED = frozenset({"state"})
 CANCEL_REQUESTED = frozenset(
     {State.ASSESSING_CANCELLATION, State.PENDING_CANCELLATION, State.CANCELLED}
 )
+#: The cancellation reason the partner reads when this PSS removed the order.
+REMOVED_REASON = "the order was removed at the PSS that forwarded it"
 
 
 def relay_target(api_url: str) -> str:
@@ -160,33 +175,42 @@ def relay_down(
     the other PSS that ordered those items from it (TOD-03-02 "Other PSS", via
     events): a creation carrying only its items, under this PSS's order id (the
     per-hop id, kept at the partner as this PSS's externalId), with the offerings
-    under the partner's own ids; later, what the customer changed that means
-    something there (a cancellation request, the dates, the description, an
-    item's product when missing information is supplied). What the partner itself
-    reported (item states, messages) is not sent back. None: nothing to tell.
+    under the partner's own ids; later, whatever the customer changed of what the
+    partner's view holds and the customer writes (``RELAYED_ORDER_FIELDS``,
+    ``RELAYED_ITEM_FIELDS``: billing, notes, dates, a product's characteristics
+    supplied, ...), with ``null`` for a value removed; a cancellation request; and
+    the order's removal here, which the partner hears as a cancellation request
+    (it cannot remove an order of its customer's, and its copy must stop). What the
+    partner itself reported (item states, messages) is not sent back. None:
+    nothing to tell.
     """
     order = envelope.get("event", {}).get("productOrder") or {}
     event_type = envelope.get("eventType")
     hop: dict[str, Any] = {"id": order.get("id")}
-    if event_type == EventType.ORDER_CREATION:
-        hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in order)
+    if event_type == CREATION:
+        hop.update((k, _relayed(k, order[k])) for k in RELAYED_ORDER_FIELDS if k in order)
         hop["productOrderItem"] = [_item_down(item, partner_id) for item in _items(order)]
-    elif event_type == EventType.ORDER_STATE_CHANGE:
+    elif event_type == STATE_CHANGE:
         if details.get("to") not in CANCEL_REQUESTED or details.get("from") in CANCEL_REQUESTED:
             return None  # only the customer's cancellation travels down, not its echo
         hop["state"] = State.CANCELLED
         if order.get("cancellationReason"):
             hop["cancellationReason"] = order["cancellationReason"]
-    elif event_type == EventType.ORDER_VALUE_CHANGE:
+    elif event_type == REMOVAL:
+        if all(i.get("state") in FINAL_STATES | CANCELLING for i in _items(order)):
+            return None  # nothing open there, or its cancellation was already asked for
+        event_type = STATE_CHANGE
+        hop.update(state=State.CANCELLED, cancellationReason=REMOVED_REASON)
+    elif event_type == VALUE_CHANGE:
         fields = set(details.get("fields") or [])
-        hop.update((k, order[k]) for k in RELAYED_ORDER_FIELDS if k in fields and k in order)
-        products = [
-            {"id": item.get("id"), "product": item["product"]}
-            for item in _items(order)
-            if "product" in item
-        ]
-        if "productOrderItem" in fields and products:
-            hop["productOrderItem"] = products
+        hop.update((k, _relayed(k, order.get(k))) for k in RELAYED_ORDER_FIELDS if k in fields)
+        # The customer's item changes name their fields; a provider's moves do not.
+        item_fields = [k for k in RELAYED_ITEM_FIELDS if f"productOrderItem.{k}" in fields]
+        if item_fields:
+            hop["productOrderItem"] = [
+                {"id": item.get("id"), **{k: item.get(k) for k in item_fields}}
+                for item in _items(order)
+            ]
         if len(hop) == 1:
             return None
     else:
@@ -197,6 +221,17 @@ def relay_down(
         "eventType": event_type,
         "event": {"productOrder": hop},
     }
+
+
+def _relayed(name: str, value: Any) -> Any:
+    """A field's value as the partner receives it: notes without their ``author``,
+    which the receiving PSS sets itself (to this PSS, the author there)."""
+    if name == NOTE and isinstance(value, list):
+        return [
+            {k: v for k, v in n.items() if k != NOTE_AUTHOR} if isinstance(n, Mapping) else n
+            for n in value
+        ]
+    return value
 
 
 def _items(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -217,7 +252,7 @@ def _item_down(item: Mapping[str, Any], partner_id: str) -> dict[str, Any]:
 
 #: What this PSS takes from the partner's order, as the provider of its items.
 RELAYED_UP_FIELDS = ("expectedCompletionDate",)
-INFO_CODE = missing.CODE
+INFO_CODE = CODE
 
 
 def order_candidates(resource: Mapping[str, Any]) -> list[str]:
@@ -253,12 +288,17 @@ def item_state_up(theirs: str, ours: str) -> str:
 
 
 def up_patcher(
-    resource: Mapping[str, Any],
+    resource: Mapping[str, Any], awaiting: Collection[tuple[str | None, str]] = ()
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The partner's copy of the order -> our order as the partner, our provider, wants
     it: its items' states, its expected completion date, its messages (reasons for a
     rejection; information requests come as their own event). Everything else of its
-    copy (our id, its milestones, notes, its own customer) is not ours to take."""
+    copy (our id, its milestones, notes, its own customer) is not ours to take.
+
+    ``awaiting``: the changes of ours the partner may refuse (``order.unconfirmed``).
+    A refusal of a change we did not tell it of as acknowledged (it acknowledged there
+    while our change was on its way) cannot be a refusal here; it is the information
+    request it amounts to, so the customer is asked all the same."""
 
     def apply(view: dict[str, Any]) -> dict[str, Any]:
         wanted = dict(view)
@@ -273,9 +313,12 @@ def up_patcher(
         wanted.update((k, resource[k]) for k in RELAYED_UP_FIELDS if k in resource)
         old = list(view.get("productOrderErrorMessage") or [])
         new = [
-            m
+            ours
             for m in resource.get("productOrderErrorMessage") or []
-            if isinstance(m, Mapping) and m.get("code") != INFO_CODE and m not in old
+            if isinstance(m, Mapping)
+            and m.get("code") != INFO_CODE
+            and m not in old  # told again (its refusal, once applied, awaits nothing)
+            and (ours := _message_up(m, awaiting)) not in old
         ]
         if new:
             wanted["productOrderErrorMessage"] = old + new
@@ -284,9 +327,43 @@ def up_patcher(
     return apply
 
 
+def _message_up(
+    message: Mapping[str, Any], awaiting: Collection[tuple[str | None, str]]
+) -> Mapping[str, Any]:
+    """The partner's message as ours: a refusal of a change we do not await an answer to
+    is an information request for that field (``refusals.py`` would refuse it)."""
+    if message.get("code") != REFUSED:
+        return message
+    try:
+        path, _ = parse_field_path(str(message.get("message") or ""))
+    except ValueError:
+        return message  # malformed: the provider rules say so to the partner
+    refs = message.get("productOrderItem")
+    items = (
+        [r.get("productOrderItemId") for r in refs if isinstance(r, Mapping)]
+        if isinstance(refs, list)
+        else []
+    )
+    name = path[0] if path else ""
+    if (None, name) in awaiting or any((i, name) in awaiting for i in items):
+        return message
+    return {**message, "code": INFO_CODE}
+
+
+def refusal_told(resource: Mapping[str, Any], field_path: str | None) -> bool:
+    """Whether the partner's copy carries its refusal of a change of ``field_path`` (the
+    information request that follows a ``changeRefused``, not one of its own)."""
+    return any(
+        isinstance(m, Mapping) and m.get("code") == REFUSED and m.get("message") == field_path
+        for m in resource.get("productOrderErrorMessage") or []
+    )
+
+
 # -- a refusal by the partner ---------------------------------------------------------
 
 REFUSED_CODE = "partnerRefused"
+#: Why our items are rejected when the partner removed its copy of the order.
+WITHDRAWN = "the partner PSS removed its copy of the order"
 #: Answers by which the partner judges the order itself (not a passing fault). Not
 #: 404: a creation names no resource there, so a 404 is a wrong partnerApiUrl, retried
 #: (and halted) like any failure rather than rejecting the customer's order.
@@ -316,17 +393,78 @@ def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: Instant
     }
     if not moves:
         return False
-    message = {
-        "@type": "ProductOrderErrorMessage",
-        "code": REFUSED_CODE,
-        "reason": f"partner PSS '{partner_id}' refused the order",
-        "message": reason,
-        "timestamp": now,
-        "productOrderItem": [
-            {"@type": "ProductOrderItemRef", "productOrderItemId": item_id}
-            for item_id in sorted(moves)
-        ],
-    }
+    refused = f"partner PSS '{partner_id}' refused the order"
+    message = {**_message(REFUSED_CODE, refused, reason, moves), "timestamp": now}
     order.doc.setdefault("productOrderErrorMessage", []).append(message)
     move_items(order, partner_id, moves, now)
     return True
+
+
+def change_refused(
+    order: ProductOrder, partner_id: str, hop: Mapping[str, Any], reason: str
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The partner refused a change relayed to it (its validation answered 4xx): the
+    partner's view of our order -> that view with the partner's answer, as a provider
+    answers (``refusals.py``), judged by the provider PATCH rules.
+
+    A change the partner was told of after acknowledging (``order.unconfirmed``) is
+    refused as a provider refuses it: its items concerned go back to ``pending`` with a
+    ``changeRefused`` message giving the partner's reason, and the customer is asked
+    for another value. Anything else it refused (a cancellation request, a change it
+    had not acknowledged yet, a supplied product) is told on its items not final as a
+    ``partnerRefused`` message with the partner's reason.
+    """
+    carried = {(None, k) for k in hop if k in RELAYED_ORDER_FIELDS} | {
+        (item.get("id"), k)
+        for item in hop.get("productOrderItem") or []
+        if isinstance(item, Mapping)
+        for k in item
+        if k in RELAYED_ITEM_FIELDS
+    }
+    refused = [c for c in order.unconfirmed.get(partner_id, []) if c in carried]
+    not_final = [
+        i for i in order.items_of(partner_id) if order.item(i).get("state") not in FINAL_STATES
+    ]
+    # What can go back to the customer: acknowledged, not being cancelled.
+    returnable = [
+        i
+        for i in not_final
+        if i in order.acknowledged and order.item(i).get("state") not in CANCELLING
+    ]
+    why = f"partner PSS '{partner_id}' refused the change"
+    entries: list[dict[str, Any]] = []
+    back: set[str] = set()
+    for item_id, name in refused:
+        items = [i for i in returnable if item_id in (None, i)]
+        if items:
+            back.update(items)
+            entries.append(_message(REFUSED, f"{why}: {reason}", f"missing={name}", items))
+    if not entries and not_final:
+        entries.append(_message(REFUSED_CODE, why, reason, not_final))
+
+    def apply(view: dict[str, Any]) -> dict[str, Any]:
+        wanted = dict(view)
+        wanted["productOrderErrorMessage"] = [
+            *(view.get("productOrderErrorMessage") or []),
+            *entries,
+        ]
+        wanted["productOrderItem"] = [
+            {**item, "state": State.PENDING} if item.get("id") in back else item
+            for item in view.get("productOrderItem") or []
+        ]
+        return wanted
+
+    return apply
+
+
+def _message(code: str, reason: str, message: str, items: Iterable[str]) -> dict[str, Any]:
+    return {
+        "@type": "ProductOrderErrorMessage",
+        "code": code,
+        "reason": reason,
+        "message": message,
+        "productOrderItem": [
+            {"@type": "ProductOrderItemRef", "productOrderItemId": item_id}
+            for item_id in sorted(items)
+        ],
+    }

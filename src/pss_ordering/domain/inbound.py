@@ -28,12 +28,15 @@ from .missing import CODE, parse_field_path
 from .notifications import (
     CREATION,
     INFORMATION_REQUIRED,
+    REMOVAL,
     SEED_EVENT_NAMES,
     STATE_CHANGE,
     VALUE_CHANGE,
 )
 
 APPLIED_TYPES = (CREATION, STATE_CHANGE, VALUE_CHANGE, INFORMATION_REQUIRED)
+#: Read from a partner PSS only: it removed its copy of an order forwarded to it.
+READ_TYPES = (*APPLIED_TYPES, REMOVAL)
 #: What the sender's copy of an order carries that a new order's creator does not write.
 SENDER_ONLY = frozenset({"id", "href"})
 EXTERNAL_ID_TYPE = "ProductOrder"
@@ -41,6 +44,9 @@ APPEND_ONLY_LISTS = frozenset(
     {"note", "productOrderErrorMessage", "productOrderMilestone", "productOrderJeopardyAlert"}
 )
 NOT_CHANGES = frozenset({"id", "href", "@type", "@baseType", "@schemaLocation"})
+#: Set by the receiving PSS on every note (``authorship.py``): a note sent again with
+#: another author, or none, is the same note.
+NOTE_AUTHOR = "author"
 _RESOURCE_PATH = re.compile(
     r"^/(?:productOrder|order)/(?P<order>[^/]+)"
     r"(?:/(?:productOrderItem|orderItem)/(?P<item>[^/]+))?$"
@@ -64,12 +70,8 @@ def read_order_event(body: Mapping[str, Any]) -> OrderEvent:
         raise InvalidBody("'eventId' is required: it makes a received event apply only once")
     raw_type = str(body.get("eventType") or "")
     event_type = SEED_EVENT_NAMES.get(raw_type, raw_type)
-    if event_type not in APPLIED_TYPES:
-        raise BusinessRuleViolation(
-            f"eventType '{raw_type}' is not applied to orders; use one of "
-            + ", ".join(APPLIED_TYPES)
-            + " (or their TMF622 names)"
-        )
+    if event_type not in READ_TYPES:
+        raise not_applied(raw_type)
     resource = (body.get("event") or {}).get("productOrder")
     if not isinstance(resource, Mapping) or not isinstance(resource.get("id"), str):
         raise BusinessRuleViolation(
@@ -93,6 +95,14 @@ def read_order_event(body: Mapping[str, Any]) -> OrderEvent:
         resource,
         resource_path if isinstance(resource_path, str) else None,
         field_path if isinstance(field_path, str) else None,
+    )
+
+
+def not_applied(event_type: str) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"eventType '{event_type}' is not applied to orders; use one of "
+        + ", ".join(APPLIED_TYPES)
+        + " (or their TMF622 names)"
     )
 
 
@@ -154,31 +164,44 @@ def patcher(event: OrderEvent) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def merge(view: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The view with the event's fields: items merged by id, append-only lists gaining
+    their new entries, others replaced; ``null`` removes a field (as in a merge patch)."""
     wanted = dict(view)
     for key, value in resource.items():
         if key in NOT_CHANGES:
             continue
-        if key == "productOrderItem" and isinstance(value, list):
+        if value is None:
+            wanted.pop(key, None)
+        elif key == "productOrderItem" and isinstance(value, list):
             wanted[key] = _merge_items(view.get(key) or [], value)
         elif key in APPEND_ONLY_LISTS and isinstance(value, list):
             old = list(view.get(key) or [])
-            wanted[key] = old + [entry for entry in value if entry not in old]
+            known = [_unauthored(entry) for entry in old]
+            wanted[key] = old + [entry for entry in value if _unauthored(entry) not in known]
         else:
             wanted[key] = value
     return wanted
+
+
+def _unauthored(entry: Any) -> Any:
+    if isinstance(entry, Mapping):
+        return {k: v for k, v in entry.items() if k != NOTE_AUTHOR}
+    return entry
 
 
 def _merge_items(items: list[Any], changes: list[Any]) -> list[Any]:
     return merge_items_by_id(
         items,
         changes,
-        lambda item, change: {
-            **item,
-            **{k: v for k, v in change.items() if k not in NOT_CHANGES - {"@type"}},
-        },
+        _merge_item,
         "event.productOrder.productOrderItem",
         "of this order visible to the sender",
     )
+
+
+def _merge_item(item: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**item, **{k: v for k, v in change.items() if k not in NOT_CHANGES - {"@type"}}}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 def merge_items_by_id(

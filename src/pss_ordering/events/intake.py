@@ -70,18 +70,27 @@ class EventService:
                 )
         if event.event_type == notifications.CREATION and not relayed:
             return self._create(caller, topic, event, answer, validate_new)
+        if event.event_type == notifications.REMOVAL:
+            if not relayed:
+                raise inbound.not_applied(event.event_type)
+            return self._withdrawn(caller, topic, event, answer)
         with self._db.writing() as uow:
             order_id = (
                 self._ours(uow, caller, event) if relayed else self._named(uow, caller, event)
             )
-            uow.orders.get(order_id, lock=True)  # replays of one event queue here
+            if order_id is None:
+                return Received(answer, applied=False)  # removed here: nothing to apply
+            order = uow.orders.get(order_id, lock=True)  # replays of one event queue here
             earlier = uow.received.get(caller.party_id, event.event_id)
             if earlier is not None:
                 return Received(earlier, applied=False)
             if relayed and event.event_type == notifications.CREATION:
                 result: OrderView | None = self._orders.get_in(uow, caller, order_id)
             else:
-                change = _from_partner(event, order_id) if relayed else inbound.patcher(event)
+                awaiting = order.unconfirmed.get(caller.party_id, []) if order else []
+                change = (
+                    _from_partner(event, order_id, awaiting) if relayed else inbound.patcher(event)
+                )
                 result = self._orders.apply_patch(
                     uow, caller, order_id, change, validate, unchanged_ok=True
                 )
@@ -126,14 +135,46 @@ class EventService:
                 return candidate
         return None
 
-    def _ours(self, uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str:
+    def _ours(self, uow: UnitOfWork, caller: Caller, event: inbound.OrderEvent) -> str | None:
+        """Our order a partner's event is about; None for one this PSS forwarded to that
+        partner and has removed since (the partner's copy goes on reporting, e.g. its
+        answer to the cancellation the removal sent it: accepted, nothing to apply, so
+        the partner's callback is not halted by an order that is gone). The response
+        deadline this PSS kept for the partner (the figures' history, kept after an
+        order is deleted) is what tells such an order from one never forwarded."""
         found = self._forwarded(uow, caller, event)
-        if found is None:
-            raise NotFound(
-                f"productOrder '{event.order_id}': no order of this PSS forwarded to "
-                f"'{caller.party_id}' is named among its externalIds"
-            )
-        return found
+        if found is not None:
+            return found
+        candidates = federation.order_candidates(event.resource)
+        if not any(uow.orders.get(c) for c in candidates) and uow.response_times.awaited_from(
+            caller.party_id, candidates
+        ):
+            return None
+        raise NotFound(
+            f"productOrder '{event.order_id}': no order of this PSS forwarded to "
+            f"'{caller.party_id}' is named among its externalIds"
+        )
+
+    def _withdrawn(
+        self, caller: Caller, topic: str, event: inbound.OrderEvent, answer: dict[str, Any]
+    ) -> Received:
+        """The partner removed its copy of an order we forwarded: it will not report on
+        it again, so our items for it are rejected (failed, once work started), as for
+        its refusal of the order. Rejecting twice changes nothing, so a resend racing
+        the first is harmless; the record then makes it answer as a resend."""
+        with self._db.reading() as uow:
+            order_id = self._ours(uow, caller, event)
+            earlier = uow.received.get(caller.party_id, event.event_id)
+        if earlier is not None:
+            return Received(earlier, applied=False)
+        if order_id is not None:
+            self._orders.partner_refused(order_id, caller.party_id, federation.WITHDRAWN)
+        with self._db.writing() as uow:
+            if not uow.received.claim(caller.party_id, event.event_id, topic, answer["eventTime"]):
+                return Received(answer, applied=False)
+            uow.received.answer(caller.party_id, event.event_id, answer)
+            uow.commit()
+        return Received(answer, applied=True)
 
     def _create(
         self,
@@ -196,16 +237,25 @@ class EventService:
             return "|".join(uow.events.newest(viewer, hub.require_topic(t)) or "" for t in topics)
 
 
-def _from_partner(event: inbound.OrderEvent, order_id: str) -> Patcher:
-    """A partner's event as the change it stands for on our order (``federation.py``);
-    an information request names the item of our order under our id."""
-    if event.event_type != notifications.INFORMATION_REQUIRED:
-        return federation.up_patcher(event.resource)
-    item = (event.resource_path or "").rsplit("/", 1)[-1]
+def _from_partner(
+    event: inbound.OrderEvent, order_id: str, awaiting: list[tuple[str | None, str]]
+) -> Patcher:
+    """A partner's event as the change it stands for on our order (``federation.py``).
+
+    An information request is re-addressed to our order (and item, under the same id),
+    unless it is how the partner tells its refusal of a change (its copy carries the
+    ``changeRefused`` message for that field): the refusal is what it reports, and its
+    copy's state and messages carry it, as in its other events."""
+    if event.event_type != notifications.INFORMATION_REQUIRED or federation.refusal_told(
+        event.resource, event.field_path
+    ):
+        return federation.up_patcher(event.resource, awaiting)
+    _, item_path, item = (event.resource_path or "").strip().partition("/productOrderItem/")
     ours = replace(
         event,
         order_id=order_id,
         resource={"id": order_id},
-        resource_path=f"/productOrder/{order_id}/productOrderItem/{item}",
+        resource_path=f"/productOrder/{order_id}"
+        + (f"/productOrderItem/{item}" if item_path else ""),
     )
     return inbound.patcher(ours)

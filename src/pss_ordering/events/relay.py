@@ -8,16 +8,25 @@ retries and halting; only their body differs: what the partner receives is the
 event of the PSS that ordered from it (``federation.relay_down``), not a
 provider's notification. A refusal of a forwarded creation (the partner's
 validation answering 4xx) is that partner's verdict on the order: its items are
-rejected with the partner's reason, and the callback goes on.
+rejected with the partner's reason; a refusal of a later change is the partner's
+refusal of that change, answered on the order as a provider answers; either way
+the callback goes on. Any other failure is retried and halts like any callback's.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from ..domain import federation, notifications
 from ..domain.delivery import SendResult
+from ..domain.errors import PssError
+from ..domain.identity import Caller, Role
 from ..service.orders import OrderService
 from ..service.unit_of_work import Database
 from ..store.deliveries import Lane, PendingDelivery
+
+log = logging.getLogger(__name__)
 
 
 class PartnerRelay:
@@ -41,7 +50,7 @@ class PartnerRelay:
             None,
         )
 
-    def body(self, delivery: PendingDelivery, partner_id: str) -> dict[str, object] | None:
+    def body(self, delivery: PendingDelivery, partner_id: str) -> dict[str, Any] | None:
         """What the partner receives for this delivery; None: nothing to tell it."""
         if delivery.audience != notifications.PROVIDER_PREFIX + partner_id:
             return None
@@ -53,12 +62,42 @@ class PartnerRelay:
         return federation.relay_down(envelope, delivery.event.details, partner_id)
 
     def refused(self, delivery: PendingDelivery, partner_id: str, result: SendResult) -> bool:
-        """Whether the partner refused a forwarded order (then its items were rejected)."""
+        """Whether the partner refused what was relayed to it (then that is settled: its
+        verdict is on the order, and the callback goes on with the next event).
+
+        A refused creation rejects the partner's items with its reason; a refused later
+        change is answered on the order as the partner's own refusal of it
+        (``federation.change_refused``), under the provider PATCH rules.
+        """
         if result.status not in federation.REFUSALS:
             return False
         body = self.body(delivery, partner_id)
-        if body is None or body.get("eventType") != notifications.CREATION:
+        if body is None:
             return False
         reason = federation.refusal_reason(result.status, result.answer)
-        self._orders.partner_refused(delivery.event.order.id, partner_id, reason)
+        order_id = delivery.event.order.id
+        if body.get("eventType") == notifications.CREATION:
+            self._orders.partner_refused(order_id, partner_id, reason)
+            return True
+        with self._db.reading() as uow:
+            order = uow.orders.get(order_id)
+        if order is None:
+            return True  # removed here since: nothing left to answer on
+        answer = federation.change_refused(order, partner_id, body["event"]["productOrder"], reason)
+        as_partner = Caller(partner_id, frozenset({Role.PROVIDER}))
+        try:
+            self._orders.patch(as_partner, order_id, answer, _built_here, None)
+        except PssError as exc:  # e.g. the order became final meanwhile
+            log.warning(
+                "partner %s refused event %s (%s); not recorded on order %s: %s",
+                partner_id,
+                delivery.event.event_id,
+                reason,
+                order_id,
+                exc.message,
+            )
         return True
+
+
+def _built_here(order: dict[str, Any]) -> None:
+    """No schema check: the refusal is built by this PSS, not received from a client."""

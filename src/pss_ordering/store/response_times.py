@@ -1,4 +1,5 @@
-"""Queries over the response-time projection (``response_deadlines``) for the figures."""
+"""Queries over the response-time projection (``response_deadlines``): the figures, and
+whether a response was ever awaited from a provider (a partner PSS) for an order."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def _count(condition: ColumnElement[bool]) -> Any:
 class SqlResponseTimes:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+
+    def awaited_from(self, provider_id: str, order_ids: Sequence[str]) -> bool:
+        """Whether a response was ever awaited from the provider for one of these orders
+        (a point read by key; rows outlive the order, until the retention policy's)."""
+        if not order_ids:
+            return False
+        query = select(rd.c.order_id).where(
+            rd.c.provider_id == provider_id, rd.c.order_id.in_(list(order_ids))
+        )
+        return self._db.execute(query.limit(1)).first() is not None
 
     def counts(self, window: Window, now: str) -> list[dict[str, Any]]:
         """Per provider: received, on time, late, open, open past deadline, breaches."""
