@@ -340,7 +340,7 @@ def make_services(database_url: str, receiver_host: str) -> tuple[Any, Any]:
         run_workers=False,
     )
     services = build_services(settings)
-    if services.database.engine.dialect.name != "sqlite":
+    if not services.database.backend.single_writer:
         return services, None
     services.executor.close()
     writer = BatchWriter(services.database)

@@ -30,8 +30,7 @@ from .events.partners import Pairing, PullFailed, PullLimits, sync
 from .events.registrations import HubService
 from .events.relay import PartnerRelay
 from .events.sender import HttpSender
-from .events.wakeup import wakeup_for
-from .events.worker import DeliveryWorker
+from .events.worker import DeliverySettings, DeliveryWorker
 from .service.batching import BatchWriter
 from .service.catalogue import CatalogueService, Imported
 from .service.execution import Executor
@@ -46,7 +45,7 @@ from .service.unit_of_work import Database
 from .sla.figures import FiguresService
 from .sla.metrics import ResponseTimeCollector, registry_for
 from .store import migrate
-from .store.database import make_engine, shown_url, unreachable
+from .store.database import Backend, make_engine, shown_url, unreachable
 
 log = logging.getLogger(__name__)
 SECRET_FILE = Path(".pss-ordering.secret")
@@ -209,10 +208,7 @@ def inline_reads(setting: str, engine: Engine) -> bool:
     a list 0.94 -> 0.50 ms of CPU). Across a network the loop would wait for each."""
     if setting != "auto":
         return setting == "always"
-    if engine.dialect.name == "sqlite":
-        return True
-    host = engine.url.host or ""
-    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+    return Backend(engine).nearby
 
 
 def build_services(
@@ -273,7 +269,7 @@ def build_services(
             },
         ),
         executor=Executor(
-            writer=BatchWriter(database) if engine.dialect.name == "sqlite" else None,
+            writer=BatchWriter(database) if database.backend.single_writer else None,
             concurrency=settings.db_concurrency,
             inline_reads=inline_reads(settings.inline_reads, engine),
         ),
@@ -327,15 +323,16 @@ def build_delivery_worker(
         # On SQLite the worker shares the API's group-commit writer; elsewhere its loop,
         # busy sending, hands every read to a thread (inline reads are for the API).
         services.executor
-        if services.database.engine.dialect.name == "sqlite"
+        if services.database.backend.single_writer
         else services.executor.threaded(),
         sender,
         services.clock,
-        RetryPolicy(tuple(settings.delivery_retry_schedule), settings.delivery_jitter),
-        lease_seconds=settings.delivery_lease_seconds,
-        timeout_seconds=settings.delivery_timeout_seconds,
-        max_lanes=settings.delivery_max_lanes,
-        wakeup=wakeup_for(services.database.engine),
+        DeliverySettings(
+            RetryPolicy(tuple(settings.delivery_retry_schedule), settings.delivery_jitter),
+            lease_seconds=settings.delivery_lease_seconds,
+            timeout_seconds=settings.delivery_timeout_seconds,
+            max_lanes=settings.delivery_max_lanes,
+        ),
         relay=PartnerRelay(services.database, services.orders),
     )
 

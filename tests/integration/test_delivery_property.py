@@ -39,7 +39,7 @@ from pss_ordering.clock import ManualClock
 from pss_ordering.domain.delivery import RetryPolicy, SendResult
 from pss_ordering.domain.identity import Caller, Role
 from pss_ordering.events.sender import Outgoing
-from pss_ordering.events.worker import DeliveryWorker
+from pss_ordering.events.worker import DeliverySettings, DeliveryWorker
 from pss_ordering.store.schema import deliveries, events, metadata, subscriptions
 from tests.conftest import Auth
 from tests.delivery import HUB
@@ -295,9 +295,7 @@ class Scenario:
             services.executor,
             self.sender,
             clock,
-            RetryPolicy(SCHEDULE, 0.0),
-            lease_seconds=30.0,
-            timeout_seconds=1.0,
+            DeliverySettings(RetryPolicy(SCHEDULE, 0.0), lease_seconds=30.0, timeout_seconds=1.0),
         )
 
     def _owner(self, hub: Hub) -> dict[str, str]:

@@ -27,7 +27,7 @@ from pss_ordering.api.common import Services
 from pss_ordering.clock import ManualClock
 from pss_ordering.domain.delivery import RetryPolicy, SendResult
 from pss_ordering.events.sender import Outgoing
-from pss_ordering.events.worker import DeliveryWorker
+from pss_ordering.events.worker import DeliverySettings, DeliveryWorker
 from pss_ordering.store.schema import deliveries, events, metadata, subscriptions
 from tests.conftest import Auth
 from tests.delivery import HUB, subscribe
@@ -226,9 +226,7 @@ def test_each_party_lists_exactly_what_its_callback_is_sent_PSI_01_02_03_04(
             services.executor,
             sender,
             clock,
-            RetryPolicy((1.0,), 0.0),
-            lease_seconds=30.0,
-            timeout_seconds=1.0,
+            DeliverySettings(RetryPolicy((1.0,), 0.0), lease_seconds=30.0, timeout_seconds=1.0),
         )
         runner.run(worker.drain())
         queued = _queued(engine)

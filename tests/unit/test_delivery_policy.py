@@ -5,15 +5,22 @@ Pure rules, with a fake ``rand`` so that jitter is exact.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from pss_ordering.domain.delivery import (
     MAX_RETRY_AFTER_SECONDS,
+    Attempt,
+    Lane,
     Next,
+    PendingDelivery,
     RetryPolicy,
     SendResult,
     Step,
 )
+from pss_ordering.domain.notifications import ORDER_TOPIC, STATE_CHANGE, StoredEvent
+from tests.unit.factories import NOW, two_provider_order
 
 SCHEDULE = (10.0, 60.0, 300.0)
 POLICY = RetryPolicy(SCHEDULE, jitter=0.2)
@@ -96,3 +103,27 @@ def test_anything_else_is_a_failure_PSI_01_02_03_06(result: SendResult) -> None:
     assert (step.next, step.failures, step.delay) == (Next.RETRY, 1, SCHEDULE[0])
     assert not result.ok
     assert result.describe()
+
+
+def test_an_attempt_records_the_retry_time_and_the_callbacks_state_PSI_01_02_03_06() -> None:
+    """What the store keeps of a send: a retry falls due the step's delay after the
+    send; a halt or a success waits for nothing, and the callback's state follows."""
+    event = StoredEvent("evt-1", ORDER_TOPIC, STATE_CHANGE, NOW, two_provider_order(), {})
+    delivery, lane = PendingDelivery(7, 1, "full", event), Lane("sub-1", "https://r", "s", 0)
+    sent_at = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+    retry = Attempt.of(delivery, lane, FAILED, Step(Next.RETRY, 1, 10.0), sent_at)
+    assert (retry.delivery_id, retry.subscription_id) == (7, "sub-1")
+    assert (retry.attempted_at, retry.retry_at) == (
+        "2026-11-24T12:00:00.000Z",
+        "2026-11-24T12:00:10.000Z",
+    )
+    assert (retry.delivered, retry.state, retry.failures, retry.error) == (
+        False,
+        "active",
+        1,
+        "HTTP 500",
+    )
+    halt = Attempt.of(delivery, lane, FAILED, Step(Next.HALT, 4), sent_at)
+    assert (halt.state, halt.retry_at) == ("halted", None)
+    done = Attempt.of(delivery, lane, SendResult(204), Step(Next.DELIVERED, 0), sent_at)
+    assert (done.delivered, done.state, done.retry_at, done.error) == (True, "active", None, None)

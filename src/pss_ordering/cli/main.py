@@ -457,7 +457,7 @@ def prune(dry_run: bool) -> None:
         ) from None
     finally:
         services.executor.close()
-    sqlite = services.database.engine.dialect.name == "sqlite"
+    sqlite = services.database.backend.gives_back_space
     click.echo(f"{report.batches} batches" + (f"; {pages} free pages given back" if sqlite else ""))
     if report.interrupted:
         raise click.ClickException("another process is pruning now; nothing more was done")
@@ -477,9 +477,10 @@ def vacuum() -> None:
     auto-vacuum (rewrites the file), so pruning gives space back from then on."""
     from ..bootstrap import build_engine
     from ..store import maintenance
+    from ..store.database import Backend
 
     engine = build_engine(Settings())
-    if engine.dialect.name != "sqlite":
+    if not Backend(engine).gives_back_space:
         raise click.ClickException("vacuum is for SQLite; PostgreSQL's autovacuum does this")
     maintenance.convert_to_incremental(engine)
     click.echo("incremental auto-vacuum is on; pruning now gives free pages back")

@@ -1,4 +1,5 @@
-"""What happens after each attempt to deliver an event to a callback (pure rules).
+"""Delivering an event to a callback: what is sent, and what happens after each attempt
+(pure rules and plain values; the store keeps them, the worker acts on them).
 
 PSI-01-02-03-06: rejected events are re-dispatched with exponential back-off;
 PSI-01-02-03-07: after the last retry the callback is halted until someone
@@ -15,11 +16,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
+
+from .notifications import StoredEvent
+from .timestamps import format_instant
 
 #: Longest ``Retry-After`` honoured, so a receiver cannot park a callback for years.
 MAX_RETRY_AFTER_SECONDS = 86_400.0
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A callback a worker holds the lease of, with what sending to it needs.
+
+    ``failures``: how often its head event has failed so far, where the retry
+    schedule goes on from.
+    """
+
+    subscription_id: str
+    callback: str
+    secret: str
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """An event not yet accepted by one callback, to be rendered for ``audience``.
+
+    ``id`` is the order a callback's deliveries go out in (their commit order).
+    """
+
+    id: int
+    event_seq: int
+    audience: str
+    event: StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +117,42 @@ class RetryPolicy:
         if result.status in RETRY_AFTER_STATUSES and result.retry_after is not None:
             delay = max(delay, min(result.retry_after, MAX_RETRY_AFTER_SECONDS))
         return Step(Next.RETRY, failures, max(delay, 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one send did, and what it means for the delivery and its callback.
+
+    ``state`` is the callback's state afterwards (``active``, ``halted``,
+    ``disabled``); ``retry_at`` is set while the head event waits for its retry.
+    """
+
+    delivery_id: int
+    subscription_id: str
+    attempted_at: str
+    status: int | None
+    error: str | None
+    duration_ms: int
+    delivered: bool
+    state: str = "active"
+    failures: int = 0
+    retry_at: str | None = None
+
+    @classmethod
+    def of(
+        cls, delivery: PendingDelivery, lane: Lane, result: SendResult, step: Step, now: datetime
+    ) -> Attempt:
+        """The record of a send made ``now`` and of the step it led to."""
+        retry_at = now + timedelta(seconds=step.delay) if step.next is Next.RETRY else None
+        return cls(
+            delivery_id=delivery.id,
+            subscription_id=lane.subscription_id,
+            attempted_at=format_instant(now),
+            status=result.status,
+            error=result.describe(),
+            duration_ms=result.duration_ms,
+            delivered=step.next is Next.DELIVERED,
+            state=step.state,
+            failures=step.failures,
+            retry_at=None if retry_at is None else format_instant(retry_at),
+        )

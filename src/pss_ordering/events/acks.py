@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from ..domain.delivery import Attempt
 from ..service.execution import Executor
-from ..store.deliveries import Attempt
 
 
 class GroupCommit:

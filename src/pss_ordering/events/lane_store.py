@@ -12,10 +12,10 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from ..clock import Clock
+from ..domain.delivery import Attempt, Lane, PendingDelivery
 from ..domain.notifications import StoredEvent
 from ..domain.timestamps import format_instant, parse_instant
 from ..service.unit_of_work import Database
-from ..store.deliveries import Attempt, Lane, PendingDelivery
 
 EVENT_CACHE = 5_000
 

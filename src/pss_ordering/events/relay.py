@@ -19,12 +19,11 @@ import logging
 from typing import Any
 
 from ..domain import federation, notifications
-from ..domain.delivery import SendResult
+from ..domain.delivery import Lane, PendingDelivery, SendResult
 from ..domain.errors import PssError
 from ..domain.identity import Caller, Role
 from ..service.orders import OrderService
 from ..service.unit_of_work import Database
-from ..store.deliveries import Lane, PendingDelivery
 
 log = logging.getLogger(__name__)
 

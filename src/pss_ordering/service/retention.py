@@ -72,7 +72,7 @@ class RetentionService:
 
     def reclaim_space(self) -> int:
         """SQLite: free pages given back to the file system (0 elsewhere)."""
-        if self._db.engine.dialect.name != "sqlite":
+        if not self._db.backend.gives_back_space:
             return 0
         return maintenance.reclaim(self._db.engine)
 

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, Transaction
 
 from .. import correlation, tracing
 from ..domain.orders import ProductOrder
-from ..store.database import WRITE
+from ..store.database import WRITE, Backend
 from ..store.prepared import Savepoint
 from ..store.repositories import Repositories
 from .publishing import Publisher
@@ -136,7 +136,8 @@ class Database:
     def __init__(self, engine: Engine, publisher: Publisher | None = None) -> None:
         self.engine = engine
         self.publisher = publisher or Publisher(DEFAULT_BASE_URL)
-        self._keep_readers = engine.dialect.name == "sqlite"
+        self.backend = Backend(engine)
+        self._keep_readers = self.backend.in_process
         self._readers = threading.local()
         self._batches = threading.local()
 

@@ -1,4 +1,9 @@
-"""Engine creation: one place that knows SQLite and PostgreSQL differ.
+"""Engine creation, and the one place that decides which database this is.
+
+Code outside the store never compares dialect names: it asks the database's
+:class:`Backend` what it can do (one writer at a time, reads without a round
+trip, space to give back, how workers are woken). Within the store, statements
+differ per dialect only where their SQL does.
 
 SQLite runs in WAL mode with foreign keys on, and write transactions begin
 with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of
@@ -22,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from . import prepared
+from .wakeup import PostgresListener, SqliteDataVersion, Wakeup
 
 WRITE = "pss_write"
 WRITER_CACHE_KIB = 64 * 1024  # SQLite page cache of a connection that has written
@@ -67,6 +73,35 @@ def unreachable(url: str, error: BaseException) -> str:
             "and start again"
         )
     return f"cannot open the database {shown_url(url)}: {detail}"
+
+
+class Backend:
+    """What the code outside the store may ask about the database, decided from its engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        sqlite = engine.dialect.name == "sqlite"
+        host = engine.url.host or ""
+        #: Writes take one lock for the whole database (SQLite): one writer thread
+        #: batches them (group commit), and every writer in the process shares it.
+        self.single_writer = sqlite
+        #: The database runs in this process (SQLite): a read costs no round trip, and
+        #: a thread keeps one connection for its reads.
+        self.in_process = sqlite
+        #: A round trip costs less than handing a read to a thread: the database is in
+        #: this process, or its server on this machine (loopback or a Unix socket).
+        self.nearby = (
+            sqlite or host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+        )
+        #: Pruned pages stay in the file until this process gives them back (SQLite's
+        #: incremental vacuum); PostgreSQL's autovacuum does that itself.
+        self.gives_back_space = sqlite
+
+    def wakeups(self) -> Wakeup:
+        """What wakes delivery workers when deliveries commit (``store/wakeup.py``)."""
+        if self.in_process:
+            return SqliteDataVersion(self._engine)
+        return PostgresListener(self._engine)
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 20) -> Engine:

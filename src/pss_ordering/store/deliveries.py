@@ -11,7 +11,6 @@ had in flight is sent again with the same ``webhook-id``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -29,50 +28,12 @@ from sqlalchemy import (
     update,
 )
 
-from ..domain.notifications import StoredEvent
+from ..domain.delivery import Attempt, Lane
 from .prepared import Prepared, insert_all
 from .schema import deliveries, delivery_attempts, subscriptions
 
 WAKE_CHANNEL = "pss_deliveries"
 PENDING, DELIVERED = "pending", "delivered"
-
-
-@dataclass(frozen=True, slots=True)
-class Lane:
-    """A callback this worker holds the lease of, with what sending to it needs."""
-
-    subscription_id: str
-    callback: str
-    secret: str
-    failures: int
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDelivery:
-    id: int
-    event_seq: int
-    audience: str
-    event: StoredEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """What one send did, and what it means for the delivery and its callback.
-
-    ``state`` is the callback's state afterwards (``active``, ``halted``,
-    ``disabled``); ``retry_at`` is set while the head event waits for its retry.
-    """
-
-    delivery_id: int
-    subscription_id: str
-    attempted_at: str
-    status: int | None
-    error: str | None
-    duration_ms: int
-    delivered: bool
-    state: str = "active"
-    failures: int = 0
-    retry_at: str | None = None
 
 
 _INSERT = insert_all(deliveries, generated="id")

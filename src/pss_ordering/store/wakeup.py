@@ -1,9 +1,12 @@
 """Waking delivery workers promptly when new deliveries commit, instead of polling slowly.
 
-PostgreSQL: the publishing transaction sends ``NOTIFY pss_deliveries``, which
-PostgreSQL delivers at commit; workers ``LISTEN``. SQLite: ``PRAGMA
-data_version`` changes whenever another connection commits, which costs a few
-microseconds to ask, so workers ask every 50 ms.
+PostgreSQL: the publishing transaction sends ``NOTIFY pss_deliveries``
+(``SqlDeliveries.wake_workers``), which PostgreSQL delivers at commit; workers
+``LISTEN``. SQLite: ``PRAGMA data_version`` changes whenever another connection
+commits, which costs a few microseconds to ask, so workers ask every 50 ms.
+
+Which of the two a database gets is decided by ``Backend.wakeups``
+(``store/database.py``); the worker only waits for the signal.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Protocol
 import psycopg
 from sqlalchemy import Engine
 
-from ..store.deliveries import WAKE_CHANNEL
+from .deliveries import WAKE_CHANNEL
 
 log = logging.getLogger(__name__)
 Signal = Callable[[], None]
@@ -28,8 +31,9 @@ class Wakeup(Protocol):
 
 
 class PostgresListener:
-    def __init__(self, url: str, reconnect_seconds: float = 1.0) -> None:
-        self._url = url
+    def __init__(self, engine: Engine, reconnect_seconds: float = 1.0) -> None:
+        # Its own connection, outside the pool: psycopg's plain URL, without SQLAlchemy's driver.
+        self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._reconnect = reconnect_seconds
 
     async def run(self, signal: Signal) -> None:
@@ -68,10 +72,3 @@ class SqliteDataVersion:
                 await asyncio.sleep(self._interval)
         finally:
             connection.close()
-
-
-def wakeup_for(engine: Engine) -> Wakeup:
-    if engine.dialect.name == "postgresql":
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresListener(url)
-    return SqliteDataVersion(engine)
