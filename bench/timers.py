@@ -125,8 +125,8 @@ def open_order(
 
     from pss_ordering.domain import deadlines
     from pss_ordering.domain.orders import ProductOrder
+    from pss_ordering.domain.timers import TimerKind
     from pss_ordering.domain.timestamps import format_instant
-    from pss_ordering.service.orders import DEADLINE_TIMER
 
     order_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     customer = rng.choices(
@@ -169,7 +169,7 @@ def open_order(
     deadline = deadlines.start(order, provider, now, response_times[provider])
     assert deadline.due_at is not None and not deadlines.owed(order)
     timer = {
-        "kind": DEADLINE_TIMER,
+        "kind": TimerKind.RESPONSE_DEADLINE,
         "order_id": order_id,
         "due_at": deadline.due_at,
         "payload": "{}",

@@ -126,9 +126,7 @@ class Receiver:
             queue = self._script.get(path)
             return queue.popleft() if queue else Answer()
 
-    def wait_delivered(
-        self, path: str, count: int, timeout: float = 20.0
-    ) -> list[dict[str, Any]]:
+    def wait_delivered(self, path: str, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """The bodies ``path`` accepted, once there are ``count`` of them (or at ``timeout``,
         however many arrived: the caller's assertion then says what is missing)."""
         with self._arrived:

@@ -31,6 +31,7 @@ from .config import ConfigError, Settings
 from .domain.delivery import RetryPolicy
 from .domain.hub import AddressPolicy
 from .domain.retention import RetentionPolicy
+from .domain.timers import TimerKind
 from .events.background import DeliveryThread
 from .events.intake import IntakeService
 from .events.outbound_auth import OutboundAuth
@@ -45,14 +46,9 @@ from .response_time.metrics import ResponseTimeCollector, registry_for
 from .service.batching import BatchWriter
 from .service.catalogue import CatalogueService, Imported
 from .service.execution import Executor
+from .service.handlers import ResponseTimePolicy
 from .service.offerings import OfferingService
-from .service.orders import (
-    DEADLINE_TIMER,
-    GRACE_TIMER,
-    INFO_TIMER,
-    OrderService,
-    ResponseTimePolicy,
-)
+from .service.orders import OrderService
 from .service.parties import PartyService
 from .service.publishing import Publisher
 from .service.retention import RetentionService, RetentionWorker
@@ -211,9 +207,9 @@ def build_services(
             database,
             clock,
             {
-                INFO_TIMER: orders.information_timed_out,
-                DEADLINE_TIMER: orders.deadline_passed,
-                GRACE_TIMER: orders.grace_expired,
+                TimerKind.INFORMATION_REQUIRED: orders.information_timed_out,
+                TimerKind.RESPONSE_DEADLINE: orders.deadline_passed,
+                TimerKind.RESPONSE_GRACE: orders.grace_expired,
             },
         ),
         executor=Executor(

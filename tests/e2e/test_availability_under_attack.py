@@ -119,11 +119,15 @@ def hammer(
         connection.close()
 
 
-WORST_ACCEPTED_QUERY = ORDERS + "?" + "&".join(
-    # the most nested conditions allowed (each a state items can be in: another value
-    # is a typo, refused before any work)
-    [f"productOrderItem.state={state}" for state in ITEM_STATES[:10]]
-    + [f"productOrderItem.state={ITEM_STATES[0]}"] * 90  # and repeats, up to the limit
+WORST_ACCEPTED_QUERY = (
+    ORDERS
+    + "?"
+    + "&".join(
+        # the most nested conditions allowed (each a state items can be in: another value
+        # is a typo, refused before any work)
+        [f"productOrderItem.state={state}" for state in ITEM_STATES[:10]]
+        + [f"productOrderItem.state={ITEM_STATES[0]}"] * 90  # and repeats, up to the limit
+    )
 )
 PAST_THE_LIMITS = ORDERS + "?" + "&".join(["productOrderItem.state=pending"] * 400)
 DEEP = b'{"productOrderItem": [], "note": [{"text": "x", "z": ' + b"[" * 300 + b"]" * 300 + b"}]}"

@@ -96,9 +96,7 @@ def test_a_pss_cannot_cancel_a_customers_order_by_replacing_it(
     assert client.get(f"{ORDERS}/{old['id']}", headers=auth("dave")).json()["state"] == "pending"
 
 
-def test_a_pss_replaces_the_orders_it_created(
-    world: World, client: TestClient, auth: Auth
-) -> None:
+def test_a_pss_replaces_the_orders_it_created(world: World, client: TestClient, auth: Auth) -> None:
     """The owner's way still works: the PSS that created an order replaces it."""
     pss = auth("pss-x", "pss")
     for_dave = {"relatedParty": [customer_ref("dave")]}
@@ -221,9 +219,7 @@ def test_every_field_outside_the_creators_column_has_an_example() -> None:
 
 
 @pytest.mark.parametrize("field", NOT_THE_CREATORS)
-@pytest.mark.parametrize(
-    "creator", [("dave", "customer"), ("pss-x", "pss"), ("org-c", "customer")]
-)
+@pytest.mark.parametrize("creator", [("dave", "customer"), ("pss-x", "pss"), ("org-c", "customer")])
 def test_a_creator_cannot_forge_what_providers_or_the_pss_write_PSI_03_02_02_04(
     world: World, client: TestClient, auth: Auth, field: str, creator: tuple[str, ...]
 ) -> None:

@@ -28,13 +28,13 @@ from tests.world import ORDERS, World, customer_ref, order_body
 EVENTS = "/psi-api/event/v2/topic/order/event"
 
 
-
 def _answer(response: httpx.Response) -> Any:
     """The body, without the request id every answer carries (X-Request-ID)."""
     body = response.json()
     if isinstance(body, dict):
         body.pop("requestId", None)
     return body
+
 
 def _carried(sender_order_id: str = "x-1", **extra: Any) -> dict[str, Any]:
     """The order as pss-x has it: its own id, for dave, one item per provider."""

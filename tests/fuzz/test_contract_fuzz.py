@@ -98,7 +98,6 @@ def test_no_5xx_and_responses_match_contract(
         check()
 
 
-
 def call_and_validate(case: Any, headers: dict[str, str]) -> None:
     """Send a generated case and check the answer against the contract. Schema-valid
     bodies may still break a business rule (422), so the "schema-valid must be
@@ -107,6 +106,7 @@ def call_and_validate(case: Any, headers: dict[str, str]) -> None:
     service valid and is not one."""
     assume("" not in (case.query or {}))
     case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+
 
 # --- hostile values -------------------------------------------------------------------------
 

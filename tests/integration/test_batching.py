@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from pss_ordering.domain.errors import Conflict
+from pss_ordering.domain.timers import TimerKind
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.batching import BatchWriter
 from pss_ordering.service.unit_of_work import Database
 
@@ -20,7 +22,9 @@ def test_failing_use_case_does_not_undo_its_batch_mates(engine: Engine) -> None:
 
     def schedule(order_id: str, fail: bool = False) -> str:
         with database.writing() as uow:
-            uow.timers.schedule("probe", order_id, "2030-01-01T00:00:00.000Z")
+            uow.timers.schedule(
+                TimerKind.RESPONSE_DEADLINE, order_id, Instant("2030-01-01T00:00:00.000Z")
+            )
             if fail:
                 raise Conflict("refused")
             uow.commit()

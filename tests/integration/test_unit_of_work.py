@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import Engine
 
 from pss_ordering.domain.orders import ProductOrder
+from pss_ordering.domain.timers import TimerKind
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.unit_of_work import Database, UnitOfWork
 
-DUE = "2030-01-01T00:00:00.000Z"
+DUE = Instant("2030-01-01T00:00:00.000Z")
 
 
 class Recorder:
@@ -34,7 +36,7 @@ def test_commit_publishes_then_commits_durably(engine: Engine) -> None:
     database = Database(engine, recorder)  # type: ignore[arg-type]
     with database.writing() as uow:
         assert not uow.batched
-        uow.timers.schedule("probe", "own", DUE)
+        uow.timers.schedule(TimerKind.RESPONSE_DEADLINE, "own", DUE)
         uow.commit()
     assert recorder.calls == [[]]  # publishing is a step of every commit
     assert _scheduled(database, "own")
@@ -44,7 +46,7 @@ def test_without_commit_nothing_is_kept_or_published(engine: Engine) -> None:
     recorder = Recorder()
     database = Database(engine, recorder)  # type: ignore[arg-type]
     with database.writing() as uow:
-        uow.timers.schedule("probe", "dropped", DUE)
+        uow.timers.schedule(TimerKind.RESPONSE_DEADLINE, "dropped", DUE)
     assert recorder.calls == []
     assert not _scheduled(database, "dropped")
 
@@ -56,10 +58,11 @@ def test_in_a_batch_commit_is_a_savepoint_until_the_batch_commits(engine: Engine
         assert database.running_batch() is batch
         with database.writing() as uow:
             assert uow.batched and uow.connection is batch.connection
-            uow.timers.schedule("probe", "kept", DUE)
+            uow.timers.schedule(TimerKind.RESPONSE_DEADLINE, "kept", DUE)
             uow.commit()
         with database.writing() as uow:
-            uow.timers.schedule("probe", "undone", DUE)  # no commit: its savepoint rolls back
+            # no commit: its savepoint rolls back
+            uow.timers.schedule(TimerKind.RESPONSE_DEADLINE, "undone", DUE)
         assert not _scheduled(database, "kept")  # not committed yet: another connection
     assert database.running_batch() is None
     assert _scheduled(database, "kept")

@@ -14,30 +14,34 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from pss_ordering.domain.timers import TimerKind
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.service.unit_of_work import Database
 from pss_ordering.store.prepared import NotCommitted, insert_all
 from pss_ordering.store.schema import timers
 
-DUE = "2030-01-01T00:00:00.000Z"
+DUE = Instant("2030-01-01T00:00:00.000Z")
+PROBE = TimerKind.RESPONSE_DEADLINE
 
 
 def _kinds(database: Database, order_id: str) -> list[str]:
+    """The labels (subjects) of the order's timers."""
     with database.reading() as uow:
-        return sorted(t.kind for t in uow.timers.pending(order_id))
+        return sorted(t.subject for t in uow.timers.pending(order_id))
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 def test_a_failing_queued_write_is_raised_in_its_part_and_undone_alone(engine: Engine) -> None:
     database = Database(engine)
     with database.writing() as uow:
-        uow.timers.schedule("first", "o1", DUE)
+        uow.timers.schedule(PROBE, "o1", DUE, subject="first")
         uow.commit()
     with database.reading() as uow:
         [existing] = uow.timers.pending("o1")
     with database.writing() as uow:
-        uow.timers.schedule("before", "o2", DUE)
+        uow.timers.schedule(PROBE, "o2", DUE, subject="before")
         with pytest.raises(psycopg.errors.UniqueViolation), uow.part():
-            uow.timers.schedule("inside", "o2", DUE)
+            uow.timers.schedule(PROBE, "o2", DUE, subject="inside")
             insert_all(timers).write(
                 uow.connection,
                 id=existing.id,
@@ -48,7 +52,7 @@ def test_a_failing_queued_write_is_raised_in_its_part_and_undone_alone(engine: E
                 subject="",
                 correlation_id=None,
             )
-        uow.timers.schedule("after", "o2", DUE)
+        uow.timers.schedule(PROBE, "o2", DUE, subject="after")
         uow.commit()
     assert _kinds(database, "o2") == ["after", "before"], "the part alone was undone"
     assert _kinds(database, "o1") == ["first"]
@@ -60,12 +64,12 @@ def test_a_transaction_whose_error_was_swallowed_is_not_reported_committed(
 ) -> None:
     database = Database(engine)
     with database.writing() as uow:
-        uow.timers.schedule("first", "o1", DUE)
+        uow.timers.schedule(PROBE, "o1", DUE, subject="first")
         uow.commit()
     with database.reading() as uow:
         [existing] = uow.timers.pending("o1")
     with database.writing() as uow:
-        uow.timers.schedule("lost", "o2", DUE)
+        uow.timers.schedule(PROBE, "o2", DUE, subject="lost")
         insert_all(timers).write(
             uow.connection,
             id=existing.id,

@@ -17,10 +17,11 @@ from pss_ordering.domain.catalog import Offering
 from pss_ordering.domain.identity import Caller, Role
 from pss_ordering.domain.orders import OrderingContext, ProductOrder
 from pss_ordering.domain.parties import Party
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.domain.visibility import Viewer
 
-NOW = "2026-11-24T12:00:00.000Z"
-LATER = "2026-11-24T13:00:00.000Z"
+NOW = Instant("2026-11-24T12:00:00.000Z")
+LATER = Instant("2026-11-24T13:00:00.000Z")
 
 
 def caller(party_id: str, *roles: Role) -> Caller:

@@ -12,14 +12,15 @@ from pss_ordering.domain import deadlines, progress
 from pss_ordering.domain.events import ResponseTimeExceeded
 from pss_ordering.domain.missing import Missing
 from pss_ordering.domain.orders import ProductOrder, create_order
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.domain.visibility import provider_view
 from tests.unit.factories import ALICE, body, context, item
 
-T0 = "2026-11-24T12:00:00.000Z"
-T30 = "2026-11-24T12:30:00.000Z"
-T1H = "2026-11-24T13:00:00.000Z"
-T90 = "2026-11-24T13:30:00.000Z"
-T2H = "2026-11-24T14:00:00.000Z"
+T0 = Instant("2026-11-24T12:00:00.000Z")
+T30 = Instant("2026-11-24T12:30:00.000Z")
+T1H = Instant("2026-11-24T13:00:00.000Z")
+T90 = Instant("2026-11-24T13:30:00.000Z")
+T2H = Instant("2026-11-24T14:00:00.000Z")
 
 
 def _order(*offerings: str, draft: bool = False) -> ProductOrder:
@@ -33,7 +34,7 @@ def _start_all(order: ProductOrder, times: dict[str, timedelta | None]) -> None:
         deadlines.start(order, provider, T0, times[provider])
 
 
-def _ack(order: ProductOrder, provider: str, item_id: str, when: str) -> None:
+def _ack(order: ProductOrder, provider: str, item_id: str, when: Instant) -> None:
     progress.move_items(order, provider, {item_id: "acknowledged"}, when)
 
 

@@ -16,9 +16,10 @@ import pytest
 from pss_ordering.domain import federation, inbound
 from pss_ordering.domain.catalog import Offering
 from pss_ordering.domain.orders import ProductOrder
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.events.background import repeat
 
-NOW = "2026-11-24T12:00:00.000Z"
+NOW = Instant("2026-11-24T12:00:00.000Z")
 
 
 def _envelope(event_type: str, **order: Any) -> dict[str, Any]:

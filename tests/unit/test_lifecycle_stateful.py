@@ -32,10 +32,12 @@ from pss_ordering.domain.lifecycle import (
     FINAL_STATES,
     ITEM_STATES,
     PROVIDER_ITEM_TRANSITIONS,
+    State,
     derive,
 )
 from pss_ordering.domain.orders import OrderingContext, ProductOrder, create_order
 from pss_ordering.domain.progress import item_statuses
+from pss_ordering.domain.timestamps import Instant
 from pss_ordering.domain.visibility import Viewer, view
 
 PROVIDERS = ("prov-a", "prov-b", "prov-c")
@@ -81,7 +83,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if draft:
             body["requestedInitialState"] = "draft"
         ctx = OrderingContext(CUSTOMER.caller, CUSTOMER.represented, OFFERINGS, None)
-        self.order = create_order(ctx, body, "o-1", "2026-11-24T12:00:00.000Z")
+        self.order = create_order(ctx, body, "o-1", Instant("2026-11-24T12:00:00.000Z"))
         self.clock = 0
 
     def _act(self, who: Viewer, edit: Any, allowed: frozenset[str]) -> None:
@@ -93,7 +95,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         after = copy.deepcopy(before_view)
         edit(after)
         self.clock += 1
-        now = f"2026-11-24T12:{self.clock // 60:02d}:{self.clock % 60:02d}.000Z"
+        now = Instant(f"2026-11-24T12:{self.clock // 60:02d}:{self.clock % 60:02d}.000Z")
         snapshot = copy.deepcopy(order)
         self.resumable = dict(order.resume) if order.missing else {}
         try:
@@ -137,7 +139,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if move[0] == move[1] or before["state"] == "draft":
                 continue
             own = actor is not None and self.order.item_providers[item["id"]] == actor
-            allowed_moves = PROVIDER_ITEM_TRANSITIONS.get(str(move[0]), frozenset())
+            allowed_moves = PROVIDER_ITEM_TRANSITIONS.get(State(move[0]), frozenset())
             assert (
                 (own and move[1] in allowed_moves)
                 or move in PSS_ITEM_MOVES

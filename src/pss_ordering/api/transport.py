@@ -163,9 +163,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _over_concurrency_limit(self) -> bool:
         """uvicorn's ``limit_concurrency`` test, made before it would make it."""
         limit = self.limit_concurrency
-        return limit is not None and (
-            len(self.connections) >= limit or len(self.tasks) >= limit
-        )
+        return limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
 
     def _check_headers(self) -> None:
         if self._header_count > self.limits.max_headers:

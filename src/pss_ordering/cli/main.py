@@ -22,6 +22,7 @@ import click
 
 from ..config import ConfigError, Settings, load_settings
 from ..domain.errors import PssError
+from ..domain.identity import Role
 from ..response_time.commands import sla
 from .common import Wiring, existing_services, using
 
@@ -212,7 +213,7 @@ def _startup(settings: Settings, processes: int) -> list[str]:
     "roles",
     multiple=True,
     required=True,
-    type=click.Choice(["customer", "provider", "pss", "governance"]),
+    type=click.Choice([role.value for role in Role]),
     help="A role the token carries; repeat the option for several (--role customer --role pss).",
 )
 @click.option(

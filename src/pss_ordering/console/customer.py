@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from ..api.common import looking_up, reading, services, writing
 from ..api.routes.orders import ORDER_ATTRIBUTES, _create_schema
+from ..domain.catalog import NOT_ORDERABLE
 from ..domain.errors import PssError
 from ..domain.identity import Caller, Role
 from ..domain.lifecycle import ORDER_STATES
@@ -24,7 +25,7 @@ async def _catalogue(request: Request, caller: Caller) -> list[OfferingChoice]:
     return [
         forms.offering_choice(doc)
         for doc in offerings
-        if str(doc.get("lifecycleStatus", "")).lower() not in {"retired", "obsolete", "rejected"}
+        if str(doc.get("lifecycleStatus", "")).lower() not in NOT_ORDERABLE
     ]
 
 

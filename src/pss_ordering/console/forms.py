@@ -15,6 +15,8 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from ..domain import missing
+from ..domain.identity import Role
+from ..domain.lifecycle import State
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 NUMERIC = {"number", "integer", "float"}
@@ -59,7 +61,7 @@ def offering_choice(doc: Mapping[str, Any]) -> OfferingChoice:
         (
             str((ref.get("partyOrPartyRole") or {}).get("id", ""))
             for ref in doc.get("relatedParty") or []
-            if isinstance(ref, Mapping) and ref.get("role") == "provider"
+            if isinstance(ref, Mapping) and ref.get("role") == Role.PROVIDER
         ),
         "",
     )
@@ -238,8 +240,8 @@ def move_item(item_id: str, state: str, reason: str = "") -> Patcher:
 
     def patch(doc: dict[str, Any]) -> dict[str, Any]:
         _item(doc, item_id)["state"] = state
-        if state == "rejected" and reason:
-            _error_message(doc, item_id, "rejected", "Rejected by the provider", reason)
+        if state == State.REJECTED and reason:
+            _error_message(doc, item_id, State.REJECTED, "Rejected by the provider", reason)
         return doc
 
     return patch
@@ -250,7 +252,7 @@ def ask_information(item_id: str, characteristic: str, explanation: str) -> Patc
     ``informationRequired`` message naming the field (seed 001)."""
 
     def patch(doc: dict[str, Any]) -> dict[str, Any]:
-        _item(doc, item_id)["state"] = "pending"
+        _item(doc, item_id)["state"] = State.PENDING
         _error_message(
             doc,
             item_id,

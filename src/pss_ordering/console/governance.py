@@ -85,7 +85,7 @@ async def dashboard(request: Request, caller: Caller) -> Response:
             str(ref["partyOrPartyRole"]["id"])
             for o in offerings
             for ref in o.get("relatedParty") or []
-            if ref.get("role") == "provider"
+            if ref.get("role") == Role.PROVIDER
         }
         | {f.provider_id for f in context["figures"]}  # type: ignore[attr-defined]
     )

@@ -16,7 +16,13 @@ from ..api.patching import result_validator
 from ..api.routes.orders import _patch_schema
 from ..domain.errors import BadRequest, NotFound, PreconditionFailed, PssError
 from ..domain.identity import Caller, Role
-from ..domain.lifecycle import CUSTOMER_ORDER_TRANSITIONS, FINAL_STATES, PROVIDER_ITEM_TRANSITIONS
+from ..domain.lifecycle import (
+    CUSTOMER_ORDER_TRANSITIONS,
+    FINAL_STATES,
+    PROVIDER_ITEM_TRANSITIONS,
+    State,
+    item_state,
+)
 from . import forms
 from .forms import Patcher
 from .web import CHANGED_MEANWHILE, field, flash, form_of, page, query_id, redirect, render
@@ -43,7 +49,7 @@ def _item_rows(doc: Mapping[str, Any], providers: Mapping[str, str]) -> list[dic
     rows = []
     for item in doc.get("productOrderItem") or []:
         offering = str((item.get("productOffering") or {}).get("id", ""))
-        state = str(item.get("state", "pending"))
+        state = item_state(item)
         rows.append(
             {
                 "id": item.get("id"),
@@ -71,7 +77,7 @@ async def render_order(
     """The order page in the caller's view, with the forms its role may use."""
     found = await looking_up(request, services(request).orders.get, caller, _order_id(request))
     doc = found.doc
-    state = str(doc.get("state", ""))
+    state = State(doc["state"])
     owner = caller.has(Role.CUSTOMER) and not caller.is_governance
     context = {
         "order": doc,
@@ -80,7 +86,7 @@ async def render_order(
         "final": state in FINAL_STATES,
         "owner": owner,
         "provider": caller.has(Role.PROVIDER) and not caller.is_governance,
-        "can_cancel": owner and "cancelled" in CUSTOMER_ORDER_TRANSITIONS.get(state, ()),
+        "can_cancel": owner and State.CANCELLED in CUSTOMER_ORDER_TRANSITIONS.get(state, ()),
         "missing": forms.missing_characteristics(doc) if owner else [],
         "error": error,
         "errors": errors or {},
@@ -181,7 +187,7 @@ async def billing(request: Request, caller: Caller) -> Response:
 async def cancel(request: Request, caller: Caller) -> Response:
     form = await form_of(request)
     reason = field(form, "reason") or "cancelled by the customer"
-    patcher = forms.set_fields(state="cancelled", cancellationReason=reason)
+    patcher = forms.set_fields(state=State.CANCELLED, cancellationReason=reason)
     return await _patch(request, caller, patcher, field(form, "version"), "Cancellation requested.")
 
 
@@ -218,7 +224,7 @@ async def item_action(request: Request, caller: Caller) -> Response:
         return await _patch(request, caller, patcher, version, f"Asked the customer for {name}.")
     state = field(form, "state", 32) if action == "move" else action
     reason = field(form, "reason")
-    if state == "rejected" and not reason:
+    if state == State.REJECTED and not reason:
         return await render_order(
             request,
             caller,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from ..api.common import reading, services
 from ..api.routes.orders import ORDER_ATTRIBUTES
 from ..domain.identity import Caller, Role
+from ..domain.lifecycle import State
 from ..domain.query import parse_query
 from .customer import order_list
 from .web import page, render
@@ -28,7 +29,7 @@ async def inbox(request: Request, caller: Caller) -> Response:
     then all its orders, filtered and paged like the customer's list."""
     settings = services(request).settings
     query = parse_query(
-        [("state", "pending"), ("limit", str(WAITING_LIMIT))],
+        [("state", State.PENDING), ("limit", str(WAITING_LIMIT))],
         attributes=ORDER_ATTRIBUTES,
         default_limit=WAITING_LIMIT,
         max_limit=settings.max_page_limit,
@@ -38,7 +39,10 @@ async def inbox(request: Request, caller: Caller) -> Response:
         (
             doc
             for doc in found.docs
-            if any(i.get("state", "pending") == "pending" for i in doc.get("productOrderItem", []))
+            if any(
+                i.get("state", State.PENDING) == State.PENDING
+                for i in doc.get("productOrderItem", [])
+            )
         ),
         key=_deadline,
     )

@@ -28,7 +28,7 @@ from ..domain.identity import Caller, Role
 from .web import PREFIX, error_page, form_of, redirect, render, session_caller, sign_in
 
 DEMO_SEED = Path(__file__).resolve().parent.parent / "demo_seed.json"
-GOVERNANCE = "governance"
+GOVERNANCE = Role.GOVERNANCE.value  # the demo's governance party, named after its role
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def demo_identities() -> tuple[Identity, ...]:
         ref["partyOrPartyRole"]["id"]
         for offering in seed.get("productOffering", [])
         for ref in offering.get("relatedParty", [])
-        if ref.get("role") == "provider"
+        if ref.get("role") == Role.PROVIDER
     }
     found = []
     for kind in ("individual", "organization"):
@@ -61,9 +61,9 @@ def demo_identities() -> tuple[Identity, ...]:
             name = (
                 party.get("name") or f"{party.get('givenName', '')} {party.get('familyName', '')}"
             )
-            role = "provider" if party["id"] in providers else "customer"
+            role = Role.PROVIDER if party["id"] in providers else Role.CUSTOMER
             found.append(Identity(party["id"], role, f"{name.strip()} ({role})"))
-    found.append(Identity(GOVERNANCE, "governance", "PSS governance"))
+    found.append(Identity(GOVERNANCE, Role.GOVERNANCE, "PSS governance"))
     return tuple(found)
 
 

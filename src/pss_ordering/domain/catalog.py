@@ -115,7 +115,7 @@ def offering_provider(caller: Caller, doc: Mapping[str, Any]) -> str:
     named = [
         ref.get("id")
         for related in doc.get("relatedParty") or []
-        if isinstance(related, Mapping) and related.get("role") == "provider"
+        if isinstance(related, Mapping) and related.get("role") == Role.PROVIDER
         for ref in [related.get("partyOrPartyRole") or {}]
         if isinstance(ref, Mapping)
     ]

@@ -28,7 +28,7 @@ from .field_rights import (
     Writer,
     check_writable,
 )
-from .lifecycle import FINAL_STATES, check_customer_move
+from .lifecycle import FINAL_STATES, State, check_customer_move
 from .missing import (
     CHARACTERISTIC_PATH,
     Missing,
@@ -40,6 +40,7 @@ from .orders import ProductOrder, check_dates, check_priority, owns, validate_it
 from .parties import Party
 from .problems import Problems
 from .related_parties import is_customer
+from .timestamps import Instant
 from .visibility import ITEM_REFERENCING_LISTS, Access, Viewer, access
 
 APPEND_ONLY = frozenset({"note"})
@@ -62,7 +63,7 @@ def apply_changes(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     ctx: ChangeContext,
-    now: str,
+    now: Instant,
 ) -> bool:
     """Write the caller's permitted changes into ``order``; return whether anything changed."""
     if access(viewer, order) is Access.NONE:
@@ -75,7 +76,7 @@ def apply_changes(
             f"order '{order.id}' is {order.state}, a final state; it can no longer be updated"
         )
     changed = changed_fields(before, after)
-    if as_owner and order.state == "draft":
+    if as_owner and order.state == State.DRAFT:
         fields = _edit_draft(order, before, after, changed, ctx, now, viewer.party_id)
     elif as_owner:
         fields = _owner_changes(order, before, after, changed, ctx, now, viewer.party_id)
@@ -115,7 +116,7 @@ def _edit_draft(
     after: Mapping[str, Any],
     changed: list[str],
     ctx: ChangeContext,
-    now: str,
+    now: Instant,
     author: str,
 ) -> list[str]:
     """A draft is the customer's to edit freely; submitting it validates it in full."""
@@ -140,16 +141,16 @@ def _edit_draft(
             and offering in ctx.offerings
         }
     requested = _requested_state(before, after)
-    if requested == "acknowledged":
+    if requested == State.ACKNOWLEDGED:
         _submit(order, ctx, now)
-    elif requested == "cancelled":
+    elif requested == State.CANCELLED:
         progress.request_cancellation(order, after.get("cancellationReason"), now)
     elif requested is not None:
         check_customer_move(order.state, requested)
     return fields
 
 
-def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
+def _submit(order: ProductOrder, ctx: ChangeContext, now: Instant) -> None:
     """TMF622 v5 'submit': validated as a new order, then pending for the providers."""
     problems = Problems()
     order.item_providers = validate_items(order.items, ctx.offerings, problems)
@@ -157,12 +158,12 @@ def _submit(order: ProductOrder, ctx: ChangeContext, now: str) -> None:
     check_priority(order.doc, ctx.customer, problems)
     problems.raise_if_any()
     for item in order.items:
-        item["state"] = "pending"
-    order.doc["state"] = "pending"
+        item["state"] = State.PENDING
+    order.doc["state"] = State.PENDING
     order.submitted_at = now
     order.events.append(
         OrderStateChanged(
-            order_id=order.id, occurred_at=now, details={"from": "draft", "to": "pending"}
+            order_id=order.id, occurred_at=now, details={"from": State.DRAFT, "to": State.PENDING}
         )
     )
     order.record_missing(required_but_missing(order.doc, ctx.offerings), now)
@@ -174,7 +175,7 @@ def _owner_changes(
     after: Mapping[str, Any],
     changed: list[str],
     ctx: ChangeContext,
-    now: str,
+    now: Instant,
     author: str,
 ) -> list[str]:
     """A submitted order: the owner's fields allowed in the order's phase (field_rights)."""
@@ -198,7 +199,7 @@ def _owner_changes(
         _check_customer_kept(before, after)
     supplied, item_changes = _owner_item_changes(order, before, after)
     requested = _requested_state(before, after)
-    if "cancellationReason" in changed and requested != "cancelled":
+    if "cancellationReason" in changed and requested != State.CANCELLED:
         raise Forbidden("field 'cancellationReason' is set when requesting a cancellation")
     _write(order, after, fields, appended)
     for item_id, product in supplied.items():
@@ -211,7 +212,7 @@ def _owner_changes(
             else:
                 item[key] = value
     refusals.record_changes(order, fields, item_changes)
-    if requested == "cancelled":
+    if requested == State.CANCELLED:
         progress.request_cancellation(order, after.get("cancellationReason"), now)
     elif requested is not None:
         check_customer_move(order.state, requested)
@@ -297,7 +298,7 @@ def _provider_changes(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     changed: list[str],
-    now: str,
+    now: Instant,
 ) -> list[str]:
     fields = [key for key in changed if key not in {"state", "productOrderItem"}]
     phase = progress.order_phase(order) or Phase.SUBMITTED
@@ -332,7 +333,7 @@ def _provider_changes(
                 "none of this provider's items is open: there is nothing to wait for information"
             )
         for item_id in waiting:
-            if moves.get(item_id, order.item(item_id).get("state")) != "pending":
+            if moves.get(item_id, order.item(item_id).get("state")) != State.PENDING:
                 raise BusinessRuleViolation(
                     f"reporting missing information puts productOrderItem '{item_id}' "
                     "in state pending"
@@ -340,7 +341,7 @@ def _provider_changes(
     found += refusals.refusals(
         order, provider_id, appended.get("productOrderErrorMessage", []), moves
     )
-    if any(state != "pending" for state in moves.values()):
+    if any(state != State.PENDING for state in moves.values()):
         refusals.accepted(order, provider_id)
     # Notes and the expected completion date are the provider's own (authorship.py).
     _write(order, after, [key for key in fields if key not in PER_PROVIDER_FIELDS], appended)

@@ -22,11 +22,18 @@ from typing import Any
 
 from . import progress
 from .durations import format_duration
-from .events import BREACH, OrderValuesChanged, ResponseTimeExceeded
-from .lifecycle import FINAL_STATES
+from .events import (
+    BREACH,
+    DeadlineClosed,
+    DeadlineStarted,
+    OrderValuesChanged,
+    ResponseTimeExceeded,
+)
+from .identity import Role
+from .lifecycle import FINAL_STATES, State, item_state
 from .orders import ProductOrder
 from .response_deadline import Deadline
-from .timestamps import format_instant, parse_instant
+from .timestamps import Instant, format_instant, parse_instant
 
 MILESTONE = "responseDeadline"
 YET_TO_REACH, COMPLETED, VIOLATED = "Yet-To-Reach", "Completed", "Violated"
@@ -45,14 +52,13 @@ def owed(order: ProductOrder) -> list[str]:
 
 def _waiting_on(order: ProductOrder, provider_id: str) -> bool:
     return any(
-        order.item(item_id).get("state", "pending") == "pending"
-        and item_id not in order.acknowledged
+        item_state(order.item(item_id)) == State.PENDING and item_id not in order.acknowledged
         for item_id in order.items_of(provider_id)
     )
 
 
 def start(
-    order: ProductOrder, provider_id: str, now: str, response_time: timedelta | None
+    order: ProductOrder, provider_id: str, now: Instant, response_time: timedelta | None
 ) -> Deadline:
     """Give the provider its deadline and show it on its items as a milestone."""
     due = None
@@ -65,6 +71,9 @@ def start(
         due_at=due,
     )
     order.deadlines[provider_id] = deadline
+    order.events.append(
+        DeadlineStarted(order_id=order.id, occurred_at=now, provider_id=provider_id, due_at=due)
+    )
     if due is not None:
         order.doc.setdefault("productOrderMilestone", []).append(
             {
@@ -80,7 +89,7 @@ def start(
     return deadline
 
 
-def settle(order: ProductOrder, now: str) -> list[Deadline]:
+def settle(order: ProductOrder, now: Instant) -> list[Deadline]:
     """Close the deadlines that were answered or became moot; returns those closed."""
     closed = []
     for deadline in order.deadlines.values():
@@ -104,10 +113,13 @@ def settle(order: ProductOrder, now: str) -> list[Deadline]:
         else:
             continue
         closed.append(deadline)
+        order.events.append(
+            DeadlineClosed(order_id=order.id, occurred_at=now, provider_id=provider)
+        )
     return closed
 
 
-def withdraw(order: ProductOrder, now: str) -> None:
+def withdraw(order: ProductOrder, now: Instant) -> None:
     """The order is deleted: its open deadlines are closed unanswered, so the figures stop
     counting them as open and the retention policy can let them go in time."""
     for deadline in order.deadlines.values():
@@ -123,12 +135,12 @@ def _responded(order: ProductOrder, provider_id: str) -> bool:
     )
 
 
-def _answer_time(order: ProductOrder, provider_id: str) -> str | None:
+def _answer_time(order: ProductOrder, provider_id: str) -> Instant | None:
     times = [order.acknowledged[i] for i in order.items_of(provider_id) if i in order.acknowledged]
     return max(times) if times else None
 
 
-def breach(order: ProductOrder, provider_id: str, now: str) -> bool:
+def breach(order: ProductOrder, provider_id: str, now: Instant) -> bool:
     """The deadline passed unanswered: alert on the order, alarm for governance."""
     deadline = order.deadlines.get(provider_id)
     if (
@@ -175,7 +187,7 @@ def breach(order: ProductOrder, provider_id: str, now: str) -> bool:
     return True
 
 
-def expire(order: ProductOrder, provider_id: str, now: str, grace: timedelta) -> bool:
+def expire(order: ProductOrder, provider_id: str, now: Instant, grace: timedelta) -> bool:
     """The ``reject`` policy: still no answer after the grace period, so the PSS rejects
     the provider's items (and so the order, which is accepted or refused as a whole)."""
     deadline = order.deadlines.get(provider_id)
@@ -184,7 +196,7 @@ def expire(order: ProductOrder, provider_id: str, now: str, grace: timedelta) ->
     waiting = [
         i
         for i in order.items_of(provider_id)
-        if order.item(i).get("state", "pending") == "pending" and i not in order.acknowledged
+        if item_state(order.item(i)) == State.PENDING and i not in order.acknowledged
     ]
     if not waiting:
         return False
@@ -202,7 +214,7 @@ def expire(order: ProductOrder, provider_id: str, now: str, grace: timedelta) ->
         }
     )
     for item_id in waiting:
-        order.item(item_id)["state"] = "rejected"
+        order.item(item_id)["state"] = State.REJECTED
     deadline.closed_at = now
     order.events.append(
         OrderValuesChanged(
@@ -247,7 +259,7 @@ def _alarm(
         "relatedParty": [
             {
                 "@type": "RelatedPartyRefOrPartyRoleRef",
-                "role": "provider",
+                "role": Role.PROVIDER,
                 "partyOrPartyRole": {"@type": "PartyRef", "id": deadline.provider_id},
             }
         ],

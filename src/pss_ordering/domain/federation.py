@@ -25,12 +25,14 @@ from typing import Any
 from .authorship import NOTE
 from .catalog import Offering
 from .field_rights import CUSTOMER_FIELDS, ITEM_FIELD_RIGHTS, Writer
+from .identity import Role
 from .inbound import NOTE_AUTHOR
-from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED
-from .missing import REFUSED, parse_field_path
+from .lifecycle import CANCELLING, FINAL_STATES, WORK_STARTED, State
+from .missing import CODE, REFUSED, parse_field_path
 from .notifications import CREATION, REMOVAL, STATE_CHANGE, VALUE_CHANGE
 from .orders import ProductOrder
 from .progress import item_statuses, move_items
+from .timestamps import Instant
 
 OFFERING_TYPE = "ProductOffering"
 RETIRED = "retired"
@@ -96,7 +98,7 @@ def _brokered_there(doc: Mapping[str, Any]) -> bool:
     providers = {
         ref.get("id")
         for related in doc.get("relatedParty") or []
-        if isinstance(related, Mapping) and related.get("role") == "provider"
+        if isinstance(related, Mapping) and related.get("role") == Role.PROVIDER
         for ref in [related.get("partyOrPartyRole")]
         if isinstance(ref, Mapping)
     }
@@ -114,7 +116,7 @@ def _brokered(partner_id: str, their_id: str, doc: Mapping[str, Any]) -> Offerin
         relatedParty=[
             {
                 "@type": "RelatedPartyRefOrPartyRoleRef",
-                "role": "provider",
+                "role": Role.PROVIDER,
                 "partyOrPartyRole": {"@type": "PartyRef", "id": partner_id},
             }
         ],
@@ -151,7 +153,9 @@ RELAYED_ITEM_FIELDS = (
 )
 #: What the partner learns of an item: all but its state (the partner's to report).
 ITEM_NOT_RELAYED = frozenset({"state"})
-CANCEL_REQUESTED = frozenset({"assessingCancellation", "pendingCancellation", "cancelled"})
+CANCEL_REQUESTED = frozenset(
+    {State.ASSESSING_CANCELLATION, State.PENDING_CANCELLATION, State.CANCELLED}
+)
 #: The cancellation reason the partner reads when this PSS removed the order.
 REMOVED_REASON = "the order was removed at the PSS that forwarded it"
 
@@ -189,14 +193,14 @@ def relay_down(
     elif event_type == STATE_CHANGE:
         if details.get("to") not in CANCEL_REQUESTED or details.get("from") in CANCEL_REQUESTED:
             return None  # only the customer's cancellation travels down, not its echo
-        hop["state"] = "cancelled"
+        hop["state"] = State.CANCELLED
         if order.get("cancellationReason"):
             hop["cancellationReason"] = order["cancellationReason"]
     elif event_type == REMOVAL:
         if all(i.get("state") in FINAL_STATES | CANCELLING for i in _items(order)):
             return None  # nothing open there, or its cancellation was already asked for
         event_type = STATE_CHANGE
-        hop.update(state="cancelled", cancellationReason=REMOVED_REASON)
+        hop.update(state=State.CANCELLED, cancellationReason=REMOVED_REASON)
     elif event_type == VALUE_CHANGE:
         fields = set(details.get("fields") or [])
         hop.update((k, _relayed(k, order.get(k))) for k in RELAYED_ORDER_FIELDS if k in fields)
@@ -248,7 +252,7 @@ def _item_down(item: Mapping[str, Any], partner_id: str) -> dict[str, Any]:
 
 #: What this PSS takes from the partner's order, as the provider of its items.
 RELAYED_UP_FIELDS = ("expectedCompletionDate",)
-INFO_CODE = "informationRequired"
+INFO_CODE = CODE
 
 
 def order_candidates(resource: Mapping[str, Any]) -> list[str]:
@@ -273,9 +277,12 @@ def item_state_up(theirs: str, ours: str) -> str:
     """
     if ours in FINAL_STATES or theirs == ours:
         return ours
-    if ours == "assessingCancellation" and theirs in ("pendingCancellation", "cancelled"):
-        return "pendingCancellation"
-    if ours == "pendingCancellation":
+    if ours == State.ASSESSING_CANCELLATION and theirs in (
+        State.PENDING_CANCELLATION,
+        State.CANCELLED,
+    ):
+        return State.PENDING_CANCELLATION
+    if ours == State.PENDING_CANCELLATION:
         return ours
     return theirs
 
@@ -375,12 +382,12 @@ def refusal_reason(status: int, answer: bytes) -> str:
     return f"HTTP {status}"
 
 
-def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: str) -> bool:
+def refuse_items(order: ProductOrder, partner_id: str, reason: str, now: Instant) -> bool:
     """The partner's open items of the order are rejected (failed, once work started on
     the order), with its reason as a message; False when there is nothing to refuse."""
     started = any(s.state in WORK_STARTED for s in item_statuses(order))
     moves = {
-        item_id: "failed" if started else "rejected"
+        item_id: State.FAILED if started else State.REJECTED
         for item_id in order.items_of(partner_id)
         if order.item(item_id).get("state") not in FINAL_STATES | CANCELLING
     }
@@ -442,7 +449,7 @@ def change_refused(
             *entries,
         ]
         wanted["productOrderItem"] = [
-            {**item, "state": "pending"} if item.get("id") in back else item
+            {**item, "state": State.PENDING} if item.get("id") in back else item
             for item in view.get("productOrderItem") or []
         ]
         return wanted

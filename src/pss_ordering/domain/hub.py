@@ -131,9 +131,7 @@ def _kinds(base: type[DomainEvent]) -> Iterator[type[DomainEvent]]:
         yield from _kinds(kind)
 
 
-def check_event_types(
-    query: FilterQuery, topic: str, known: frozenset[str] | None = None
-) -> None:
+def check_event_types(query: FilterQuery, topic: str, known: frozenset[str] | None = None) -> None:
     """A query naming an ``eventType`` nothing on the topic is ever published as would
     leave its callback waiting for ever: refused at registration (422). ``known``: the
     names a topic's callbacks hear when not the topic's own (a TMF622 v4 hub's)."""

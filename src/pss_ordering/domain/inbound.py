@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import BusinessRuleViolation, Forbidden, InvalidBody
 from .identity import Caller, Role
-from .lifecycle import FINAL_STATES
+from .lifecycle import FINAL_STATES, State
 from .missing import CODE, parse_field_path
 from .notifications import (
     CREATION,
@@ -257,5 +257,5 @@ def _ask_for_information(wanted: dict[str, Any], event: OrderEvent) -> None:
         ]
     wanted["productOrderErrorMessage"] = [*(wanted.get("productOrderErrorMessage") or []), entry]
     wanted["productOrderItem"] = _merge_items(
-        items, [{"id": waiting_id, "state": "pending"} for waiting_id in waiting]
+        items, [{"id": waiting_id, "state": State.PENDING} for waiting_id in waiting]
     )

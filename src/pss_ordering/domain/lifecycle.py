@@ -14,62 +14,99 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from . import field_rights
 from .errors import Conflict
+from .identity import Role
 from .missing import render_markdown as information_markdown
 
-ITEM_STATES = (
-    "pending",
-    "acknowledged",
-    "inProgress",
-    "held",
-    "assessingCancellation",
-    "pendingCancellation",
-    "completed",
-    "failed",
-    "rejected",
-    "cancelled",
-    "partial",
+
+class State(StrEnum):
+    """An order's or an item's state (PSID622); only an order is ever a draft. The wire
+    value is the member's value, so documents and SQL columns hold the same text."""
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "inProgress"
+    HELD = "held"
+    ASSESSING_CANCELLATION = "assessingCancellation"
+    PENDING_CANCELLATION = "pendingCancellation"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    PARTIAL = "partial"
+
+
+ORDER_STATES = tuple(State)
+ITEM_STATES = tuple(s for s in State if s is not State.DRAFT)
+#: In the provider table: an item assessing a cancellation may return to where it was.
+PREVIOUS = "(previous state)"
+FINAL_STATES = frozenset(
+    {State.COMPLETED, State.CANCELLED, State.REJECTED, State.FAILED, State.PARTIAL}
 )
-ORDER_STATES = ("draft", *ITEM_STATES)
-FINAL_STATES = frozenset({"completed", "cancelled", "rejected", "failed", "partial"})
-WORK_STARTED = frozenset({"inProgress", "held", "completed", "failed"})
-CANCELLING = frozenset({"assessingCancellation", "pendingCancellation"})
+WORK_STARTED = frozenset({State.IN_PROGRESS, State.HELD, State.COMPLETED, State.FAILED})
+CANCELLING = frozenset({State.ASSESSING_CANCELLATION, State.PENDING_CANCELLATION})
 
 #: What a provider may do with one of its items, by the item's current state.
 #: ``assessingCancellation`` may also return to the state it had before (refusal).
-PROVIDER_ITEM_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "pending": frozenset({"acknowledged", "inProgress", "held", "rejected", "completed", "failed"}),
-    "acknowledged": frozenset({"inProgress", "held", "pending", "completed", "failed", "rejected"}),
-    "inProgress": frozenset({"held", "pending", "completed", "failed"}),
-    "held": frozenset({"inProgress", "pending", "completed", "failed"}),
-    "assessingCancellation": frozenset({"pendingCancellation", "(previous state)"}),
-    "pendingCancellation": frozenset(),
+PROVIDER_ITEM_TRANSITIONS: Mapping[State, frozenset[str]] = {
+    State.PENDING: frozenset(
+        {
+            State.ACKNOWLEDGED,
+            State.IN_PROGRESS,
+            State.HELD,
+            State.REJECTED,
+            State.COMPLETED,
+            State.FAILED,
+        }
+    ),
+    State.ACKNOWLEDGED: frozenset(
+        {
+            State.IN_PROGRESS,
+            State.HELD,
+            State.PENDING,
+            State.COMPLETED,
+            State.FAILED,
+            State.REJECTED,
+        }
+    ),
+    State.IN_PROGRESS: frozenset({State.HELD, State.PENDING, State.COMPLETED, State.FAILED}),
+    State.HELD: frozenset({State.IN_PROGRESS, State.PENDING, State.COMPLETED, State.FAILED}),
+    State.ASSESSING_CANCELLATION: frozenset({State.PENDING_CANCELLATION, PREVIOUS}),
+    State.PENDING_CANCELLATION: frozenset(),
 }
 #: What the customer (or the PSS that created the order) may ask of the order.
-CUSTOMER_ORDER_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "draft": frozenset({"acknowledged", "cancelled"}),
-    "pending": frozenset({"cancelled"}),
-    "acknowledged": frozenset({"cancelled"}),
-    "inProgress": frozenset({"cancelled"}),
-    "held": frozenset({"cancelled"}),
+CUSTOMER_ORDER_TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.DRAFT: frozenset({State.ACKNOWLEDGED, State.CANCELLED}),
+    State.PENDING: frozenset({State.CANCELLED}),
+    State.ACKNOWLEDGED: frozenset({State.CANCELLED}),
+    State.IN_PROGRESS: frozenset({State.CANCELLED}),
+    State.HELD: frozenset({State.CANCELLED}),
 }
 #: Moves only the PSS makes, as consequences (for the record and the diagram).
-PSS_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "draft": frozenset({"pending"}),
-    "pending": frozenset({"cancelled", "rejected"}),
-    "pendingCancellation": frozenset({"cancelled"}),
+PSS_TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.DRAFT: frozenset({State.PENDING}),
+    State.PENDING: frozenset({State.CANCELLED, State.REJECTED}),
+    State.PENDING_CANCELLATION: frozenset({State.CANCELLED}),
 }
+
+
+def item_state(item: Mapping[str, Any]) -> State:
+    """An item's state; an item that has none yet (in a draft) is pending."""
+    return State(item.get("state", State.PENDING))
 
 
 @dataclass(frozen=True, slots=True)
 class ItemStatus:
-    state: str
+    state: State
     acknowledged: bool
 
 
-def derive(items: Iterable[ItemStatus]) -> str:
+def derive(items: Iterable[ItemStatus]) -> State:
     """The order state that the item states imply (one documented function).
 
     1. all completed → completed; all failed → failed; only completed and
@@ -86,48 +123,48 @@ def derive(items: Iterable[ItemStatus]) -> str:
     statuses = list(items)
     states = [s.state for s in statuses]
     if not states:
-        return "pending"
+        return State.PENDING
     present = set(states)
-    if present == {"completed"}:
-        return "completed"
-    if present == {"failed"}:
-        return "failed"
-    if present <= {"completed", "failed"}:
-        return "partial"
-    if "rejected" in present:
-        return "rejected"
-    if "assessingCancellation" in present:
-        return "assessingCancellation"
-    if "pendingCancellation" in present:
-        return "pendingCancellation"
-    if "cancelled" in present:
-        return "cancelled"
+    if present == {State.COMPLETED}:
+        return State.COMPLETED
+    if present == {State.FAILED}:
+        return State.FAILED
+    if present <= {State.COMPLETED, State.FAILED}:
+        return State.PARTIAL
+    if State.REJECTED in present:
+        return State.REJECTED
+    if State.ASSESSING_CANCELLATION in present:
+        return State.ASSESSING_CANCELLATION
+    if State.PENDING_CANCELLATION in present:
+        return State.PENDING_CANCELLATION
+    if State.CANCELLED in present:
+        return State.CANCELLED
     if any(not s.acknowledged for s in statuses):
-        return "pending"
-    if "inProgress" in present or present & {"completed", "failed"}:
-        return "inProgress"
-    if "held" in present:
-        return "held"
-    if "pending" in present:
-        return "pending"
-    return "acknowledged"
+        return State.PENDING
+    if State.IN_PROGRESS in present or present & {State.COMPLETED, State.FAILED}:
+        return State.IN_PROGRESS
+    if State.HELD in present:
+        return State.HELD
+    if State.PENDING in present:
+        return State.PENDING
+    return State.ACKNOWLEDGED
 
 
-def check_provider_move(item_id: str, current: str, requested: str, previous: str | None) -> None:
+def check_provider_move(item_id: str, current: State, requested: str, previous: str | None) -> None:
     """Refuse (409) an item move that the provider table does not allow."""
     allowed = PROVIDER_ITEM_TRANSITIONS.get(current, frozenset())
     if requested in allowed or (
-        current == "assessingCancellation" and previous is not None and requested == previous
+        current == State.ASSESSING_CANCELLATION and previous is not None and requested == previous
     ):
         return
-    shown = sorted(previous if a == "(previous state)" and previous else a for a in allowed)
+    shown = sorted(previous if a == PREVIOUS and previous else a for a in allowed)
     raise Conflict(
         f"productOrderItem '{item_id}' is {current}; it cannot move to {requested}"
         + (f" (allowed: {', '.join(shown)})" if shown else " (no provider move is allowed)")
     )
 
 
-def check_customer_move(current: str, requested: str) -> None:
+def check_customer_move(current: State, requested: str) -> None:
     allowed = CUSTOMER_ORDER_TRANSITIONS.get(current, frozenset())
     if requested in allowed:
         return
@@ -175,13 +212,13 @@ def render_markdown() -> str:
         "stateDiagram-v2",
     ]
     for who, table in (
-        ("provider", PROVIDER_ITEM_TRANSITIONS),
-        ("customer", CUSTOMER_ORDER_TRANSITIONS),
-        ("pss", PSS_TRANSITIONS),
+        (Role.PROVIDER, PROVIDER_ITEM_TRANSITIONS),
+        (Role.CUSTOMER, CUSTOMER_ORDER_TRANSITIONS),
+        (Role.PSS, PSS_TRANSITIONS),
     ):
         for src, targets in table.items():
             for dst in sorted(targets):
-                if dst != "(previous state)":
+                if dst != PREVIOUS:
                     lines.append(f"    {src} --> {dst}: {who}")
     lines += ["```", "", *information_markdown()]
     return "\n".join(lines)

@@ -16,6 +16,8 @@ from typing import Any
 
 from .catalog import REQUIRED_ORDER_FIELD, Offering
 from .field_rights import REQUESTABLE_FIELDS
+from .identity import Role
+from .timestamps import Instant
 
 CODE = "informationRequired"
 #: A provider refusing a change it was told of (``refusals.py``): the customer must
@@ -69,7 +71,7 @@ class Missing:
         return cls(
             raw.get("itemId"),
             str(raw["fieldPath"]),
-            str(raw.get("reporter", "pss")),
+            str(raw.get("reporter", Role.PSS)),
             frozenset(raw.get("concerns") or ()),
             raw.get("refused"),
         )
@@ -112,12 +114,12 @@ def required_but_missing(
         if item.get("action") != "add":
             continue
         for name, _value_type in offering.required_characteristics:
-            candidate = Missing(item["id"], characteristic_path(name), "pss")
+            candidate = Missing(item["id"], characteristic_path(name), Role.PSS)
             if not is_supplied(item, candidate.field_path):
                 found.append(candidate)
     for field, providers in sorted(needed.items()):
         if not is_supplied(doc, order_field_path(field)):
-            found.append(Missing(None, order_field_path(field), "pss", frozenset(providers)))
+            found.append(Missing(None, order_field_path(field), Role.PSS, frozenset(providers)))
     return found
 
 
@@ -167,7 +169,7 @@ def _follow(node: Any, path: list[str], criteria: Mapping[str, str]) -> Iterator
         yield node[path[0]]
 
 
-def error_message(missing: Missing, now: str) -> dict[str, Any]:
+def error_message(missing: Missing, now: Instant) -> dict[str, Any]:
     """How a piece of missing information is shown on the order itself."""
     entry: dict[str, Any] = {
         "@type": "ProductOrderErrorMessage",

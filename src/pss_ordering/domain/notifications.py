@@ -29,23 +29,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .events import EventType
 from .identity import Role
-from .orders import ProductOrder
+from .lifecycle import State
+from .orders import OrderRecord
 from .visibility import Access, Viewer, access, provider_view
 
 ORDER_TOPIC = "order"
 ALARM_TOPIC = "alarm"
 FULL = "full"
-GOVERNANCE = "governance"
+GOVERNANCE = Role.GOVERNANCE.value
 PROVIDER_PREFIX = "provider:"
-CREATION = "orderCreationNotification"
-STATE_CHANGE = "orderStateChangeNotification"
-VALUE_CHANGE = "orderValueChangeNotification"
-INFORMATION_REQUIRED = "orderInformationRequiredNotification"
-REMOVAL = "orderRemoveNotification"
+CREATION = EventType.ORDER_CREATION
+STATE_CHANGE = EventType.ORDER_STATE_CHANGE
+VALUE_CHANGE = EventType.ORDER_VALUE_CHANGE
+INFORMATION_REQUIRED = EventType.ORDER_INFORMATION_REQUIRED
+REMOVAL = EventType.ORDER_REMOVE
 
 #: The seed's five notifications and the TMF622 (v4 and v5) event names they are.
-TMF_EVENT_NAMES = {
+TMF_EVENT_NAMES: dict[str, str] = {
     CREATION: "ProductOrderCreateEvent",
     STATE_CHANGE: "ProductOrderStateChangeEvent",
     VALUE_CHANGE: "ProductOrderAttributeValueChangeEvent",
@@ -70,7 +72,7 @@ class StoredEvent:
     topic: str
     event_type: str
     occurred_at: str
-    order: ProductOrder
+    order: OrderRecord
     details: Mapping[str, Any]
     providers: frozenset[str] | None = None
     # The request (X-Request-ID) that caused it, for the logs of its delivery; not sent.
@@ -104,7 +106,7 @@ def audience(viewer: Viewer, event: StoredEvent) -> str | None:
     return None
 
 
-def told_providers(event: StoredEvent, before: ProductOrder | None) -> frozenset[str]:
+def told_providers(event: StoredEvent, before: OrderRecord | None) -> frozenset[str]:
     """The providers told of this event, each in its own view; ``before`` is the order
     before the change that caused it (None for a new order).
 
@@ -130,7 +132,7 @@ def told_providers(event: StoredEvent, before: ProductOrder | None) -> frozenset
     )
 
 
-def decided(event: StoredEvent, before: ProductOrder | None) -> StoredEvent:
+def decided(event: StoredEvent, before: OrderRecord | None) -> StoredEvent:
     """The event with its providers decided (at publishing)."""
     return replace(event, providers=told_providers(event, before))
 
@@ -174,7 +176,7 @@ def render(event: StoredEvent, audience_key: str, order_href_base: str) -> dict[
     if (
         audience_key.startswith(PROVIDER_PREFIX)
         and event_type == STATE_CHANGE
-        and event.details.get("from") == "draft"
+        and event.details.get("from") == State.DRAFT
     ):
         event_type = CREATION
     order_doc = {"id": event.order.id, "href": f"{order_href_base}/{event.order.id}"}
@@ -204,7 +206,7 @@ def render(event: StoredEvent, audience_key: str, order_href_base: str) -> dict[
 STATE_FIELDS = ("state", "completionDate", "cancellationDate")
 
 
-def unchanged_for(audience_key: str, before: ProductOrder, after: ProductOrder) -> bool:
+def unchanged_for(audience_key: str, before: OrderRecord, after: OrderRecord) -> bool:
     """True when a change left this audience's view as it was, apart from the order
     state (which its own notification announces): no value change to tell.
 

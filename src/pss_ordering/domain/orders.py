@@ -15,16 +15,22 @@ from typing import Any
 from .authorship import NOTE, Authorship, authored
 from .catalog import Offering
 from .errors import BusinessRuleViolation, Conflict, Forbidden
-from .events import DomainEvent, OrderCreated, OrderInformationRequired
+from .events import (
+    DomainEvent,
+    InformationAwaited,
+    InformationSettled,
+    OrderCreated,
+    OrderInformationRequired,
+)
 from .field_rights import creation_problems
 from .identity import Caller, Role
-from .lifecycle import FINAL_STATES
+from .lifecycle import FINAL_STATES, State
 from .missing import Missing, error_message, required_but_missing
 from .parties import Party, check_may_act_for
 from .problems import Problems
 from .related_parties import CUSTOMER_ROLE, canonical, is_customer, related_party_problems
 from .response_deadline import Deadline
-from .timestamps import parse_instant
+from .timestamps import Instant, parse_instant
 
 ORDER_TYPE = "ProductOrder"
 ITEM_ACTIONS = ("add", "modify", "delete", "noChange")
@@ -32,19 +38,15 @@ RULE = "businessRule"
 
 
 @dataclass(slots=True)
-class ProductOrder:
-    """A stored order: the TMF document plus the facts the PSS decides on.
+class OrderRecord:
+    """An order as a read shows it: the TMF document plus the facts the PSS decides
+    visibility and routing on (customer, creator, the provider of each item).
 
-    ``acknowledged`` holds when each item's provider acknowledged it, ``resume``
-    the state an item returns to after a refused cancellation or supplied
-    information, ``missing`` the information the order waits for,
-    ``replaces`` the order this one is to replace, ``submitted_at`` when it
-    was submitted to its providers (None while a draft: providers never see it),
-    ``deadlines`` each provider's response deadline (``deadlines.py``), and
-    ``authorship`` which notes are whose and each provider's expected completion
-    (``authorship.py``: need-to-know between the providers of one order),
-    ``unconfirmed`` the owner's changes each provider may still refuse (item id or
-    None for the order, field; ``refusals.py``).
+    Lists and the event log read orders as records, with only the bookkeeping their
+    views need (``authorship``: which notes are whose; ``missing``: what the order
+    waits for, empty where a view does not use it). A record cannot be saved: only a
+    :class:`ProductOrder`, read whole, can, so a partial read can never overwrite
+    the bookkeeping it did not read.
     """
 
     id: str
@@ -53,19 +55,14 @@ class ProductOrder:
     item_providers: dict[str, str]
     doc: dict[str, Any]
     version: int = 1
-    acknowledged: dict[str, str] = field(default_factory=dict)
-    resume: dict[str, str] = field(default_factory=dict)
-    missing: list[Missing] = field(default_factory=list)
     replaces: str | None = None
-    submitted_at: str | None = None
-    deadlines: dict[str, Deadline] = field(default_factory=dict)
+    submitted_at: Instant | None = None
     authorship: Authorship = field(default_factory=Authorship)
-    unconfirmed: dict[str, list[tuple[str | None, str]]] = field(default_factory=dict)
-    events: list[DomainEvent] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
 
     @property
-    def state(self) -> str:
-        return str(self.doc.get("state", "pending"))
+    def state(self) -> State:
+        return State(self.doc.get("state", State.PENDING))
 
     @property
     def provider_ids(self) -> frozenset[str]:
@@ -81,15 +78,47 @@ class ProductOrder:
     def items_of(self, provider_id: str) -> list[str]:
         return [i for i, owner in self.item_providers.items() if owner == provider_id]
 
-    def record_missing(self, found: list[Missing], now: str) -> None:
+
+@dataclass(slots=True)
+class ProductOrder(OrderRecord):
+    """A stored order, whole: the record plus its bookkeeping, kept in the row's ``meta``;
+    what the rules change and the only kind of order the repository writes.
+
+    ``acknowledged`` holds when each item's provider acknowledged it, ``resume``
+    the state an item returns to after a refused cancellation or supplied
+    information, ``missing`` the information the order waits for,
+    ``replaces`` the order this one is to replace, ``submitted_at`` when it
+    was submitted to its providers (None while a draft: providers never see it),
+    ``deadlines`` each provider's response deadline (``deadlines.py``), and
+    ``authorship`` which notes are whose and each provider's expected completion
+    (``authorship.py``: need-to-know between the providers of one order),
+    ``unconfirmed`` the owner's changes each provider may still refuse (item id or
+    None for the order, field; ``refusals.py``). ``events`` are what the change
+    recorded: handled when it is saved, then published.
+    """
+
+    acknowledged: dict[str, Instant] = field(default_factory=dict)
+    resume: dict[str, str] = field(default_factory=dict)
+    deadlines: dict[str, Deadline] = field(default_factory=dict)
+    unconfirmed: dict[str, list[tuple[str | None, str]]] = field(default_factory=dict)
+    events: list[DomainEvent] = field(default_factory=list)
+
+    def record_missing(self, found: list[Missing], now: Instant) -> None:
         """Record what the order waits for, show it on the order, raise the events."""
+        if found and not self.missing:
+            offering_ids = frozenset(
+                str((item.get("productOffering") or {}).get("id")) for item in self.items
+            )
+            self.events.append(
+                InformationAwaited(order_id=self.id, occurred_at=now, offering_ids=offering_ids)
+            )
         known = {(m.item_id, m.field_path) for m in self.missing}
         for missing in found:
             if (missing.item_id, missing.field_path) in known:
                 continue
             known.add((missing.item_id, missing.field_path))
             self.missing.append(missing)
-            if missing.reporter == "pss":
+            if missing.reporter == Role.PSS:
                 self.doc.setdefault("productOrderErrorMessage", []).append(
                     error_message(missing, now)
                 )
@@ -102,6 +131,12 @@ class ProductOrder:
             self.events.append(
                 OrderInformationRequired(order_id=self.id, occurred_at=now, details=details)
             )
+
+    def keep_missing(self, still: list[Missing], now: Instant) -> None:
+        """Only ``still`` is awaited now; when nothing is, say so (its timer is cleared)."""
+        if self.missing and not still:
+            self.events.append(InformationSettled(order_id=self.id, occurred_at=now))
+        self.missing = still
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -190,7 +225,7 @@ def creation_shape(body: Mapping[str, Any], problems: Problems) -> None:
 
 
 def create_order(
-    ctx: OrderingContext, body: dict[str, Any], order_id: str, now: str
+    ctx: OrderingContext, body: dict[str, Any], order_id: str, now: Instant
 ) -> ProductOrder:
     """Check a schema-valid ProductOrder_FVO against the business rules and build the order.
 
@@ -218,11 +253,11 @@ def create_order(
     doc["id"] = order_id
     doc["@type"] = doc.get("@type") or ORDER_TYPE
     doc["creationDate"] = now
-    draft = body.get("requestedInitialState") == "draft"
-    doc["state"] = "draft" if draft else "pending"
+    draft = body.get("requestedInitialState") == State.DRAFT
+    doc["state"] = State.DRAFT if draft else State.PENDING
     if not draft:
         for item in items:
-            item["state"] = "pending"
+            item["state"] = State.PENDING
     if customer_id == caller.party_id and not _names_customer(body):
         doc["relatedParty"] = [
             *(body.get("relatedParty") or []),

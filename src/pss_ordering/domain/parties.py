@@ -29,14 +29,14 @@ from urllib.parse import urlsplit
 
 from .durations import MAX_DURATION_TEXT, is_duration, parse_duration
 from .errors import BusinessRuleViolation, Forbidden
-from .identity import Caller
+from .identity import Caller, Role
 
 ACTS_FOR_UNREGISTERED = "actsForUnregisteredCustomers"
 PARTNER_URL = "partnerApiUrl"
 GOVERNED_CHARACTERISTICS = frozenset(
     {"responseTime", "maxPriority", ACTS_FOR_UNREGISTERED, PARTNER_URL}
 )
-AGENT_ROLE = "pss"
+AGENT_ROLE = Role.PSS
 NO_RESPONSE_TIME = "none"
 PARTY_KINDS = {"organization": "Organization", "individual": "Individual"}
 

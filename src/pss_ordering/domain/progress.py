@@ -11,25 +11,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .errors import Conflict
-from .events import OrderStateChanged
+from .events import OrderStateChanged, ReplacementAccepted
 from .field_rights import Phase
 from .lifecycle import (
     CANCELLING,
     FINAL_STATES,
     WORK_STARTED,
     ItemStatus,
+    State,
     check_customer_move,
     check_provider_move,
     derive,
+    item_state,
 )
+from .missing import CODE as MISSING_CODE
 from .orders import ProductOrder
+from .timestamps import Instant
 
-OPEN = frozenset({"pending", "acknowledged", "inProgress", "held"})
+#: An order in one of these states was accepted by its providers.
+ACCEPTED = frozenset(
+    {State.ACKNOWLEDGED, State.IN_PROGRESS, State.HELD, State.COMPLETED, State.PARTIAL}
+)
+OPEN = frozenset({State.PENDING, State.ACKNOWLEDGED, State.IN_PROGRESS, State.HELD})
 
 
 def order_phase(order: ProductOrder) -> Phase | None:
     """The order's column in the field table (``field_rights``); None once final."""
-    if order.state == "draft":
+    if order.state == State.DRAFT:
         return Phase.DRAFT
     if order.state in FINAL_STATES:
         return None
@@ -45,7 +53,7 @@ def item_phase(order: ProductOrder, item_id: str) -> Phase | None:
     """One submitted item's column in the item field table; None once final.
 
     An item waiting for information after its work started counts as started."""
-    state = str(order.item(item_id).get("state", "pending"))
+    state = item_state(order.item(item_id))
     if state in FINAL_STATES:
         return None
     if state in CANCELLING:
@@ -56,13 +64,12 @@ def item_phase(order: ProductOrder, item_id: str) -> Phase | None:
 
 
 def item_statuses(order: ProductOrder) -> list[ItemStatus]:
-    return [
-        ItemStatus(str(item.get("state", "pending")), item["id"] in order.acknowledged)
-        for item in order.items
-    ]
+    return [ItemStatus(item_state(item), item["id"] in order.acknowledged) for item in order.items]
 
 
-def move_items(order: ProductOrder, provider_id: str, moves: Mapping[str, str], now: str) -> bool:
+def move_items(
+    order: ProductOrder, provider_id: str, moves: Mapping[str, str], now: Instant
+) -> bool:
     """A provider moves its items (by PATCH or by event); 409 for a move the table refuses.
 
     Returns whether any item changed state.
@@ -71,22 +78,28 @@ def move_items(order: ProductOrder, provider_id: str, moves: Mapping[str, str], 
     for item_id, requested in moves.items():
         if order.item_providers.get(item_id) != provider_id:
             raise Conflict(f"productOrderItem '{item_id}' is not this provider's item")
-        current = str(order.item(item_id).get("state", "pending"))
+        current = item_state(order.item(item_id))
         if requested == current:
             continue
         check_provider_move(item_id, current, requested, order.resume.get(item_id))
-        if requested == "rejected" and any(s.state in WORK_STARTED for s in item_statuses(order)):
+        if requested == State.REJECTED and any(
+            s.state in WORK_STARTED for s in item_statuses(order)
+        ):
             raise Conflict(
                 f"work has started on this order; productOrderItem '{item_id}' can no longer "
                 "be rejected (allowed instead: failed)"
             )
-        if current == "assessingCancellation" and requested != "pendingCancellation":
+        if current == State.ASSESSING_CANCELLATION and requested != State.PENDING_CANCELLATION:
             _refuse_cancellation(order)
-        if current == "pending" and requested not in CANCELLING:
+        if current == State.PENDING and requested not in CANCELLING:
             order.acknowledged.setdefault(item_id, now)
-        if requested == "pending" and current in {"acknowledged", "inProgress", "held"}:
+        if requested == State.PENDING and current in {
+            State.ACKNOWLEDGED,
+            State.IN_PROGRESS,
+            State.HELD,
+        }:
             order.resume[item_id] = current
-        elif current == "pending":
+        elif current == State.PENDING:
             order.resume.pop(item_id, None)
         order.item(item_id)["state"] = requested
         moved = True
@@ -95,32 +108,34 @@ def move_items(order: ProductOrder, provider_id: str, moves: Mapping[str, str], 
     return moved
 
 
-def request_cancellation(order: ProductOrder, reason: str | None, now: str) -> None:
+def request_cancellation(order: ProductOrder, reason: str | None, now: Instant) -> None:
     """The customer asks to cancel: at once if nobody acknowledged, else providers assess."""
-    check_customer_move(order.state, "cancelled")
+    check_customer_move(order.state, State.CANCELLED)
     if reason:
         order.doc["cancellationReason"] = reason
-    if order.state == "draft" or not order.acknowledged:
+    if order.state == State.DRAFT or not order.acknowledged:
         cancel(order, reason, now)
         return
     for item in order.items:
-        state = str(item.get("state", "pending"))
+        state = item_state(item)
         if state in OPEN:
             order.resume[item["id"]] = state
             acknowledged = item["id"] in order.acknowledged
-            item["state"] = "assessingCancellation" if acknowledged else "pendingCancellation"
+            item["state"] = (
+                State.ASSESSING_CANCELLATION if acknowledged else State.PENDING_CANCELLATION
+            )
     settle(order, now)
 
 
-def cancel(order: ProductOrder, reason: str | None, now: str) -> None:
+def cancel(order: ProductOrder, reason: str | None, now: Instant) -> None:
     """Cancel the whole order and all its open items together (never one item alone)."""
     for item in order.items:
-        if item.get("state", "pending") not in FINAL_STATES:
-            item["state"] = "cancelled"
+        if item.get("state", State.PENDING) not in FINAL_STATES:
+            item["state"] = State.CANCELLED
     if reason:
         order.doc["cancellationReason"] = reason
     order.doc["cancellationDate"] = now
-    order.missing = []
+    order.keep_missing([], now)
     settle(order, now)
 
 
@@ -128,11 +143,11 @@ def _refuse_cancellation(order: ProductOrder) -> None:
     """One provider refuses: the cancellation fails as a whole; items return to their state."""
     for item in order.items:
         if item.get("state") in CANCELLING:
-            item["state"] = order.resume.pop(item["id"], "pending")
+            item["state"] = order.resume.pop(item["id"], State.PENDING)
     order.doc.pop("cancellationReason", None)
 
 
-def resolve_supplied(order: ProductOrder, now: str) -> None:
+def resolve_supplied(order: ProductOrder, now: Instant) -> None:
     """Drop what has been supplied; when nothing is missing, items resume where they were."""
     if not order.missing:
         return
@@ -143,18 +158,18 @@ def resolve_supplied(order: ProductOrder, now: str) -> None:
             still.append(missing)
     if len(still) == len(order.missing):
         return
-    order.missing = still
+    order.keep_missing(still, now)
     open_paths = {(m.item_id, m.field_path) for m in still}
     order.doc["productOrderErrorMessage"] = [
         entry
         for entry in order.doc.get("productOrderErrorMessage") or []
-        if entry.get("code") != "informationRequired" or (_entry_key(entry) in open_paths)
+        if entry.get("code") != MISSING_CODE or (_entry_key(entry) in open_paths)
     ]
     if not order.doc["productOrderErrorMessage"]:
         del order.doc["productOrderErrorMessage"]
     if not still:
         for item in order.items:
-            if item.get("state") == "pending" and item["id"] in order.resume:
+            if item.get("state") == State.PENDING and item["id"] in order.resume:
                 item["state"] = order.resume.pop(item["id"])
     settle(order, now)
 
@@ -170,49 +185,45 @@ def _item_or_none(order: ProductOrder, item_id: str) -> dict[str, object] | None
     return next((i for i in order.items if i.get("id") == item_id), None)
 
 
-def settle(order: ProductOrder, now: str) -> None:
+def settle(order: ProductOrder, now: Instant) -> None:
     """Derive the order state from the items and apply what the new state implies."""
     statuses = item_statuses(order)
-    if order.state == "draft" and any(s.state != "cancelled" for s in statuses):
+    if order.state == State.DRAFT and any(s.state != State.CANCELLED for s in statuses):
         return
     unfinished = [s for s in statuses if s.state not in FINAL_STATES]
-    if unfinished and all(s.state == "pendingCancellation" for s in unfinished):
+    if unfinished and all(s.state == State.PENDING_CANCELLATION for s in unfinished):
         for item in order.items:
-            if item.get("state") == "pendingCancellation":
-                item["state"] = "cancelled"
+            if item.get("state") == State.PENDING_CANCELLATION:
+                item["state"] = State.CANCELLED
                 order.resume.pop(item["id"], None)
         order.doc["cancellationDate"] = now
         statuses = item_statuses(order)
-    if any(s.state == "rejected" for s in statuses):
+    if any(s.state == State.REJECTED for s in statuses):
         for item in order.items:
             if item.get("state") not in FINAL_STATES:
-                item["state"] = "cancelled"
+                item["state"] = State.CANCELLED
         statuses = item_statuses(order)
     previous = order.state
     derived = derive(statuses)
     if derived == previous:
         return
     order.doc["state"] = derived
-    if derived in {"completed", "failed", "partial"}:
+    if derived in {State.COMPLETED, State.FAILED, State.PARTIAL}:
         order.doc["completionDate"] = now
     if derived in FINAL_STATES:
-        order.missing = []
+        order.keep_missing([], now)
     order.events.append(
         OrderStateChanged(
             order_id=order.id, occurred_at=now, details={"from": previous, "to": derived}
         )
     )
+    if order.replaces is not None and previous == State.PENDING and derived in ACCEPTED:
+        order.events.append(
+            ReplacementAccepted(order_id=order.id, occurred_at=now, replaced_id=order.replaces)
+        )
 
 
-ACCEPTED = frozenset({"acknowledged", "inProgress", "held", "completed", "partial"})
-
-
-def replacement_accepted(previous_state: str, order: ProductOrder) -> bool:
-    """The new order left pending for acceptance: time to cancel the one it replaces."""
-    return order.replaces is not None and previous_state == "pending" and order.state in ACCEPTED
-
-
-def cancel_replaced(old: ProductOrder, new_id: str, now: str) -> None:
+def cancel_replaced(old: ProductOrder, new_id: str, now: Instant) -> None:
     """Cancel the replaced order, naming its replacement, with a back-link to it."""
     if old.state in FINAL_STATES:
         return

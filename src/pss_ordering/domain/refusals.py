@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import BusinessRuleViolation
+from .lifecycle import State
 from .missing import REFUSED, Missing, json_text, parse_field_path
 from .orders import ProductOrder
 
@@ -95,7 +96,7 @@ def refusals(
             if isinstance(ref, Mapping)
         ]
         for item_id in items:
-            if moves.get(item_id, order.item(item_id).get("state")) != "pending":
+            if moves.get(item_id, order.item(item_id).get("state")) != State.PENDING:
                 raise BusinessRuleViolation(
                     f"{where}: refusing a change puts productOrderItem '{item_id}' in state pending"
                 )

@@ -29,9 +29,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidBody
+from .identity import Role
 from .problems import Problems
 
-CUSTOMER_ROLE = "customer"
+CUSTOMER_ROLE = Role.CUSTOMER
 #: Fields of a v4 ``RelatedParty`` that v5 moved under ``partyOrPartyRole``.
 FLAT_FIELDS = ("id", "href", "name", "@referredType")
 LEGACY, UNNAMED = "legacyRelatedParty", "customerNotNamed"

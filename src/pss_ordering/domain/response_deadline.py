@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .timestamps import parse_instant
+from .timestamps import Instant, parse_instant
 
 
 @dataclass(slots=True)
@@ -14,12 +14,12 @@ class Deadline:
     """One provider's deadline on one order; ``due_at`` None: no response time applies."""
 
     provider_id: str
-    started_at: str
+    started_at: Instant
     response_time: str | None
-    due_at: str | None
-    responded_at: str | None = None
-    breached_at: str | None = None
-    closed_at: str | None = None
+    due_at: Instant | None
+    responded_at: Instant | None = None
+    breached_at: Instant | None = None
+    closed_at: Instant | None = None
 
     @property
     def open(self) -> bool:
@@ -48,7 +48,7 @@ class Deadline:
     def from_json(cls, raw: Mapping[str, Any]) -> Deadline:
         return cls(
             provider_id=str(raw["provider_id"]),
-            started_at=str(raw["started_at"]),
+            started_at=Instant(raw["started_at"]),
             response_time=raw.get("response_time"),
             due_at=raw.get("due_at"),
             responded_at=raw.get("responded_at"),

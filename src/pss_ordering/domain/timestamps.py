@@ -10,7 +10,12 @@ representable UTC instant, so it is refused like any other malformed instant
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NewType
 
+#: An instant in its one text form (:func:`format_instant`): sortable and comparable as
+#: text, on both databases. Only :func:`format_instant` and :func:`normalise_instant`
+#: make one, so a client's unnormalised date-time cannot pass for it.
+Instant = NewType("Instant", str)
 RANGE = "between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
 
 
@@ -37,14 +42,14 @@ def parse_instant(value: str) -> datetime:
         raise InstantOutOfRange(f"'{value[:40]}' is not an instant {RANGE}") from None
 
 
-def format_instant(moment: datetime) -> str:
+def format_instant(moment: datetime) -> Instant:
     """UTC, millisecond precision, ``Z`` suffix: ``2026-11-24T14:30:00.000Z``."""
     u = moment.astimezone(UTC)
-    return (
+    return Instant(
         f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
         f".{u.microsecond // 1000:03d}Z"
     )
 
 
-def normalise_instant(value: str) -> str:
+def normalise_instant(value: str) -> Instant:
     return format_instant(parse_instant(value))

@@ -17,7 +17,7 @@ from typing import Any
 from .authorship import EXPECTED, NOTE
 from .identity import Caller, Role
 from .missing import is_order_request
-from .orders import ProductOrder
+from .orders import OrderRecord
 
 
 class Access(Enum):
@@ -38,7 +38,7 @@ class Viewer:
         return self.caller.party_id
 
 
-def access(viewer: Viewer, order: ProductOrder) -> Access:
+def access(viewer: Viewer, order: OrderRecord) -> Access:
     caller = viewer.caller
     if caller.is_governance:
         return Access.FULL
@@ -55,7 +55,7 @@ def access(viewer: Viewer, order: ProductOrder) -> Access:
     return Access.NONE
 
 
-def view(viewer: Viewer, order: ProductOrder) -> dict[str, Any] | None:
+def view(viewer: Viewer, order: OrderRecord) -> dict[str, Any] | None:
     """The order as this viewer may see it, or None when it may not see it at all."""
     level = access(viewer, order)
     if level is Access.NONE:
@@ -80,7 +80,7 @@ def _concerns_only(entry: Any, mine: set[str]) -> bool:
     )
 
 
-def provider_view(order: ProductOrder, provider_id: str) -> dict[str, Any]:
+def provider_view(order: OrderRecord, provider_id: str) -> dict[str, Any]:
     """Only the provider's items; no order totals; no other provider's references,
     notes or expected completion date (its own is the order's, for it); of the
     information the order itself waits for, only what concerns this provider."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
+from ..store.deliveries import PENDING
 from ..store.schema import deliveries, response_deadlines, subscriptions
 
 rd = response_deadlines
@@ -103,7 +104,7 @@ class SqlResponseTimes:
             )
         }
         pending = self._db.execute(
-            select(func.count()).select_from(deliveries).where(deliveries.c.state == "pending")
+            select(func.count()).select_from(deliveries).where(deliveries.c.state == PENDING)
         ).scalar_one()
         return states, int(pending)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..domain.identity import Caller, Role
-from ..domain.orders import ProductOrder
+from ..domain.orders import OrderRecord
 from ..domain.visibility import Viewer
 
 
@@ -25,7 +25,7 @@ def viewer(parties: Memberships, caller: Caller) -> Viewer:
     return Viewer(caller, frozenset({caller.party_id}))
 
 
-def viewer_of(parties: Memberships, caller: Caller, order: ProductOrder | None) -> Viewer:
+def viewer_of(parties: Memberships, caller: Caller, order: OrderRecord | None) -> Viewer:
     """The viewer as far as one order needs: its community only when it could matter.
 
     Most reads are by the order's own customer, provider or creator; only when

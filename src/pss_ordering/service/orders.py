@@ -1,4 +1,8 @@
-"""Product order use cases: create, read, list, update, delete, and the timers they set."""
+"""Product order use cases: create, read, list, update, delete, and the timers firing.
+
+What a change arms, clears or cancels besides follows from the events the order
+recorded (:mod:`.handlers`): a use case changes the order and hands it over.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +14,22 @@ from typing import Any
 
 from ..clock import Clock
 from ..domain import changes, deadlines, federation, orders, progress, query, visibility
-from ..domain.durations import format_duration
 from ..domain.errors import Forbidden, NotFound, PreconditionFailed
 from ..domain.events import OrderRemoved
 from ..domain.identity import Caller, Role
+from ..domain.lifecycle import State
 from ..domain.parties import Party
-from ..domain.timestamps import format_instant
+from ..domain.timestamps import Instant, format_instant
 from ..ids import new_id
 from ..store.parties import prefetch
 from ..store.timers import Timer
 from . import callers
+from .handlers import ChangedConcurrently, Consequences, ResponseTimePolicy
 from .unit_of_work import Database, UnitOfWork
 
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_PATCH_ATTEMPTS = 5
-INFO_TIMER = "informationRequired"
-DEADLINE_TIMER = "responseDeadline"
-GRACE_TIMER = "responseGrace"
 DEFAULT_COUNT_LIMIT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseTimePolicy:
-    """Settings of the response-time duty: the default, and what follows a breach."""
-
-    default: timedelta | None = timedelta(days=1)
-    reject_after_grace: bool = False
-    grace: timedelta = timedelta(hours=4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +72,10 @@ class OrderService:
     ) -> None:
         self._db = database
         self._clock = clock
-        self._info_timeout = info_timeout
-        self._response_time = response_time or ResponseTimePolicy()
+        self._then = Consequences(clock, info_timeout, response_time)
         self._count_limit = count_limit
 
-    def _now(self) -> str:
+    def _now(self) -> Instant:
         return format_instant(self._clock.now())
 
     def create(self, caller: Caller, body: dict[str, Any]) -> OrderView:
@@ -126,9 +118,7 @@ class OrderService:
             caller_profile=uow.parties.get(caller.party_id) if acting_for_other else None,
         )
         order = orders.create_order(ctx, body, new_id(), self._now())
-        self._sync_info_timer(uow, order, had_missing=False, new=True)
-        self._sync_deadlines(uow, order, new=True)
-        uow.orders.add(order)
+        self._then.add(uow, order)
         return OrderView(order.doc, order.version)
 
     def get(self, caller: Caller, order_id: str) -> OrderView:
@@ -218,78 +208,26 @@ class OrderService:
             uow.offerings,
             party_ids=(order.customer_id,),
             ancestors=(order.customer_id,),
-            offering_ids=orders.referenced_offering_ids(after) if order.state == "draft" else (),
+            offering_ids=orders.referenced_offering_ids(after)
+            if order.state == State.DRAFT
+            else (),
         )
         ctx = changes.ChangeContext(
             customer=uow.parties.get(order.customer_id),
             offerings=uow.offerings.get_many(orders.referenced_offering_ids(after))
-            if order.state == "draft"
+            if order.state == State.DRAFT
             else {},
         )
-        previous_state, had_missing = order.state, bool(order.missing)
         if not changes.apply_changes(viewer, order, before, after, ctx, self._now()):
             return OrderView(before, order.version)
-        if not self._save(uow, order, previous_state, had_missing):
+        try:
+            self._then.save(uow, order)
+        except ChangedConcurrently:
             return None
         result = visibility.view(viewer, order)
         if result is None:
             raise NotFound(f"productOrder '{order_id}' not found")
         return OrderView(result, order.version)
-
-    def _save(
-        self, uow: UnitOfWork, order: orders.ProductOrder, previous_state: str, had_missing: bool
-    ) -> bool:
-        """Write a changed order with its consequences: replaced order, timers, events."""
-        if progress.replacement_accepted(previous_state, order) and order.replaces:
-            old = uow.orders.get(order.replaces, lock=True)
-            if old is not None:
-                old_state, old_missing = old.state, bool(old.missing)
-                progress.cancel_replaced(old, order.id, self._now())
-                self._save(uow, old, old_state, old_missing)
-        self._sync_info_timer(uow, order, had_missing)
-        self._sync_deadlines(uow, order)
-        previous = order.version
-        order.version += 1
-        return uow.orders.update(order, previous)
-
-    def _sync_info_timer(
-        self, uow: UnitOfWork, order: orders.ProductOrder, had_missing: bool, new: bool = False
-    ) -> None:
-        """Set the auto-cancel timer when information becomes missing; clear it when supplied.
-        (``new``: the order has no timers yet, there is nothing to replace.)"""
-        if order.missing and not had_missing:
-            offerings = uow.offerings.get_many(
-                {str((i.get("productOffering") or {}).get("id")) for i in order.items}
-            )
-            overrides = [t for o in offerings.values() if (t := o.information_timeout)]
-            timeout = min(overrides) if overrides else self._info_timeout
-            due = format_instant(self._clock.now() + timeout)
-            uow.timers.schedule(
-                INFO_TIMER, order.id, due, {"timeout": format_duration(timeout)}, replace=not new
-            )
-        elif had_missing and not order.missing:
-            uow.timers.clear(INFO_TIMER, order.id)
-
-    def _sync_deadlines(
-        self, uow: UnitOfWork, order: orders.ProductOrder, new: bool = False
-    ) -> None:
-        """Close answered or moot deadlines (and their timers); start those now owed."""
-        now = self._now()
-        for closed in deadlines.settle(order, now):
-            for kind in (DEADLINE_TIMER, GRACE_TIMER):
-                uow.timers.clear(kind, order.id, closed.provider_id)
-        for provider_id in deadlines.owed(order):
-            party = uow.parties.get(provider_id)
-            response_time = (
-                party.response_time(self._response_time.default)
-                if party is not None
-                else self._response_time.default
-            )
-            started = deadlines.start(order, provider_id, now, response_time)
-            if started.due_at is not None:
-                uow.timers.schedule(
-                    DEADLINE_TIMER, order.id, started.due_at, subject=provider_id, replace=not new
-                )
 
     def partner_refused(self, order_id: str, partner_id: str, reason: str) -> None:
         """A partner PSS refused the items forwarded to it: they are rejected, as if
@@ -298,41 +236,30 @@ class OrderService:
             order = uow.orders.get(order_id, lock=True)
             if order is None:
                 return
-            state, had_missing = order.state, bool(order.missing)
             if not federation.refuse_items(order, partner_id, reason, self._now()):
                 return
-            self._save(uow, order, state, had_missing)
+            self._then.save(uow, order)
             uow.commit()
 
     def deadline_passed(self, uow: UnitOfWork, timer: Timer) -> None:
         """A provider's response deadline fell due: record the breach (if still unanswered)."""
         now = self._now()
-        breached = self._change_by_timer(
-            uow, timer, lambda order: deadlines.breach(order, timer.subject, now)
-        )
-        if breached and self._response_time.reject_after_grace:
-            due = format_instant(self._clock.now() + self._response_time.grace)
-            uow.timers.schedule(GRACE_TIMER, timer.order_id, due, subject=timer.subject)
+        self._change_by_timer(uow, timer, lambda order: deadlines.breach(order, timer.subject, now))
 
     def grace_expired(self, uow: UnitOfWork, timer: Timer) -> None:
         """The ``reject`` breach policy: still unanswered after the grace period."""
-        now, grace = self._now(), self._response_time.grace
+        now, grace = self._now(), self._then.response_time.grace
         self._change_by_timer(
             uow, timer, lambda order: deadlines.expire(order, timer.subject, now, grace)
         )
 
     def _change_by_timer(
         self, uow: UnitOfWork, timer: Timer, change: Callable[[orders.ProductOrder], bool]
-    ) -> bool:
+    ) -> None:
         """Apply a timer's change to its order and save it with what follows, if any."""
         order = uow.orders.get(timer.order_id, lock=True)
-        if order is None:
-            return False
-        state, had_missing = order.state, bool(order.missing)
-        if not change(order):
-            return False
-        self._save(uow, order, state, had_missing)
-        return True
+        if order is not None and change(order):
+            self._then.save(uow, order)
 
     def information_timed_out(self, uow: UnitOfWork, timer: Timer) -> None:
         """The customer did not supply what was missing in time: cancel the order."""
@@ -344,7 +271,7 @@ class OrderService:
             f"{timer.payload.get('timeout', 'the time frame')}"
         )
         progress.cancel(order, reason, self._now())
-        self._save(uow, order, order.state, had_missing=False)
+        self._then.save(uow, order)
 
     def delete(self, caller: Caller, order_id: str) -> None:
         with self._db.writing() as uow:
@@ -353,9 +280,7 @@ class OrderService:
                 raise Forbidden("only governance may delete product orders")
             order.events.append(OrderRemoved(order_id=order.id, occurred_at=self._now()))
             deadlines.withdraw(order, self._now())
-            for kind in (INFO_TIMER, DEADLINE_TIMER, GRACE_TIMER):
-                uow.timers.clear(kind, order.id)
-            uow.orders.remove(order)
+            self._then.remove(uow, order)
             uow.commit()
 
 

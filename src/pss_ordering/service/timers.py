@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .. import correlation, tracing
 from ..clock import Clock
+from ..domain.timers import TimerKind
 from ..domain.timestamps import format_instant
 from ..store.timers import Timer
 from .unit_of_work import Database, UnitOfWork
@@ -17,7 +18,17 @@ Handler = Callable[[UnitOfWork, Timer], None]
 
 
 class TimerService:
-    def __init__(self, database: Database, clock: Clock, handlers: dict[str, Handler]) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, handlers: Mapping[TimerKind, Handler]
+    ) -> None:
+        """``handlers`` must cover every kind: a kind without one would be armed and never
+        fire, so it is refused here, when the service is built (at start-up)."""
+        unhandled = [kind.value for kind in TimerKind if kind not in handlers]
+        if unhandled:
+            raise ValueError(
+                f"no handler for timer kind(s) {', '.join(unhandled)}: "
+                "their timers would never fire"
+            )
         self._db = database
         self._clock = clock
         self._handlers = handlers
@@ -35,11 +46,9 @@ class TimerService:
         with self._db.writing() as uow:
             due = uow.timers.claim_due(now, limit)
             for timer in due:
-                handler = self._handlers.get(timer.kind)
-                if handler is not None:
-                    # Under the id of the request that armed it (or a new one).
-                    with correlation.bound(timer.correlation_id or correlation.new_id()):
-                        self._fire(uow, timer, handler)
+                # Under the id of the request that armed it (or a new one).
+                with correlation.bound(timer.correlation_id or correlation.new_id()):
+                    self._fire(uow, timer, self._handlers[timer.kind])
                 uow.timers.remove(timer.id)
             uow.commit()
         return len(due)

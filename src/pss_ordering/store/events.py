@@ -29,7 +29,7 @@ from sqlalchemy import (
 from ..domain.authorship import Authorship
 from ..domain.identity import Role
 from ..domain.notifications import StoredEvent
-from ..domain.orders import ProductOrder
+from ..domain.orders import OrderRecord
 from ..domain.visibility import Viewer
 from .codec import dumps, loads
 from .deliveries import PENDING
@@ -223,7 +223,7 @@ def _told(viewer: Viewer) -> ColumnElement[bool]:
     return events.c.seq.in_(mine)
 
 
-def _snapshot(order: ProductOrder) -> dict[str, Any]:
+def _snapshot(order: OrderRecord) -> dict[str, Any]:
     """The order as the event shows it; ``submittedAt`` decides if providers may see it."""
     return {
         "doc": order.doc,
@@ -234,7 +234,7 @@ def _snapshot(order: ProductOrder) -> dict[str, Any]:
 
 def stored_event(row: Any, providers: frozenset[str] | None = None) -> StoredEvent:
     snapshot = loads(row.order_doc)
-    order = ProductOrder(
+    order = OrderRecord(
         id=row.order_id,
         customer_id=row.customer_id,
         creator_id=row.creator_id,

@@ -68,9 +68,7 @@ def on_customer_side(named: ColumnElement[str]) -> ColumnElement[bool]:
     return or_(
         named == orders.c.customer_id,
         named == orders.c.creator_id,
-        exists().where(
-            customer.c.party_id == orders.c.customer_id, customer.c.parent_id == named
-        ),
+        exists().where(customer.c.party_id == orders.c.customer_id, customer.c.parent_id == named),
         exists().where(
             customer.c.party_id == orders.c.customer_id,
             fellow.c.parent_id == customer.c.parent_id,

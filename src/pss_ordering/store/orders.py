@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from ..domain.authorship import Authorship
-from ..domain.orders import ProductOrder
+from ..domain.lifecycle import State
+from ..domain.orders import OrderRecord, ProductOrder
 from ..domain.query import Condition, Query, SortKey
 from ..domain.timestamps import normalise_instant
 from ..domain.visibility import Viewer
@@ -57,7 +58,7 @@ class Matches:
     candidate, and ``residual`` and ``residual_sort`` remain to be applied.
     """
 
-    orders: list[ProductOrder]
+    orders: list[OrderRecord]
     total: int | None
     paged: bool
     residual: tuple[Condition, ...] = ()
@@ -109,6 +110,11 @@ class SqlOrders:
             return None
         self._loaded.setdefault(order_id, row)
         return _order(row)
+
+    def stored(self, order_id: str) -> bool:
+        """Whether the order was read in this unit of work (so it is stored); a new one
+        has nothing stored to replace (its timers, say), which saves the statements."""
+        return order_id in self._loaded
 
     def as_loaded(self, order_id: str) -> ProductOrder | None:
         """The order as this unit of work first read it (None for a new order)."""
@@ -162,7 +168,7 @@ class SqlOrders:
     def replacement_exists(self, old_id: str) -> bool:
         """Whether a live order (not rejected or cancelled) already replaces ``old_id``."""
         query = select(orders.c.id).where(
-            orders.c.replaces_id == old_id, orders.c.state.not_in(["rejected", "cancelled"])
+            orders.c.replaces_id == old_id, orders.c.state.not_in([State.REJECTED, State.CANCELLED])
         )
         return self._db.execute(query.limit(1)).first() is not None
 
@@ -276,11 +282,11 @@ def _order(row: Any) -> ProductOrder:
     return order
 
 
-def _listed(row: tuple[Any, ...]) -> ProductOrder:
+def _listed(row: tuple[Any, ...]) -> OrderRecord:
     """A row of a list statement (``order_filters.LISTED`` + ``meta``, which is NULL when
-    no provider view needs the order's authorship)."""
+    no provider view needs the order's authorship): a record, which cannot be saved."""
     order_id, customer_id, creator_id, version, providers, doc, replaces, submitted, meta = row
-    order = ProductOrder(
+    order = OrderRecord(
         id=order_id,
         customer_id=customer_id,
         creator_id=creator_id,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, literal_column, or_, select, update
 
 from ..domain.hub import CallbackHealth, Subscription
+from ..domain.identity import Role
 from .database import insert_if_absent
 from .prepared import Prepared
 from .schema import subscriptions
@@ -33,7 +34,7 @@ class SqlSubscriptions:
                 "secret": secret,
                 "state": subscription.state,
                 "created_at": created_at,
-                "governance": "governance" in subscription.owner_roles,
+                "governance": Role.GOVERNANCE in subscription.owner_roles,
             },
         )
 

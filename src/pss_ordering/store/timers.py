@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select
 
 from .. import correlation
+from ..domain.timers import TimerKind
+from ..domain.timestamps import Instant
 from .codec import dumps, loads
 from .prepared import Prepared, insert_all
 from .schema import timers
@@ -33,12 +35,17 @@ _CLEAR_ALL_SUBJECTS = Prepared(
 )
 
 
+# Only kinds this version fires are claimed: a row of another kind (written by a newer
+# version) waits for it instead of failing every tick or being dropped.
+_KNOWN = timers.c.kind.in_([kind.value for kind in TimerKind])
+
+
 @dataclass(frozen=True, slots=True)
 class Timer:
     id: int
-    kind: str
+    kind: TimerKind
     order_id: str
-    due_at: str
+    due_at: Instant
     payload: dict[str, Any]
     subject: str = ""
     correlation_id: str | None = None
@@ -50,9 +57,9 @@ class SqlTimers:
 
     def schedule(
         self,
-        kind: str,
+        kind: TimerKind,
         order_id: str,
-        due_at: str,
+        due_at: Instant,
         payload: dict[str, Any] | None = None,
         subject: str = "",
         *,
@@ -73,24 +80,22 @@ class SqlTimers:
             correlation_id=correlation.current_id(),
         )
 
-    def clear(self, kind: str, order_id: str, subject: str | None = None) -> None:
+    def clear(self, kind: TimerKind, order_id: str, subject: str | None = None) -> None:
         """Drop the order's timer of this kind (for one subject, or for all of them)."""
         if subject is None:
             _CLEAR_ALL_SUBJECTS.write(self._db, order_id=order_id, kind=kind)
         else:
             _CLEAR.write(self._db, order_id=order_id, kind=kind, subject=subject)
 
-    def any_due(self, now: str) -> bool:
-        return (
-            self._db.execute(select(timers.c.id).where(timers.c.due_at <= now).limit(1)).first()
-            is not None
-        )
+    def any_due(self, now: Instant) -> bool:
+        query = select(timers.c.id).where(timers.c.due_at <= now, _KNOWN).limit(1)
+        return self._db.execute(query).first() is not None
 
-    def claim_due(self, now: str, limit: int) -> list[Timer]:
+    def claim_due(self, now: Instant, limit: int) -> list[Timer]:
         """Timers due at ``now``, oldest first, locked for this transaction."""
         query = (
             select(timers)
-            .where(timers.c.due_at <= now)
+            .where(timers.c.due_at <= now, _KNOWN)
             .order_by(timers.c.due_at, timers.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -101,14 +106,15 @@ class SqlTimers:
         self._db.execute(delete(timers).where(timers.c.id == timer_id))
 
     def pending(self, order_id: str) -> list[Timer]:
-        rows = self._db.execute(select(timers).where(timers.c.order_id == order_id)).all()
+        query = select(timers).where(timers.c.order_id == order_id, _KNOWN)
+        rows = self._db.execute(query).all()
         return [_timer(row) for row in rows]
 
 
 def _timer(row: Any) -> Timer:
     return Timer(
         row.id,
-        row.kind,
+        TimerKind(row.kind),
         row.order_id,
         row.due_at,
         loads(row.payload),

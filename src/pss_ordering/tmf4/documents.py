@@ -31,6 +31,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..domain.lifecycle import State
+
 Doc = dict[str, Any]
 
 V5_ONLY_ORDER = (
@@ -42,7 +44,7 @@ V5_ONLY_ORDER = (
 )
 V5_ONLY_ITEM = ("note", "requestedStartDate", "requestedEndDate")
 #: v5 states v4 does not have, and the v4 state shown instead.
-STATES_TO_V4 = {"draft": "pending"}
+STATES_TO_V4 = {"draft": State.PENDING}
 #: Attribute names that differ (v4 -> v5); the rest are the same word.
 RENAMED = {"orderDate": "creationDate"}
 _SHOWN_AS = {v5: v4 for v4, v5 in RENAMED.items()}

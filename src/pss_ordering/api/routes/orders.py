@@ -94,9 +94,7 @@ async def patch(request: Request) -> Response:
     body, kind = await read_json(request, PATCH_TYPES, svc.settings.max_body_bytes)
     fields = _fields(request)
     schema = _patch_schema()
-    patcher = make_patcher(
-        body, kind, schema, patch_limits(svc.settings), merge=merge_patch_order
-    )
+    patcher = make_patcher(body, kind, schema, patch_limits(svc.settings), merge=merge_patch_order)
     result = await writing(
         request,
         svc.orders.patch,
