@@ -36,8 +36,9 @@ OTHER_MEANINGS = {
     "store/schema.py": {"governance", "customer"},  # column and index names
     "store/named_parties.py": {"customer"},  # a table alias
     "store/parties.py": {"provider"},  # a table alias
-    "api/routes/monitoring.py": {"provider"},  # a query parameter's name
-    "sla/metrics.py": {"provider"},  # a Prometheus label's name
+    "response_time/routes.py": {"provider"},  # a query parameter's name
+    "response_time/metrics.py": {"provider"},  # a Prometheus label's name
+    "response_time/commands.py": {"provider"},  # a column heading
     "cli/tables.py": {"pending", "provider"},  # column headings
     "console/signin.py": {"pss"},  # the name the OpenID Connect client is registered under
 }
