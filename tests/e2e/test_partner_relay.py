@@ -87,6 +87,16 @@ def _from_b(order_id: str, event_id: str, state: str, **extra: Any) -> dict[str,
     }
 
 
+#: P's refusal at B of the customer's billing account ba-9 on B's copy of item 2.
+BA9_REFUSED = {
+    "@type": "ProductOrderErrorMessage",
+    "code": "changeRefused",
+    "reason": "ba-9 is closed",
+    "message": "missing=billingAccount",
+    "productOrderItem": [{"@type": "ProductOrderItemRef", "productOrderItemId": "2"}],
+}
+
+
 def _assert_relay_goes_on(client: TestClient, auth: Auth) -> None:
     """B's verdict was taken as an answer: the relay to A is active with nothing pending."""
     hubs = client.get("/psi-api/event/v2/topic/order/hub", headers=auth("pss-b", "provider"))
@@ -279,14 +289,7 @@ def test_the_customers_billing_change_travels_and_the_partners_refusal_comes_bac
     assert relayed["eventType"] == "orderValueChangeNotification"
     assert relayed["event"]["productOrder"] == {"id": order["id"], **change}
 
-    refusal = {
-        "@type": "ProductOrderErrorMessage",
-        "code": "changeRefused",
-        "reason": "ba-9 is closed",
-        "message": "missing=billingAccount",
-        "productOrderItem": [{"@type": "ProductOrderItemRef", "productOrderItemId": "2"}],
-    }
-    told = _from_b(order["id"], "b-refused", "pending", productOrderErrorMessage=[refusal])
+    told = _from_b(order["id"], "b-refused", "pending", productOrderErrorMessage=[BA9_REFUSED])
     pss_b = auth("pss-b", "provider")
     assert client.post(EVENTS, json=told, headers=pss_b).status_code == 201, told
     doc = _customer(client, auth, order["id"])
@@ -328,14 +331,7 @@ def test_a_refusal_by_the_partner_of_a_change_we_did_not_await_asks_the_customer
     url = f"{ORDERS}/{order['id']}"
     change = {"billingAccount": {"id": "ba-9"}}
     assert client.patch(url, json=change, headers={**auth("dave"), **MERGE}).status_code == 200
-    refusal = {
-        "@type": "ProductOrderErrorMessage",
-        "code": "changeRefused",
-        "reason": "ba-9 is closed",
-        "message": "missing=billingAccount",
-        "productOrderItem": [{"@type": "ProductOrderItemRef", "productOrderItemId": "2"}],
-    }
-    told = _from_b(order["id"], "b-refused", "pending", productOrderErrorMessage=[refusal])
+    told = _from_b(order["id"], "b-refused", "pending", productOrderErrorMessage=[BA9_REFUSED])
     answer = client.post(EVENTS, json=told, headers=auth("pss-b", "provider"))
     assert answer.status_code == 201, answer.text
     [message] = _customer(client, auth, order["id"])["productOrderErrorMessage"]
